@@ -1,0 +1,77 @@
+"""JSON-lines I/O that never leaves a half-written file and names the bad line.
+
+Usage:
+    for lineno, obj in read_jsonl("data/x_math.jsonl"): ...
+    atomic_write_jsonl("out/0_0.jsonl", [record])
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+
+class InputError(ValueError):
+    """Bad user input; the message already reads `file:line: what is wrong`."""
+
+
+def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
+    """Yield (1-based line number, object) for each non-blank line.
+
+    A line that is not a JSON object raises InputError("data/x.jsonl:7: invalid JSON: ...").
+    """
+    path = Path(path)
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{path}:{lineno}: invalid JSON: {exc.msg}") from None
+            if not isinstance(obj, dict):
+                raise InputError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+            yield lineno, obj
+
+
+def dumps(obj) -> str:
+    """One compact JSON line; Korean stays readable (ensure_ascii=False)."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write via a temp file in the same folder + os.replace, so readers see all or nothing."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # The temp name must not end in .jsonl: watchers glob for *.jsonl and must never see it.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def atomic_write_jsonl(path: str | os.PathLike, records: Iterable[dict]) -> None:
+    """Atomically write records, one JSON object per line."""
+    atomic_write_text(path, "".join(dumps(r) + "\n" for r in records))
+
+
+def append_jsonl(path: str | os.PathLike, record: dict) -> None:
+    """Append one line with a single write() so concurrent appenders never interleave a line."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = (dumps(record) + "\n").encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
