@@ -1,0 +1,546 @@
+r"""Merge validated samples into training files, write LLaMA-Factory's dataset_info.json, and
+report per source x type how generation and grading went.
+
+Pipeline order: merge_outputs() -> build_report() -> write_report() -> format_report().
+
+Usage:
+    stats = merge_outputs("sft_output", "messages", "think_tags", system=None)
+    # sft_output/merged/sft_math_all_messages.jsonl, merged/<source>_messages.jsonl,
+    # merged/dataset_info.json  ->  LLaMA-Factory `dataset: sft_math_all`
+    report = write_report("sft_output")          # also writes sft_output/report.json
+    print(format_report(report))
+
+Only `<source>/<type>_validated/<p>_<s>.jsonl` files are merged (a source is any folder of the
+output other than `merged/`); temp files (`.x.tmp`) are never read. Order is (source, type, problem,
+sample) with numeric indices, so problem 10 follows problem 2.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sftkit.formats import FORMATS, REASONING_MODES, add_answer_meta, parse, render, with_system
+from sftkit.jsonl import InputError, atomic_write_jsonl, atomic_write_text, dumps, read_jsonl
+from sftkit.problems import TYPES
+
+MERGED_DIR = "merged"
+ALL_NAME = "sft_math_all"
+VALIDATED_SUFFIX = "_validated"
+VERDICTS_SUFFIX = "_verdicts.jsonl"
+_SAMPLE_NAME = re.compile(r"(\d+)_(\d+)\.jsonl")
+_GENERATION_ID = re.compile(r"(?:^|/)([^/]+)/(\d+)_(\d+)(?:\.jsonl)?$")
+
+
+# --- layout -------------------------------------------------------------------------------
+
+
+def list_sources(output_dir: Path) -> list[str]:
+    """Sorted source folders: every visible subfolder except `merged/`."""
+    if not output_dir.is_dir():
+        return []
+    return sorted(
+        e.name
+        for e in os.scandir(output_dir)
+        if e.is_dir() and e.name != MERGED_DIR and not e.name.startswith(".")
+    )
+
+
+def _type_key(name: str) -> tuple[int, str]:
+    # Known types in pipeline order (subjectives, multiples), any other after them by name.
+    return (TYPES.index(name) if name in TYPES else len(TYPES), name)
+
+
+def list_sample_files(folder: Path) -> tuple[list[tuple[int, int, str]], list[str]]:
+    """(problem, sample, file name) sorted numerically, and names that are not `<p>_<s>.jsonl`.
+
+    Temp files (`.0_0.jsonl.x.tmp`) and hidden files are ignored, never read.
+    """
+    found, odd = [], []
+    if not folder.is_dir():
+        return found, odd
+    for entry in os.scandir(folder):
+        name = entry.name
+        if name.startswith(".") or not name.endswith(".jsonl"):
+            continue
+        m = _SAMPLE_NAME.fullmatch(name)
+        if m:
+            found.append((int(m.group(1)), int(m.group(2)), name))
+        else:
+            odd.append(name)
+    found.sort()
+    return found, sorted(odd)
+
+
+def read_verdicts(path: Path) -> tuple[dict[str, dict], int]:
+    """Last verdict per sample file name, and the number of unreadable lines skipped.
+
+    The log is append-only and a crash may leave a half line at the end: skip it, never fail.
+    """
+    verdicts: dict[str, dict] = {}
+    bad = 0
+    if not path.is_file():
+        return verdicts, bad
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError:
+                bad += 1
+                continue
+            if isinstance(obj, dict) and isinstance(obj.get("file"), str):
+                verdicts[obj["file"]] = obj
+            else:
+                bad += 1
+    return verdicts, bad
+
+
+def _read_sample(path: Path) -> dict:
+    """The one record of a sample file; InputError naming the file (and line) otherwise."""
+    for _, obj in read_jsonl(path):
+        return obj
+    raise InputError(f"{path}:1: empty sample file")
+
+
+# --- merge --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MergeStats:
+    fmt: str
+    reasoning_mode: str
+    files_read: int = 0
+    written: int = 0
+    duplicates: int = 0
+    by_source: dict[str, int] = field(default_factory=dict)  # records written per source
+    bad_files: tuple[str, ...] = ()  # "path: reason", skipped
+    outputs: tuple[str, ...] = ()  # paths written, dataset_info.json last
+
+
+def _training_record(record: dict, fmt: str, mode: str, system: str | None, verdict: dict | None):
+    """Re-render one stored record into `fmt`; returns (record, dedup key) or raises ValueError."""
+    conv = parse(record)
+    if conv is None:
+        raise ValueError("no assistant turn in a known format")
+    rendered = render(with_system(conv, system), fmt, mode)
+    # Two samples are duplicates when a trainer would see the same example: same prompt, same
+    # system, same assistant text (reasoning included unless dropped).
+    key = dumps(rendered)
+    meta = dict(record.get("meta") or {})
+    meta["format"], meta["reasoning_mode"] = fmt, mode
+    if verdict is not None:
+        meta.setdefault("verdict", verdict.get("reason"))
+        meta.setdefault("extracted_answer", verdict.get("extracted_answer"))
+    return add_answer_meta(rendered, fmt, record.get("answer"), meta), key
+
+
+def llamafactory_entry(file_name: str, fmt: str, has_system: bool) -> dict:
+    """One dataset_info.json entry that loads `file_name` exactly as merge_outputs wrote it.
+
+    llamafactory_entry("sft_math_all_messages.jsonl", "messages", False) -> {"file_name": ...,
+      "formatting": "sharegpt", "columns": {"messages": "messages"}, "tags": {"role_tag": "role",
+      "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant", ...}}
+    """
+    if fmt == "messages":
+        tags = {"role_tag": "role", "content_tag": "content", "user_tag": "user"}
+        tags |= {"assistant_tag": "assistant", "system_tag": "system"}
+        return {
+            "file_name": file_name,
+            "formatting": "sharegpt",
+            "columns": {"messages": "messages"},
+            "tags": tags,
+        }
+    if fmt == "sharegpt":
+        tags = {"role_tag": "from", "content_tag": "value", "user_tag": "human"}
+        tags |= {"assistant_tag": "gpt", "system_tag": "system"}
+        columns = {"messages": "conversations"} | ({"system": "system"} if has_system else {})
+        return {"file_name": file_name, "formatting": "sharegpt", "columns": columns, "tags": tags}
+    if fmt == "alpaca":
+        columns = {"prompt": "instruction", "query": "input", "response": "output"}
+        columns |= {"system": "system"} if has_system else {}
+        return {"file_name": file_name, "formatting": "alpaca", "columns": columns}
+    return {
+        "file_name": file_name,
+        "formatting": "alpaca",
+        "columns": {"prompt": "problem", "response": "solution"},
+    }
+
+
+def _has_system(records: list[dict]) -> bool:
+    # Declare the system column only when every record has one: a column missing from some
+    # records loads as null and LLaMA-Factory would pass None as the system prompt.
+    return bool(records) and all(r.get("system") for r in records)
+
+
+def merge_outputs(
+    output_dir: str | os.PathLike,
+    fmt: str,
+    reasoning_mode: str = "think_tags",
+    system: str | None = None,
+) -> MergeStats:
+    """Merge every validated sample into `merged/` (all sources + one file per source).
+
+    A bad or unreadable validated file is listed in `bad_files` and skipped; nothing crashes.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if reasoning_mode not in REASONING_MODES:
+        raise ValueError(f"unknown reasoning mode {reasoning_mode!r}")
+    out = Path(output_dir)
+    merged_dir = out / MERGED_DIR
+    per_source: dict[str, list[dict]] = {}
+    seen: set[str] = set()
+    bad: list[str] = []
+    files_read = duplicates = 0
+    for source in list_sources(out):
+        src_dir = out / source
+        types = sorted(
+            (
+                e.name[: -len(VALIDATED_SUFFIX)]
+                for e in os.scandir(src_dir)
+                if e.is_dir() and e.name.endswith(VALIDATED_SUFFIX)
+            ),
+            key=_type_key,
+        )
+        records: list[dict] = []
+        for type_ in types:
+            folder = src_dir / f"{type_}{VALIDATED_SUFFIX}"
+            verdicts, _ = read_verdicts(src_dir / f"{type_}{VERDICTS_SUFFIX}")
+            files, odd = list_sample_files(folder)
+            bad.extend(f"{folder / name}: not a <problem>_<sample>.jsonl name" for name in odd)
+            for _, _, name in files:
+                path = folder / name
+                files_read += 1
+                try:
+                    rec, key = _training_record(
+                        _read_sample(path), fmt, reasoning_mode, system, verdicts.get(name)
+                    )
+                except (OSError, UnicodeDecodeError, ValueError) as exc:  # InputError too
+                    bad.append(f"{path}: {exc}")
+                    continue
+                if key in seen:
+                    duplicates += 1
+                    continue
+                seen.add(key)
+                records.append(rec)
+        if records:
+            per_source[source] = records
+
+    all_records = [r for records in per_source.values() for r in records]
+    outputs = []
+    info = {}
+    all_name = f"{ALL_NAME}_{fmt}.jsonl"
+    atomic_write_jsonl(merged_dir / all_name, all_records)
+    outputs.append(str(merged_dir / all_name))
+    info[ALL_NAME] = llamafactory_entry(all_name, fmt, _has_system(all_records))
+    for source, records in per_source.items():
+        name = f"{source}_{fmt}.jsonl"
+        atomic_write_jsonl(merged_dir / name, records)
+        outputs.append(str(merged_dir / name))
+        info[source] = llamafactory_entry(name, fmt, _has_system(records))
+    info_path = merged_dir / "dataset_info.json"
+    atomic_write_text(info_path, json.dumps(info, ensure_ascii=False, indent=2) + "\n")
+    outputs.append(str(info_path))
+    return MergeStats(
+        fmt=fmt,
+        reasoning_mode=reasoning_mode,
+        files_read=files_read,
+        written=len(all_records),
+        duplicates=duplicates,
+        by_source={s: len(r) for s, r in per_source.items()},
+        bad_files=tuple(bad),
+        outputs=tuple(outputs),
+    )
+
+
+# --- report -------------------------------------------------------------------------------
+
+_COUNTS = (
+    "problems",
+    "samples",
+    "graded",
+    "ungraded",
+    "correct",
+    "problems_with_correct",
+    "problems_zero_correct",
+    "problems_ungraded",
+    "failures",
+    "truncations",
+    "prompt_tokens",
+    "completion_tokens",
+    "unreadable",
+)
+_GEN_COUNTS = (
+    "planned",
+    "skipped_existing",
+    "skipped_k_correct",
+    "retry_samples",
+    "written",
+    "failed",
+)
+
+
+def _failure_keys(obj: dict) -> tuple[str | None, list[tuple[int, int]]]:
+    """(type, [(problem, sample), ...]) named by one failures.jsonl line, as far as it says.
+
+    {"type": "multiples", "problem_index": 3, "sample_index": 1} -> ("multiples", [(3, 1)])
+    {"generation_id": "s/multiples/3_1"} -> ("multiples", [(3, 1)])
+    """
+    type_ = obj.get("type") if isinstance(obj.get("type"), str) else None
+    p = obj.get("problem_index")
+    samples = obj.get("sample_indices")
+    if not isinstance(samples, list):
+        samples = [obj.get("sample_index")]
+    if isinstance(p, int) and all(isinstance(s, int) for s in samples) and samples:
+        return type_, [(p, s) for s in samples]
+    for key in ("generation_id", "file", "path"):
+        m = _GENERATION_ID.search(str(obj.get(key) or ""))
+        if m:
+            return m.group(1), [(int(m.group(2)), int(m.group(3)))]
+    return type_, []
+
+
+def read_failures(path: Path) -> tuple[dict[str, set], dict[str, int], int]:
+    """Failed samples per type, unidentifiable failure lines per type, and bad lines."""
+    failed: dict[str, set] = defaultdict(set)
+    vague: dict[str, int] = defaultdict(int)
+    bad = 0
+    if not path.is_file():
+        return failed, vague, bad
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError:
+                bad += 1
+                continue
+            if not isinstance(obj, dict):
+                bad += 1
+                continue
+            type_, keys = _failure_keys(obj)
+            if keys and type_:
+                failed[type_].update(keys)
+            else:
+                vague[type_ or "?"] += 1
+    return failed, vague, bad
+
+
+def read_generation(output_dir: Path) -> tuple[dict | None, str | None]:
+    """The generator's sampling state `.generation.json`, or (None, problem) if absent or bad."""
+    path = output_dir / ".generation.json"
+    if not path.is_file():
+        return None, None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return None, f"{path}: {exc}"
+    if not isinstance(data, dict):
+        return None, f"{path}: expected a JSON object"
+    return data, None
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return round(num / den, 4) if den else None
+
+
+def _type_report(src_dir: Path, source: str, type_: str, failed: set, vague: int, gen: dict | None):
+    """One report row for source x type, the zero-correct problems, and problems found.
+
+    Each sample file is read once for its meta (truncation, tokens, problem id).
+    """
+    files, odd = list_sample_files(src_dir / type_)
+    verdicts, bad_lines = read_verdicts(src_dir / f"{type_}{VERDICTS_SUFFIX}")
+    warnings = [f"{src_dir / type_ / n}: not a <problem>_<sample>.jsonl name" for n in odd]
+    if bad_lines:
+        warnings.append(f"{src_dir / (type_ + VERDICTS_SUFFIX)}: {bad_lines} unreadable lines")
+    row = dict.fromkeys(_COUNTS, 0)
+    per_problem: dict[int, list[int]] = {}  # problem -> [samples, graded, correct]
+    problem_ids: dict[int, str] = {}
+    stored = set()
+    for p, s, name in files:
+        stored.add((p, s))
+        counts = per_problem.setdefault(p, [0, 0, 0])
+        counts[0] += 1
+        verdict = verdicts.get(name)
+        if verdict is not None:
+            counts[1] += 1
+            counts[2] += verdict.get("is_correct") is True
+        try:
+            meta = _read_sample(src_dir / type_ / name).get("meta") or {}
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            row["unreadable"] += 1
+            warnings.append(f"{src_dir / type_ / name}: {exc}")
+            continue
+        if not isinstance(meta, dict):
+            continue
+        if meta.get("problem_id") is not None:
+            problem_ids.setdefault(p, str(meta["problem_id"]))
+        row["truncations"] += bool(meta.get("truncated")) or meta.get("finish_reason") == "length"
+        usage = meta.get("usage") if isinstance(meta.get("usage"), dict) else {}
+        for key in ("prompt_tokens", "completion_tokens"):
+            if isinstance(usage.get(key), int):
+                row[key] += usage[key]
+    zero = []
+    for p, (samples, graded, correct) in per_problem.items():
+        row["samples"] += samples
+        row["graded"] += graded
+        row["correct"] += correct
+        if correct:
+            row["problems_with_correct"] += 1
+        elif graded:
+            row["problems_zero_correct"] += 1
+            zero.append(
+                {
+                    "source": source,
+                    "type": type_,
+                    "problem_index": p,
+                    "problem_id": problem_ids.get(p),
+                    "samples": samples,
+                    "graded": graded,
+                }
+            )
+        else:
+            row["problems_ungraded"] += 1
+    row["problems"] = len(per_problem)
+    row["ungraded"] = row["samples"] - row["graded"]
+    # A sample that failed once but was stored by a later run is not a failure any more.
+    row["failures"] = len(failed - stored) + vague
+    return {"source": source, "type": type_, **row, "generation": gen}, zero, warnings
+
+
+def _finish(row: dict) -> dict:
+    row["accuracy"] = _ratio(row["correct"], row["graded"])
+    row["mean_correct_per_problem"] = _ratio(row["correct"], row["problems"])
+    return row
+
+
+def build_report(output_dir: str | os.PathLike) -> dict:
+    """Per source x type figures from the sample files, verdict logs, failures and generation state.
+
+    Accuracy is correct / graded; samples without a verdict count as `ungraded`. A problem with
+    graded samples and none correct is listed in `zero_correct`.
+    """
+    out = Path(output_dir)
+    generation, gen_problem = read_generation(out)
+    by_key = (generation or {}).get("by_source_type") or {}
+    rows, zero, warnings = [], [], [gen_problem] if gen_problem else []
+    for source in list_sources(out):
+        src_dir = out / source
+        failed, vague, bad_failures = read_failures(src_dir / "failures.jsonl")
+        if bad_failures:
+            warnings.append(f"{src_dir / 'failures.jsonl'}: {bad_failures} unreadable lines")
+        types = (
+            set(failed)
+            | set(vague)
+            | {k.split("/", 1)[1] for k in by_key if k.startswith(f"{source}/")}
+        )
+        for e in os.scandir(src_dir):
+            if e.name.startswith("."):
+                continue
+            if e.is_dir() and not e.name.endswith(VALIDATED_SUFFIX):
+                types.add(e.name)
+            elif e.is_file() and e.name.endswith(VERDICTS_SUFFIX):
+                types.add(e.name[: -len(VERDICTS_SUFFIX)])
+        for type_ in sorted(types, key=_type_key):
+            gen = by_key.get(f"{source}/{type_}")
+            row, row_zero, row_warn = _type_report(
+                src_dir, source, type_, failed.get(type_, set()), vague.get(type_, 0), gen
+            )
+            rows.append(_finish(row))
+            zero.extend(row_zero)
+            warnings.extend(row_warn)
+    totals = _finish({k: sum(r[k] for r in rows) for k in _COUNTS})
+    if generation is not None:
+        summary = {k: v for k, v in generation.items() if k != "by_source_type"}
+        summary["totals"] = {
+            k: sum(v.get(k) or 0 for v in by_key.values() if isinstance(v, dict))
+            for k in _GEN_COUNTS
+        }
+        generation = summary
+    return {
+        "output_dir": str(out),
+        "created": time.time(),
+        "rows": rows,
+        "totals": totals,
+        "zero_correct": zero,
+        "generation": generation,
+        "warnings": warnings,
+    }
+
+
+def write_report(output_dir: str | os.PathLike) -> dict:
+    """build_report() and write it atomically to `<output>/report.json`."""
+    report = build_report(output_dir)
+    text = json.dumps(report, ensure_ascii=False, indent=2) + "\n"
+    atomic_write_text(Path(output_dir) / "report.json", text)
+    return report
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def format_report(report: dict, max_listed: int = 30) -> str:
+    """The printed table: one line per source x type, a total, zero-correct problems, sampling."""
+    head = (
+        ("source", 14), ("type", 11), ("problems", 8), ("samples", 7), ("correct", 7),
+        ("acc", 6), (">=1", 5), ("zero", 5), ("mean", 5), ("ungraded", 8), ("fail", 5),
+        ("trunc", 5), ("tok_in", 9), ("tok_out", 10),
+    )  # fmt: skip
+
+    def line(row: dict, source: str, type_: str) -> str:
+        mean = row["mean_correct_per_problem"]
+        cells = (
+            source, type_, row["problems"], row["samples"], row["correct"],
+            _pct(row["accuracy"]), row["problems_with_correct"], row["problems_zero_correct"],
+            "-" if mean is None else f"{mean:.2f}", row["ungraded"], row["failures"],
+            row["truncations"], row["prompt_tokens"], row["completion_tokens"],
+        )  # fmt: skip
+        return " ".join(
+            str(c).ljust(w) if i < 2 else str(c).rjust(w)
+            for i, (c, (_, w)) in enumerate(zip(cells, head, strict=True))
+        )
+
+    header = " ".join(n.ljust(w) if i < 2 else n.rjust(w) for i, (n, w) in enumerate(head))
+    lines = [header, "-" * len(header)]
+    lines += [line(r, r["source"], r["type"]) for r in report["rows"]]
+    lines += ["-" * len(header), line(report["totals"], "TOTAL", "")]
+    zero = report["zero_correct"]
+    lines.append(f"Problems with zero correct: {len(zero)}")
+    for z in zero[:max_listed]:
+        pid = f" (id {z['problem_id']})" if z.get("problem_id") is not None else ""
+        lines.append(
+            f"  {z['source']}/{z['type']} problem {z['problem_index']}{pid}: "
+            f"0 of {z['graded']} graded"
+        )
+    if len(zero) > max_listed:
+        lines.append(f"  ... and {len(zero) - max_listed} more (see report.json)")
+    gen = report.get("generation")
+    if gen:
+        t = gen.get("totals", {})
+        lines.append(
+            f"Sampling: model {gen.get('model')}, n {gen.get('n')}, "
+            f"k_correct {gen.get('k_correct')} ({t.get('skipped_k_correct', 0)} samples skipped), "
+            f"retry_zero {gen.get('retry_zero')} ({gen.get('rounds_done')} rounds done, "
+            f"{t.get('retry_samples', 0)} retry samples); planned {t.get('planned', 0)}, "
+            f"written {t.get('written', 0)}, failed {t.get('failed', 0)}"
+        )
+        for r in report["rows"]:
+            g = r.get("generation")
+            if isinstance(g, dict) and (g.get("skipped_k_correct") or g.get("retry_samples")):
+                lines.append(
+                    f"  {r['source']}/{r['type']}: {g.get('skipped_k_correct') or 0} skipped by "
+                    f"k_correct, {g.get('retry_samples') or 0} retry samples"
+                )
+    if report.get("warnings"):
+        lines.append(f"Warnings: {len(report['warnings'])} (see report.json)")
+    return "\n".join(lines)
