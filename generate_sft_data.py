@@ -1,0 +1,1035 @@
+r"""Generate SFT samples for every math problem against a vLLM / OpenAI-compatible endpoint.
+
+Each problem is asked in two versions (`subjectives/`: choice block removed, gold = the right
+option's text; `multiples/`: choices kept, gold = the choice number), `--n` samples each. Every
+sample is stored atomically as `<output>/<source>/<type>/<problem>_<sample>.jsonl`, so a rerun of
+the same command skips what is stored and completes the rest (also after `kill -9`).
+
+Usage:
+    python generate_sft_data.py --model Qwen/Qwen3-8B --n 4 --worker 64
+    python generate_sft_data.py --base_url http://gpu1:8000/v1,http://gpu2:8000/v1 --model M
+    python generate_sft_data.py --input_file data/2022_math.jsonl --format sharegpt --k_correct 2
+    python generate_sft_data.py --merge_only --format messages
+
+Exit codes: 0 all samples stored; 1 some samples failed after retries (see
+`<output>/<source>/failures.jsonl`) or the merge failed; 2 bad input, bad flags or preflight
+failure (endpoint unreachable, unknown model); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from sftkit.formats import (
+    FORMATS,
+    REASONING_MODES,
+    Conversation,
+    add_answer_meta,
+    render,
+    split_reasoning,
+)
+from sftkit.jsonl import InputError, append_jsonl, atomic_write_jsonl, atomic_write_text
+from sftkit.problems import (
+    Version,
+    build_prompt,
+    build_versions,
+    load_problems,
+    load_sentences,
+    stable_hash,
+)
+
+log = logging.getLogger("generate")
+
+DEFAULT_BASE_URL = "http://localhost:8000/v1"
+PREFLIGHT_SECONDS = 8.0  # the whole preflight ends well within the promised 10 s
+STATE_FILE = ".generation.json"
+COUNTERS = (
+    "planned",
+    "skipped_existing",
+    "skipped_k_correct",
+    "retry_samples",
+    "written",
+    "failed",
+)
+
+
+class PreflightError(RuntimeError):
+    """The endpoint cannot serve this run (unreachable, unknown model)."""
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: str
+    output_dir: str
+    input_files: tuple[str, ...]
+    sentences: str
+    n: int
+    worker: int
+    fmt: str
+    reasoning: str
+    base_urls: tuple[str, ...]
+    model: str | None
+    temperature: float
+    top_p: float
+    max_tokens: int | None
+    seed: int | None
+    reasoning_effort: str | None
+    extra_body: dict | None
+    timeout: float
+    max_retries: int
+    system: str | None
+    k_correct: int
+    retry_zero: int
+    same_prompt: bool
+    max_n: int
+    merge_only: bool
+    progress: bool
+    api_key: str = field(default="EMPTY", repr=False)  # never printed
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description="Generate SFT samples (both versions of every problem) against a "
+        "vLLM / OpenAI-compatible endpoint; resumable.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--data_dir", default="data", help="folder of *_math.jsonl problem files")
+    p.add_argument(
+        "--input_file",
+        action="append",
+        default=None,
+        help="one problem file instead of data_dir/*_math.jsonl (repeatable)",
+    )
+    p.add_argument("--output_dir", default="sft_output")
+    p.add_argument(
+        "--sentences",
+        default=None,
+        help="instruction sentences jsonl (default: <data_dir>/sentences_ask_boxed.jsonl)",
+    )
+    p.add_argument("--n", type=int, default=4, help="samples per problem and version")
+    p.add_argument(
+        "--worker",
+        type=int,
+        default=64,
+        help="requests in flight (also the HTTP connection pool size per endpoint)",
+    )
+    p.add_argument(
+        "--format",
+        dest="fmt",
+        choices=FORMATS,
+        default="messages",
+        help="record format (messages = OpenAI chat shape; the original tool "
+        "called this shape 'sharegpt')",
+    )
+    p.add_argument(
+        "--reasoning",
+        choices=REASONING_MODES,
+        default="think_tags",
+        help="where the server's reasoning goes in the record",
+    )
+    p.add_argument(
+        "--base_url",
+        default=DEFAULT_BASE_URL,
+        help="endpoint, or several comma-separated; load goes to the healthy ones",
+    )
+    p.add_argument("--model", default=None, help="served model name (default: the first served)")
+    p.add_argument(
+        "--api_key", default=None, help="default: $OPENAI_API_KEY, else 'EMPTY'; never printed"
+    )
+    p.add_argument("--temperature", type=float, default=0.7)
+    p.add_argument("--top_p", type=float, default=0.95)
+    p.add_argument("--max_tokens", type=int, default=None, help="default: server's limit")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="base seed; each request gets a seed derived from it and its "
+        "(problem, type, sample), so samples differ but a rerun reproduces them",
+    )
+    p.add_argument("--reasoning_effort", default=None, help="e.g. low|medium|high")
+    p.add_argument(
+        "--extra_body",
+        default=None,
+        help="JSON object merged into the request body, e.g. '{\"top_k\": 20}'",
+    )
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds per request attempt")
+    p.add_argument(
+        "--max_retries",
+        type=int,
+        default=5,
+        help="client retries per request (backoff; 429/503 honour Retry-After)",
+    )
+    p.add_argument("--system", default=None, help="system prompt sent and stored with each sample")
+    p.add_argument(
+        "--k_correct",
+        type=int,
+        default=0,
+        help="stop requesting a (problem, version) once K samples are graded correct "
+        "(0 = off); reads the watcher's verdict logs, grades the rest itself",
+    )
+    p.add_argument(
+        "--retry_zero",
+        type=int,
+        default=0,
+        help="after the first pass, up to R more rounds of n samples (new sample "
+        "indices) for problems with zero correct samples (0 = off)",
+    )
+    p.add_argument(
+        "--same_prompt",
+        action="store_true",
+        help="use one prompt (that of sample 0) for all samples of a version, so they "
+        "go out as one request with n>1; by default each sample index has its own "
+        "prompt and only samples whose prompts coincide are batched",
+    )
+    p.add_argument(
+        "--max_n",
+        type=int,
+        default=16,
+        help="at most this many samples per request when batching (1 = never batch)",
+    )
+    p.add_argument(
+        "--merge_only",
+        action="store_true",
+        help="only merge validated samples and print the report",
+    )
+    p.add_argument("--no_progress", action="store_true", help="no progress bar")
+    return p.parse_args(argv)
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    """Validate flag values; a bad value raises InputError naming the flag."""
+    for name in ("n", "worker", "max_n"):
+        if getattr(args, name) < 1:
+            raise InputError(f"--{name}: must be at least 1")
+    for name in ("k_correct", "retry_zero", "max_retries"):
+        if getattr(args, name) < 0:
+            raise InputError(f"--{name}: must not be negative")
+    if args.timeout <= 0:
+        raise InputError("--timeout: must be positive")
+    extra = None
+    if args.extra_body:
+        try:
+            extra = json.loads(args.extra_body)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"--extra_body: invalid JSON: {exc.msg}") from None
+        if not isinstance(extra, dict):
+            raise InputError("--extra_body: must be a JSON object")
+    urls = tuple(u.strip().rstrip("/") for u in args.base_url.split(",") if u.strip())
+    if not urls:
+        raise InputError("--base_url: no URL given")
+    return Config(
+        data_dir=args.data_dir,
+        output_dir=args.output_dir,
+        input_files=tuple(args.input_file or ()),
+        sentences=args.sentences or str(Path(args.data_dir) / "sentences_ask_boxed.jsonl"),
+        n=args.n,
+        worker=args.worker,
+        fmt=args.fmt,
+        reasoning=args.reasoning,
+        base_urls=urls,
+        model=args.model,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        max_tokens=args.max_tokens,
+        seed=args.seed,
+        reasoning_effort=args.reasoning_effort,
+        extra_body=extra,
+        timeout=args.timeout,
+        max_retries=args.max_retries,
+        system=args.system,
+        k_correct=args.k_correct,
+        retry_zero=args.retry_zero,
+        same_prompt=args.same_prompt,
+        max_n=args.max_n,
+        merge_only=args.merge_only,
+        progress=not args.no_progress,
+        api_key=args.api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY",
+    )
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def input_paths(cfg: Config) -> list[Path]:
+    """The problem files of this run: --input_file, else every <data_dir>/*_math.jsonl."""
+    if cfg.input_files:
+        paths = [Path(f) for f in cfg.input_files]
+        for path in paths:
+            if not path.is_file():
+                raise InputError(f"{path}: no such file")
+    else:
+        folder = Path(cfg.data_dir)
+        if not folder.is_dir():
+            raise InputError(f"{folder}: no such folder")
+        paths = sorted(folder.glob("*_math.jsonl"))
+        if not paths:
+            raise InputError(f"{folder}: no *_math.jsonl problem files")
+    stems = [p.stem for p in paths]
+    dup = {s for s in stems if stems.count(s) > 1}
+    if dup:
+        raise InputError(f"{paths[stems.index(dup.pop())]}: two input files share the source name")
+    return paths
+
+
+def load_inputs(cfg: Config) -> tuple[list[Version], list[str]]:
+    """Every version of every problem, and the instruction sentences; raises InputError."""
+    versions = []
+    for path in input_paths(cfg):
+        for problem in load_problems(path):
+            versions.extend(build_versions(problem))
+    if not Path(cfg.sentences).is_file():
+        raise InputError(f"{cfg.sentences}: no such file (instruction sentences)")
+    return versions, load_sentences(cfg.sentences)
+
+
+# --------------------------------------------------------------------------- planning
+
+
+@dataclass(frozen=True)
+class Job:
+    version: Version
+    prompt: str
+    samples: tuple[int, ...]  # sample indices answered by this one request (n = len)
+    round: int = 0  # 0 = first pass, r = retry_zero round r
+
+
+@dataclass
+class Result:
+    job: Job
+    choices: list[dict] | None = None
+    usage: dict | None = None
+    model: str | None = None
+    endpoint: str = ""
+    error: str | None = None
+    status: int | None = None
+
+
+def key_of(version: Version) -> str:
+    return f"{version.problem.source}/{version.type}"
+
+
+def type_dir(output_dir: str, version: Version) -> Path:
+    return Path(output_dir) / version.problem.source / version.type
+
+
+def scan_stored(cfg: Config, versions: list[Version]) -> dict[str, set[str]]:
+    """Names of complete sample files per "<source>/<type>"; removes temp files of a killed run.
+
+    Concurrent generators on one output folder are not supported, so any `.*.tmp` left in a
+    type folder is an interrupted write of ours.
+    """
+    stored: dict[str, set[str]] = {}
+    for version in versions:
+        key = key_of(version)
+        if key in stored:
+            continue
+        names: set[str] = set()
+        folder = type_dir(cfg.output_dir, version)
+        if folder.is_dir():
+            with os.scandir(folder) as it:
+                for entry in it:
+                    if entry.name.endswith(".tmp") and entry.name.startswith("."):
+                        os.unlink(entry.path)
+                    elif entry.name.endswith(".jsonl") and entry.stat().st_size > 0:
+                        names.add(entry.name)
+        stored[key] = names
+    return stored
+
+
+def plan_jobs(
+    cfg: Config,
+    versions: list[Version],
+    sentences: list[str],
+    stored: dict[str, set[str]],
+    indices: dict[int, range] | range,
+    stats: dict[str, dict[str, int]],
+    round_no: int = 0,
+) -> list[Job]:
+    """Jobs for the missing samples, breadth-first: sample 0 of every problem, then sample 1, ...
+
+    `indices` is one range for all versions, or a range per position in `versions`.
+    Samples of one version whose prompts are identical share a request (n > 1).
+    """
+    jobs: list[tuple[tuple, Job]] = []
+    for pos, version in enumerate(versions):
+        wanted = indices.get(pos) if isinstance(indices, dict) else indices
+        if not wanted:
+            continue
+        key, p = key_of(version), version.problem.index
+        st = stats[key]
+        st["planned"] += len(wanted)
+        if round_no:
+            st["retry_samples"] += len(wanted)
+        names = stored[key]
+        groups: dict[str, list[int]] = {}
+        for s in wanted:
+            if f"{p}_{s}.jsonl" in names:
+                st["skipped_existing"] += 1
+                continue
+            prompt = build_prompt(version, sentences, 0 if cfg.same_prompt else s)
+            groups.setdefault(prompt, []).append(s)
+        for prompt, samples in groups.items():
+            for i in range(0, len(samples), cfg.max_n):
+                chunk = tuple(samples[i : i + cfg.max_n])
+                order = (chunk[0], pos)
+                jobs.append((order, Job(version, prompt, chunk, round_no)))
+    jobs.sort(key=lambda item: item[0])
+    return [job for _, job in jobs]
+
+
+# --------------------------------------------------------------------------- verdicts
+
+
+def _load_validate_item():
+    try:
+        from validate_sft_data import validate_item
+    except ImportError:
+        return None
+    return validate_item
+
+
+class Verdicts:
+    """Correct-sample counts per (source, type, problem) for --k_correct / --retry_zero.
+
+    The watcher's append-only `<source>/<type>_verdicts.jsonl` wins (last line per file); a
+    stored sample it has not graded yet is graded here with validate_sft_data.validate_item.
+    Log reads are incremental and throttled, so asking before every request stays cheap.
+    """
+
+    REFRESH_SECONDS = 0.5
+
+    def __init__(self, output_dir: str, stored: dict[str, set[str]]):
+        self.output_dir = Path(output_dir)
+        self.stored = stored  # shared with the runner: names of stored sample files per key
+        self.validate_item = _load_validate_item()
+        self.logged: dict[str, dict[str, bool]] = {}  # key -> file -> is_correct (from log)
+        self.inline: dict[str, dict[str, bool]] = {}  # key -> file -> is_correct (graded here)
+        self._pos: dict[str, int] = {}
+        self._checked: dict[str, float] = {}
+        if self.validate_item is None:
+            log.warning(
+                "validate_sft_data.validate_item unavailable: only the watcher's "
+                "verdict logs count; ungraded samples count as not correct"
+            )
+
+    def _refresh(self, key: str) -> None:
+        now = time.monotonic()
+        if now - self._checked.get(key, -1e9) < self.REFRESH_SECONDS:
+            return
+        self._checked[key] = now
+        source, vtype = key.split("/")
+        path = self.output_dir / source / f"{vtype}_verdicts.jsonl"
+        logged = self.logged.setdefault(key, {})
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            return
+        pos = self._pos.get(key, 0)
+        if size < pos:  # rewritten (watcher --rescan): read it again
+            pos = 0
+            logged.clear()
+        if size == pos:
+            return
+        with path.open("rb") as fh:
+            fh.seek(pos)
+            chunk = fh.read(size - pos)
+        end = chunk.rfind(b"\n") + 1  # a half-written last line is read next time
+        for line in chunk[:end].splitlines():
+            try:
+                rec = json.loads(line)
+                logged[str(rec["file"])] = bool(rec.get("is_correct"))
+            except (ValueError, KeyError, TypeError):
+                continue
+        self._pos[key] = pos + end
+
+    def _grade(self, key: str, name: str) -> bool:
+        source, vtype = key.split("/")
+        try:
+            text = (self.output_dir / source / vtype / name).read_text(encoding="utf-8")
+            verdict = self.validate_item(json.loads(text.splitlines()[0]))
+            return bool(verdict.get("is_correct"))
+        except Exception as exc:  # a grader bug must not stop generation
+            log.warning("could not grade %s/%s: %s", key, name, exc)
+            return False
+
+    def correct(self, version: Version) -> int:
+        """Number of correct samples stored for this problem and version."""
+        key, prefix = key_of(version), f"{version.problem.index}_"
+        self._refresh(key)
+        logged = self.logged.get(key, {})
+        inline = self.inline.setdefault(key, {})
+        count = 0
+        for name in self.stored.get(key, ()):
+            if not name.startswith(prefix):
+                continue
+            if name in logged:
+                count += logged[name]
+            elif name in inline:
+                count += inline[name]
+            elif self.validate_item is not None:
+                inline[name] = self._grade(key, name)
+                count += inline[name]
+        return count
+
+
+# --------------------------------------------------------------------------- endpoints
+
+
+class Endpoint:
+    """One base URL: its own AsyncOpenAI client with a connection pool sized to --worker."""
+
+    COOLDOWN_SECONDS = 5.0
+
+    def __init__(self, url: str, cfg: Config, on_request):
+        import httpx2
+        import openai
+
+        self.url = url
+        self.inflight = 0
+        self.down_until = 0.0
+        limits = httpx2.Limits(
+            max_connections=cfg.worker, max_keepalive_connections=cfg.worker, keepalive_expiry=60
+        )
+        http_client = openai.DefaultAsyncHttpxClient(
+            limits=limits, event_hooks={"request": [on_request]}
+        )
+        self.client = openai.AsyncOpenAI(
+            base_url=url,
+            api_key=cfg.api_key,
+            max_retries=cfg.max_retries,
+            timeout=httpx2.Timeout(cfg.timeout, connect=min(cfg.timeout, 10.0)),
+            http_client=http_client,
+        )
+
+    def healthy(self, now: float) -> bool:
+        return self.down_until <= now
+
+
+def pick_endpoint(endpoints: list[Endpoint], exclude: set[str]) -> Endpoint | None:
+    """The healthy endpoint with the fewest requests in flight (else the soonest to recover)."""
+    now = time.monotonic()
+    live = [e for e in endpoints if e.url not in exclude]
+    if not live:
+        return None
+    healthy = [e for e in live if e.healthy(now)] or sorted(live, key=lambda e: e.down_until)[:1]
+    return min(healthy, key=lambda e: e.inflight)
+
+
+async def preflight(endpoints: list[Endpoint], model: str | None) -> tuple[list[Endpoint], str]:
+    """GET /models on every endpoint; keep those that serve the model. Raises PreflightError.
+
+    Unreachable endpoints are dropped with a warning while at least one other answers.
+    """
+    import openai
+
+    async def served(ep: Endpoint) -> list[str] | str:
+        try:
+            page = await asyncio.wait_for(
+                ep.client.with_options(max_retries=0, timeout=PREFLIGHT_SECONDS - 1).models.list(),
+                PREFLIGHT_SECONDS,
+            )
+            return [m.id for m in page.data]
+        except TimeoutError:
+            return f"no answer within {PREFLIGHT_SECONDS:.0f} s"
+        except openai.APIStatusError as exc:
+            return f"HTTP {exc.status_code} from GET /models"
+        except openai.APIError as exc:
+            return f"{type(exc).__name__}: {exc.message}"
+
+    answers = await asyncio.gather(*(served(ep) for ep in endpoints))
+    reachable = [
+        (ep, ids) for ep, ids in zip(endpoints, answers, strict=True) if isinstance(ids, list)
+    ]
+    for ep, ids in zip(endpoints, answers, strict=True):
+        if isinstance(ids, str):
+            log.warning("endpoint %s unreachable: %s", ep.url, ids)
+    if not reachable:
+        detail = "; ".join(f"{ep.url}: {ids}" for ep, ids in zip(endpoints, answers, strict=True))
+        raise PreflightError(f"cannot reach any endpoint ({detail}); is the server running?")
+    if model is None:
+        ids = reachable[0][1]
+        if not ids:
+            raise PreflightError(f"{reachable[0][0].url} serves no models")
+        model = ids[0]
+        log.info("--model not given: using %s", model)
+    usable = [ep for ep, ids in reachable if model in ids]
+    for ep, ids in reachable:
+        if model not in ids:
+            log.warning("endpoint %s does not serve %s (serves: %s)", ep.url, model, ", ".join(ids))
+    if not usable:
+        served_all = sorted({i for _, ids in reachable for i in ids})
+        raise PreflightError(
+            f"model {model!r} is not served; served models: {', '.join(served_all) or '(none)'}"
+        )
+    return usable, model
+
+
+# --------------------------------------------------------------------------- requests
+
+
+def request_body(cfg: Config, model: str, job: Job) -> dict:
+    messages = [{"role": "system", "content": cfg.system}] if cfg.system else []
+    messages.append({"role": "user", "content": job.prompt})
+    body: dict = {
+        "model": model,
+        "messages": messages,
+        "temperature": cfg.temperature,
+        "top_p": cfg.top_p,
+    }
+    if len(job.samples) > 1:
+        body["n"] = len(job.samples)
+    if cfg.max_tokens is not None:
+        body["max_tokens"] = cfg.max_tokens
+    if cfg.seed is not None:
+        p = job.version.problem
+        body["seed"] = (
+            cfg.seed + stable_hash(p.source, p.index, job.version.type, job.samples[0])
+        ) % (2**31)
+    if cfg.reasoning_effort:
+        body["reasoning_effort"] = cfg.reasoning_effort
+    if cfg.extra_body:
+        body["extra_body"] = cfg.extra_body
+    return body
+
+
+async def send(ep: Endpoint, body: dict, job: Job) -> Result:
+    """One request with the client's own retries; API errors end up in Result.error, never raised.
+
+    The raw body is parsed with json.loads instead of the SDK's pydantic models: same data,
+    a fraction of the CPU, and the `reasoning` / `reasoning_content` extras come for free.
+    """
+    import openai
+
+    result = Result(job, endpoint=ep.url)
+    ep.inflight += 1
+    try:
+        raw = await ep.client.chat.completions.with_raw_response.create(**body)
+        data = json.loads(raw.http_response.content)
+        choices = data.get("choices")
+        if not isinstance(choices, list) or not choices:
+            raise ValueError("response has no choices")
+        result.choices = sorted(choices, key=lambda c: c.get("index", 0))
+        result.usage = data.get("usage") or {}
+        result.model = data.get("model")
+    except openai.APIStatusError as exc:
+        result.status = exc.status_code
+        result.error = f"HTTP {exc.status_code}: {str(exc.message)[:300]}"
+    except openai.APITimeoutError:
+        result.error = "timeout"
+    except openai.APIError as exc:
+        result.error = f"{type(exc).__name__}: {str(exc.message)[:300]}"
+    except (ValueError, TypeError, AttributeError) as exc:
+        result.error = f"bad response: {exc}"
+    finally:
+        ep.inflight -= 1
+    return result
+
+
+# --------------------------------------------------------------------------- storage
+
+
+def build_record(cfg: Config, result: Result, sample: int, choice: dict, created: float) -> dict:
+    r"""The stored sample: rendered conversation + `answer` + `meta` (see ARCHITECTURE.md).
+
+    content "<think>a</think>\boxed{3}" -> messages[-1].content "<think>\na\n</think>\n\n\boxed{3}"
+    """
+    job, version = result.job, result.job.version
+    problem = version.problem
+    msg = choice.get("message") or {}
+    given = msg.get("reasoning_content") or msg.get("reasoning")
+    content = msg.get("content")
+    reasoning, final = split_reasoning(
+        content if isinstance(content, str) else None, given if isinstance(given, str) else None
+    )
+    conv = Conversation(prompt=job.prompt, content=final, reasoning=reasoning, system=cfg.system)
+    gid = f"{problem.source}/{version.type}/{problem.index}_{sample}"
+    usage = result.usage or {}
+    k = len(job.samples)
+    completion = usage.get("completion_tokens")
+    finish = choice.get("finish_reason")
+    meta = {
+        "source": problem.source,
+        "problem_index": problem.index,
+        "problem_id": problem.id,
+        "type": version.type,
+        "sample_index": sample,
+        "generation_id": gid,
+        "model": result.model,
+        "prompt": job.prompt,
+        "finish_reason": finish,
+        "truncated": finish == "length",
+        # A request with n > 1 reports one total: the completion tokens are split evenly.
+        "usage": {
+            "prompt_tokens": usage.get("prompt_tokens"),
+            "completion_tokens": completion // k if isinstance(completion, int) else None,
+        },
+        "reasoning": reasoning,
+        "format": cfg.fmt,
+        "reasoning_mode": cfg.reasoning,
+        "created": created,
+    }
+    return add_answer_meta(render(conv, cfg.fmt, cfg.reasoning), cfg.fmt, version.gold, meta)
+
+
+def failure_record(cfg: Config, job: Job, sample: int, error: str, result: Result) -> dict:
+    p = job.version.problem
+    return {
+        "generation_id": f"{p.source}/{job.version.type}/{p.index}_{sample}",
+        "source": p.source,
+        "problem_index": p.index,
+        "problem_id": p.id,
+        "type": job.version.type,
+        "sample_index": sample,
+        "round": job.round,
+        "error": error,
+        "status": result.status,
+        "endpoint": result.endpoint,
+        "max_retries": cfg.max_retries,
+        "failed_at": time.time(),
+    }
+
+
+# --------------------------------------------------------------------------- running
+
+
+@dataclass
+class Totals:
+    written: int = 0
+    failed: int = 0
+    truncated: int = 0
+    requests: int = 0
+    retries: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    first_request: float | None = None
+    last_response: float | None = None
+    cpu_first: float | None = None
+    cpu_last: float | None = None
+
+
+class Runner:
+    """A fixed set of --worker tasks pulling jobs from a deque: exactly --worker in flight."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        model: str,
+        endpoints: list[Endpoint],
+        totals: Totals,
+        stats: dict[str, dict[str, int]],
+        stored: dict[str, set[str]],
+        verdicts: Verdicts | None,
+    ):
+        self.cfg, self.model, self.endpoints = cfg, model, endpoints
+        self.totals, self.stats, self.stored, self.verdicts = totals, stats, stored, verdicts
+        self.jobs: deque[Job] = deque()
+        self.bar: tqdm | None = None
+
+    def next_job(self) -> Job | None:
+        while self.jobs:
+            job = self.jobs.popleft()
+            if self.verdicts and self.cfg.k_correct:
+                if self.verdicts.correct(job.version) >= self.cfg.k_correct:
+                    self.stats[key_of(job.version)]["skipped_k_correct"] += len(job.samples)
+                    if self.bar is not None:
+                        self.bar.total -= len(job.samples)
+                    continue
+            return job
+        return None
+
+    async def worker(self) -> None:
+        totals = self.totals
+        while (job := self.next_job()) is not None:
+            body = request_body(self.cfg, self.model, job)
+            tried: set[str] = set()
+            while True:
+                ep = pick_endpoint(self.endpoints, tried)
+                if totals.first_request is None:
+                    totals.first_request, totals.cpu_first = time.time(), time.process_time()
+                result = await send(ep, body, job)
+                totals.requests += 1
+                if result.error is None:
+                    break
+                # Connection trouble or a server error after retries: rest this endpoint and
+                # give the job to another one if there is one.
+                if result.status is None or result.status >= 500:
+                    ep.down_until = time.monotonic() + Endpoint.COOLDOWN_SECONDS
+                tried.add(ep.url)
+                if len(tried) >= len(self.endpoints) or (result.status or 500) < 500:
+                    break
+            totals.last_response = time.time()
+            self.store(result)
+            totals.cpu_last = time.process_time()
+
+    def store(self, result: Result) -> None:
+        cfg, job, totals = self.cfg, result.job, self.totals
+        key = key_of(job.version)
+        st = self.stats[key]
+        p = job.version.problem
+        choices = result.choices or []
+        if result.usage:
+            totals.tokens_in += result.usage.get("prompt_tokens") or 0
+            totals.tokens_out += result.usage.get("completion_tokens") or 0
+        now = time.time()
+        for i, sample in enumerate(job.samples):
+            if i < len(choices):
+                record = build_record(cfg, result, sample, choices[i], now)
+                name = f"{p.index}_{sample}.jsonl"
+                atomic_write_jsonl(type_dir(cfg.output_dir, job.version) / name, [record])
+                self.stored[key].add(name)
+                st["written"] += 1
+                totals.written += 1
+                totals.truncated += record["meta"]["truncated"]
+            else:
+                error = (
+                    result.error or f"server returned {len(choices)} of {len(job.samples)} choices"
+                )
+                append_jsonl(
+                    Path(cfg.output_dir) / p.source / "failures.jsonl",
+                    failure_record(cfg, job, sample, error, result),
+                )
+                st["failed"] += 1
+                totals.failed += 1
+                if totals.failed <= 5:
+                    log.warning(
+                        "failed %s/%s/%d_%d: %s", p.source, job.version.type, p.index, sample, error
+                    )
+
+    async def refresh_bar(self) -> None:
+        interval = 0.5 if sys.stderr.isatty() else 30.0
+        while True:
+            await asyncio.sleep(interval)
+            self.update_bar()
+
+    def update_bar(self) -> None:
+        bar, t = self.bar, self.totals
+        if bar is None:
+            return
+        bar.set_postfix_str(f"fail={t.failed} retry={t.retries} trunc={t.truncated}", refresh=False)
+        bar.update(t.written + t.failed - bar.n)
+
+    async def run(self, jobs: list[Job]) -> None:
+        self.jobs = deque(jobs)
+        total = sum(len(j.samples) for j in jobs)
+        if not total:
+            return
+        t = self.totals
+        base = t.written + t.failed
+        if self.cfg.progress:
+            self.bar = tqdm(
+                total=base + total,
+                initial=base,
+                desc="generate",
+                unit="sample",
+                dynamic_ncols=True,
+                mininterval=0.5,
+                smoothing=0.1,
+                file=sys.stderr,
+            )
+        ticker = asyncio.create_task(self.refresh_bar())
+        try:
+            workers = [
+                asyncio.create_task(self.worker()) for _ in range(min(self.cfg.worker, len(jobs)))
+            ]
+            await asyncio.gather(*workers)
+        finally:
+            ticker.cancel()
+            self.update_bar()
+            if self.bar is not None:
+                self.bar.close()
+                self.bar = None
+
+
+async def generate(cfg: Config, versions: list[Version], sentences: list[str]) -> dict:
+    """Preflight, first pass, retry_zero rounds; returns the run summary."""
+    started = time.time()
+    totals = Totals()
+
+    async def count_retries(request) -> None:
+        if request.headers.get("x-stainless-retry-count", "0") != "0":
+            totals.retries += 1
+
+    endpoints = [Endpoint(url, cfg, count_retries) for url in cfg.base_urls]
+    try:
+        endpoints, model = await preflight(endpoints, cfg.model)
+        stats = {key_of(v): dict.fromkeys(COUNTERS, 0) for v in versions}
+        stored = scan_stored(cfg, versions)
+        verdicts = Verdicts(cfg.output_dir, stored) if (cfg.k_correct or cfg.retry_zero) else None
+        runner = Runner(cfg, model, endpoints, totals, stats, stored, verdicts)
+        log.info(
+            "%d problems x 2 versions x n=%d from %d source(s); %d worker(s) on %s; model %s",
+            len(versions) // 2,
+            cfg.n,
+            len({v.problem.source for v in versions}),
+            cfg.worker,
+            ", ".join(e.url for e in endpoints),
+            model,
+        )
+        await runner.run(plan_jobs(cfg, versions, sentences, stored, range(cfg.n), stats))
+        rounds_done = 0
+        for r in range(1, cfg.retry_zero + 1):
+            zero = {
+                pos: range(cfg.n * r, cfg.n * (r + 1))
+                for pos, v in enumerate(versions)
+                if verdicts.correct(v) == 0
+            }
+            if not zero:
+                break
+            log.info("retry_zero round %d: %d problem version(s) with zero correct", r, len(zero))
+            await runner.run(plan_jobs(cfg, versions, sentences, stored, zero, stats, round_no=r))
+            rounds_done = r
+    finally:
+        for ep in endpoints:
+            await ep.client.close()
+    return {
+        "model": model,
+        "stats": stats,
+        "rounds_done": rounds_done,
+        "totals": totals,
+        "wall": time.time() - started,
+    }
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+def write_state(cfg: Config, summary: dict) -> None:
+    """<output>/.generation.json, read by the report (schema in ARCHITECTURE.md)."""
+    t: Totals = summary["totals"]
+    state = {
+        "model": summary["model"],
+        "n": cfg.n,
+        "k_correct": cfg.k_correct,
+        "retry_zero": cfg.retry_zero,
+        "rounds_done": summary["rounds_done"],
+        "by_source_type": summary["stats"],
+        "same_prompt": cfg.same_prompt,
+        "updated_at": time.time(),
+        "timing": {
+            "first_request": t.first_request,
+            "last_response": t.last_response,
+            "cpu_seconds": (t.cpu_last - t.cpu_first) if t.cpu_first is not None else None,
+            "requests": t.requests,
+            "retries": t.retries,
+            "written": t.written,
+            "failed": t.failed,
+        },
+    }
+    atomic_write_text(Path(cfg.output_dir) / STATE_FILE, json.dumps(state, indent=2) + "\n")
+
+
+def print_summary(summary: dict) -> None:
+    t: Totals = summary["totals"]
+    stats = summary["stats"].values()
+    planned = sum(s["planned"] for s in stats)
+    skipped = sum(s["skipped_existing"] for s in stats)
+    skipped_k = sum(s["skipped_k_correct"] for s in stats)
+    window = (t.last_response or 0) - (t.first_request or 0)
+    rate = t.written / window if window > 0 else 0.0
+    print(
+        f"generation summary: planned {planned}, skipped {skipped} stored + {skipped_k} "
+        f"k_correct, written {t.written} ({t.truncated} truncated), failed {t.failed}, "
+        f"requests {t.requests}, retries {t.retries}\n"
+        f"tokens in {t.tokens_in}, out {t.tokens_out}; wall {summary['wall']:.1f} s, "
+        f"{rate:.1f} completions/s, retry_zero rounds {summary['rounds_done']}",
+        flush=True,
+    )
+
+
+def merge_and_report(cfg: Config) -> bool:
+    """Merge validated samples and print the report; True unless the merge itself failed."""
+    try:
+        from sftkit import merge
+    except ImportError:
+        log.info("sftkit.merge not available yet: skipping merge and report")
+        return True
+    try:
+        stats = merge.merge_outputs(
+            cfg.output_dir, cfg.fmt, reasoning_mode=cfg.reasoning, system=cfg.system
+        )
+        report = merge.write_report(cfg.output_dir)
+        log.info("merged: %s", stats)
+        print(merge.format_report(report), flush=True)
+    except Exception as exc:  # the samples are safe on disk; report and keep the exit code honest
+        log.error("merge failed: %s: %s", type(exc).__name__, exc)
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- main
+
+
+class _TqdmHandler(logging.StreamHandler):
+    """Log lines printed above the progress bar instead of through it."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            tqdm.write(self.format(record), file=sys.stderr)
+        except Exception:
+            self.handleError(record)
+
+
+def setup_logging() -> None:
+    if log.handlers:
+        return
+    handler = _TqdmHandler()
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s generate %(levelname)s %(message)s", "%H:%M:%S")
+    )
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    # httpx2 logs every request at INFO and openai every retry: noise (and CPU) at 1,000 req/s.
+    for name in ("httpx2", "httpx", "openai"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def main(argv: list[str] | None = None) -> int:
+    setup_logging()
+    args = parse_args(argv)
+    try:
+        cfg = config_from_args(args)
+        if cfg.merge_only:
+            return 0 if merge_and_report(cfg) else 1
+        versions, sentences = load_inputs(cfg)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        summary = asyncio.run(generate(cfg, versions, sentences))
+    except PreflightError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        log.warning("interrupted: stored samples are kept; rerun the same command to resume")
+        return 130
+    write_state(cfg, summary)
+    print_summary(summary)
+    merged = merge_and_report(cfg)
+    failed = summary["totals"].failed
+    if failed:
+        log.error(
+            "%d sample(s) failed after retries: see %s/<source>/failures.jsonl; rerun the "
+            "same command to retry them",
+            failed,
+            cfg.output_dir,
+        )
+    return 1 if failed or not merged else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
