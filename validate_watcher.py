@@ -1,0 +1,629 @@
+r"""Watch the generator's output and grade every sample file as it lands; never lose a verdict.
+
+Pipeline order: parse_args() -> poll loop (scan -> read -> grade in
+worker processes -> record) -> on the stop file one last full scan -> final table.
+
+Usage:
+    python validate_watcher.py --output_dir sft_output --interval 1.0
+    python validate_watcher.py --output_dir sft_output --once            # grade what is there, exit
+    python validate_watcher.py --output_dir sft_output --once --rescan   # regrade everything
+    touch sft_output/.watcher_stop                                       # finish and exit
+
+Layout: `<watch_dir>/<source>/<type>/<p>_<s>.jsonl` is graded into `<source>/<type>_verdicts.jsonl`
+(append-only, last line per file wins) and, when correct, copied to
+`<source>/<type>_validated/<p>_<s>.jsonl` with `meta.verdict` and `meta.extracted_answer` added.
+Live status goes to `<output>/.status.json` (schema in ARCHITECTURE.md).
+
+Grading runs in a pebble process pool: items travel in batches for speed; a batch that times out
+or kills its worker is split and each item retried alone under the hard `--timeout`, so one
+pathological answer costs one `timeout` verdict and never stalls the loop.
+Exit code: 0 done, 1 some sample files could not be read or graded, 2 bad arguments,
+130/143 interrupted (verdicts written so far are kept; a restart resumes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import math
+import os
+import re
+import signal
+import sys
+import time
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pebble import ProcessExpired, ProcessPool
+
+from sftkit.jsonl import append_jsonl, atomic_write_jsonl, atomic_write_text
+
+SAMPLE_NAME = re.compile(r"^(\d+)_(\d+)\.jsonl$")
+SKIP_DIRS = ("merged",)
+# A folder whose mtime changed this recently is listed again even if its mtime looks unchanged:
+# mtimes are coarse, and a file created in the same tick as our last listing would be missed.
+RECENT_S = 2.0
+
+
+@dataclass(frozen=True)
+class Config:
+    output_dir: Path
+    watch_dirs: tuple[Path, ...]
+    interval: float
+    stop_file: Path
+    once: bool
+    rescan: bool
+    workers: int
+    timeout: float
+    batch_size: int
+    max_tries: int
+    grader: str
+
+
+def parse_args(argv: list[str] | None = None) -> Config:
+    p = argparse.ArgumentParser(
+        description="Grade generated SFT samples as they appear.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--output_dir", default="sft_output", help="generator output folder")
+    p.add_argument(
+        "--watch_dirs", nargs="+", default=None, help="folders to watch (default: output_dir)"
+    )
+    p.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
+    p.add_argument("--stop_file", default=None, help="default: <output_dir>/.watcher_stop")
+    p.add_argument("--once", action="store_true", help="one full scan, grade everything, exit")
+    p.add_argument(
+        "--rescan", action="store_true", help="ignore verdict logs and regrade everything"
+    )
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="grading processes")
+    p.add_argument("--timeout", type=float, default=10.0, help="hard time limit per item (seconds)")
+    p.add_argument("--batch_size", type=int, default=32, help="max items per worker task")
+    p.add_argument(
+        "--max_tries", type=int, default=5, help="reads before an incomplete file is an error"
+    )
+    p.add_argument(
+        "--grader",
+        default="validate_sft_data:validate_item",
+        help="module:function taking a sample record and returning a verdict dict",
+    )
+    a = p.parse_args(argv)
+    for name in ("interval", "timeout"):
+        if getattr(a, name) <= 0:
+            p.error(f"--{name} must be > 0")
+    for name in ("workers", "batch_size", "max_tries"):
+        if getattr(a, name) < 1:
+            p.error(f"--{name} must be >= 1")
+    if ":" not in a.grader:
+        p.error("--grader must look like module:function")
+    out = Path(a.output_dir)
+    return Config(
+        output_dir=out,
+        watch_dirs=tuple(Path(d) for d in (a.watch_dirs or [out])),
+        interval=a.interval,
+        stop_file=Path(a.stop_file) if a.stop_file else out / ".watcher_stop",
+        once=a.once,
+        rescan=a.rescan,
+        workers=a.workers,
+        timeout=a.timeout,
+        batch_size=a.batch_size,
+        max_tries=a.max_tries,
+        grader=a.grader,
+    )
+
+
+# --- grading in worker processes -------------------------------------------------------------
+
+_GRADER = None
+
+
+def load_grader(spec: str):
+    """ "validate_sft_data:validate_item" -> the function."""
+    module, _, func = spec.partition(":")
+    return getattr(importlib.import_module(module), func)
+
+
+def _init_worker(spec: str) -> None:
+    global _GRADER
+    _GRADER = load_grader(spec)
+
+
+def grade_batch(records: list[dict]) -> list[dict]:
+    """Grade records in order; a grader exception becomes an `unparseable` verdict with `error`."""
+    out = []
+    for record in records:
+        try:
+            v = _GRADER(record)
+            out.append(
+                {
+                    "is_correct": bool(v.get("is_correct")),
+                    "extracted_answer": v.get("extracted_answer"),
+                    "ground_truth": v.get("ground_truth", record.get("answer")),
+                    "reason": v.get("reason") or "unparseable",
+                }
+            )
+        except (
+            Exception
+        ) as exc:  # the grader promises not to raise; one bad item must not sink a batch
+            out.append(_failed(record, "unparseable", f"grader raised {type(exc).__name__}: {exc}"))
+    return out
+
+
+def _failed(record: dict | None, reason: str, error: str | None) -> dict:
+    verdict = {
+        "is_correct": False,
+        "extracted_answer": None,
+        "ground_truth": (record or {}).get("answer"),
+        "reason": reason,
+    }
+    if error:
+        verdict["error"] = error
+    return verdict
+
+
+# --- reading sample files --------------------------------------------------------------------
+
+
+class Incomplete(Exception):
+    """The file is not (yet) one or more complete JSON lines; try again on a later poll."""
+
+
+def read_sample(path: Path, lenient: bool = False) -> dict:
+    """Return the sample record of a finished file, else raise Incomplete("file:line: why").
+
+    b'{"answer": 3, ...}\n' -> {"answer": 3, ...};  b'{"answer": 3' -> Incomplete (half-written).
+    `lenient` accepts a last line without its newline (used on the final try only).
+    """
+    data = path.read_bytes()
+    if not data.strip():
+        raise Incomplete(f"{path}:1: empty file")
+    if not data.endswith(b"\n") and not lenient:
+        raise Incomplete(f"{path}: last line has no newline yet")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Incomplete(f"{path}: not UTF-8 ({exc.reason})") from None
+    first = None
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise Incomplete(f"{path}:{lineno}: invalid JSON: {exc.msg}") from None
+        if not isinstance(obj, dict):
+            raise Incomplete(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+        first = first if first is not None else obj
+    return first
+
+
+# --- bookkeeping per <source>/<type> folder ---------------------------------------------------
+
+
+@dataclass
+class Pending:
+    key: tuple[int, int]  # (mtime_ns, size) at the last read attempt
+    appeared: float  # wall time the file was first seen (or its mtime, if later seen)
+    tries: int = 0
+
+
+@dataclass
+class Folder:
+    path: Path  # <source>/<type>
+    verdicts: dict[str, dict] = field(default_factory=dict)  # file name -> latest verdict line
+    pending: dict[str, Pending] = field(default_factory=dict)
+    inflight: set[str] = field(default_factory=set)
+
+    @property
+    def source(self) -> str:
+        return self.path.parent.name
+
+    @property
+    def type(self) -> str:
+        return self.path.name
+
+    @property
+    def log(self) -> Path:
+        return self.path.parent / f"{self.path.name}_verdicts.jsonl"
+
+    @property
+    def validated(self) -> Path:
+        return self.path.parent / f"{self.path.name}_validated"
+
+
+def read_verdict_log(path: Path) -> dict[str, dict]:
+    """Latest verdict per file name; a torn or foreign line is skipped with a warning."""
+    latest: dict[str, dict] = {}
+    try:
+        fh = path.open(encoding="utf-8")
+    except FileNotFoundError:
+        return latest
+    with fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+                latest[obj["file"]] = obj
+            except (json.JSONDecodeError, KeyError, TypeError):
+                print(
+                    f"[watcher] warning: {path}:{lineno}: unreadable verdict line skipped",
+                    file=sys.stderr,
+                )
+    return latest
+
+
+def validated_record(record: dict, verdict: dict) -> dict:
+    """The sample plus meta.verdict and meta.extracted_answer: what `_validated/` holds."""
+    meta = dict(record.get("meta") or {})
+    meta["verdict"] = verdict["reason"]
+    meta["extracted_answer"] = verdict["extracted_answer"]
+    return {**record, "meta": meta}
+
+
+# --- the watcher -----------------------------------------------------------------------------
+
+
+@dataclass
+class Batch:
+    folder: Folder
+    items: list[tuple[str, dict, float]]  # (file name, record, appeared)
+
+
+class Watcher:
+    def __init__(self, cfg: Config):
+        self.cfg = cfg
+        self.folders: dict[Path, Folder] = {}
+        self.dir_mtime: dict[Path, int] = {}
+        self.dir_subdirs: dict[Path, list[Path]] = {}
+        self.futures: dict = {}  # future -> Batch
+        self.lags: deque[float] = deque(maxlen=5000)
+        self.started = time.time()
+        self.graded_now = 0  # verdicts written by this run
+        self.errors_now = 0
+        self.reconciled = False
+        self.abort_signal = 0
+        self.last_progress = ""
+        self.last_progress_at = 0.0
+
+    def folder(self, path: Path) -> Folder:
+        f = self.folders.get(path)
+        if f is None:
+            f = self.folders[path] = Folder(path)
+            # Restart safety: what the log says was graded is done, unless --rescan.
+            if not self.cfg.rescan:
+                f.verdicts = read_verdict_log(f.log)
+        return f
+
+    def _walk(self, full: bool) -> None:
+        """Visit watched folders (os.scandir); an unchanged folder is not listed again."""
+        now_ns = time.time_ns()
+        stack = [(d, 0) for d in self.cfg.watch_dirs]
+        while stack:
+            path, depth = stack.pop()
+            try:
+                mtime = path.stat().st_mtime_ns
+            except OSError:
+                continue  # not created yet
+            fresh = now_ns - mtime < RECENT_S * 1e9
+            if not full and not fresh and self.dir_mtime.get(path) == mtime:
+                subdirs = self.dir_subdirs.get(path, [])
+            else:
+                subdirs = []
+                try:
+                    with os.scandir(path) as it:
+                        entries = list(it)
+                except OSError:
+                    continue
+                for entry in entries:
+                    name = entry.name
+                    if name.startswith("."):
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        if name in SKIP_DIRS or name.endswith("_validated"):
+                            continue
+                        subdirs.append(Path(entry.path))
+                    elif SAMPLE_NAME.match(name):
+                        self._consider(self.folder(path), entry)
+                self.dir_mtime[path] = mtime
+                self.dir_subdirs[path] = subdirs
+            if depth < 3:
+                stack.extend((s, depth + 1) for s in subdirs)
+
+    def _consider(self, folder: Folder, entry: os.DirEntry) -> None:
+        name = entry.name
+        # Done by name: sample files are written once (atomically); --rescan regrades on purpose.
+        if name in folder.verdicts or name in folder.inflight or name in folder.pending:
+            return
+        try:
+            st = entry.stat()
+        except OSError:
+            return
+        appeared = max(st.st_mtime, self.started)
+        folder.pending[name] = Pending((-1, -1), appeared)
+
+    def scan(self, full: bool, final: bool) -> list[Batch]:
+        """Find new files, read the pending ones, and return batches ready to grade."""
+        self._walk(full)
+        batches: list[Batch] = []
+        for folder in self.folders.values():
+            ready: list[tuple[str, dict, float]] = []
+            for name, pend in list(folder.pending.items()):
+                path = folder.path / name
+                try:
+                    st = path.stat()
+                except FileNotFoundError:
+                    del folder.pending[name]  # vanished (renamed away by its producer)
+                    continue
+                key = (st.st_mtime_ns, st.st_size)
+                # A file still growing is a producer writing in place: do not count that try.
+                pend.tries = pend.tries + 1 if (final or key == pend.key) else 1
+                pend.key = key
+                last_try = pend.tries >= self.cfg.max_tries
+                try:
+                    record = read_sample(path, lenient=last_try)
+                except (Incomplete, OSError) as exc:
+                    if last_try:
+                        del folder.pending[name]
+                        self._give_up(folder, name, pend, str(exc))
+                    continue
+                del folder.pending[name]
+                ready.append((name, record, pend.appeared))
+            batches.extend(self._batches(folder, ready))
+        return batches
+
+    def _batches(self, folder: Folder, ready: list) -> list[Batch]:
+        if not ready:
+            return []
+        # Enough batches to keep every worker busy, none larger than batch_size.
+        size = max(1, min(self.cfg.batch_size, math.ceil(len(ready) / self.cfg.workers)))
+        return [Batch(folder, ready[i : i + size]) for i in range(0, len(ready), size)]
+
+    def _give_up(self, folder: Folder, name: str, pend: Pending, why: str) -> None:
+        print(f"[watcher] error: {why} (after {pend.tries} tries); skipped", file=sys.stderr)
+        self.errors_now += 1
+        self.record(folder, name, None, _failed(None, "unparseable", why), pend.appeared)
+
+    def submit(self, pool: ProcessPool, batch: Batch) -> None:
+        fut = pool.schedule(
+            grade_batch, args=([rec for _, rec, _ in batch.items],), timeout=self.cfg.timeout
+        )
+        self.futures[fut] = batch
+        batch.folder.inflight.update(name for name, _, _ in batch.items)
+
+    def collect(self, pool: ProcessPool, timeout: float) -> None:
+        """Wait up to `timeout` s for finished batches and record their verdicts."""
+        if not self.futures:
+            time.sleep(max(0.0, timeout))
+            return
+        done, _ = wait(list(self.futures), timeout=max(0.0, timeout), return_when=FIRST_COMPLETED)
+        for fut in done:
+            batch = self.futures.pop(fut)
+            batch.folder.inflight.difference_update(name for name, _, _ in batch.items)
+            try:
+                verdicts = fut.result()
+            except Exception as exc:
+                self._batch_failed(pool, batch, exc)
+                continue
+            for (name, record, appeared), verdict in zip(batch.items, verdicts, strict=True):
+                self.record(batch.folder, name, record, verdict, appeared)
+
+    def _batch_failed(self, pool: ProcessPool, batch: Batch, exc: BaseException) -> None:
+        if len(batch.items) > 1:
+            # Find the culprit: every item again on its own, each under the hard limit.
+            for item in batch.items:
+                self.submit(pool, Batch(batch.folder, [item]))
+            return
+        name, record, appeared = batch.items[0]
+        where = batch.folder.path / name
+        if isinstance(exc, TimeoutError):
+            print(
+                f"[watcher] {where}: grading exceeded {self.cfg.timeout:g}s; verdict timeout",
+                file=sys.stderr,
+            )
+            verdict = _failed(record, "timeout", None)
+        else:
+            kind = "worker crashed" if isinstance(exc, ProcessExpired) else type(exc).__name__
+            print(f"[watcher] error: {where}: {kind}: {exc}", file=sys.stderr)
+            self.errors_now += 1
+            verdict = _failed(record, "unparseable", f"{kind}: {exc}")
+        self.record(batch.folder, name, record, verdict, appeared)
+
+    def record(
+        self, folder: Folder, name: str, record: dict | None, verdict: dict, appeared: float
+    ) -> None:
+        """Write the validated copy (or remove a stale one) first, then the verdict line.
+
+        That order means a crash in between leaves no verdict, so a restart simply regrades.
+        """
+        m = SAMPLE_NAME.match(name)
+        now = time.time()
+        line = {
+            "file": name,
+            "problem_index": int(m.group(1)),
+            "sample_index": int(m.group(2)),
+            "is_correct": verdict["is_correct"],
+            "extracted_answer": verdict["extracted_answer"],
+            "ground_truth": verdict["ground_truth"],
+            "reason": verdict["reason"],
+            "graded_at": round(now, 3),
+        }
+        if verdict.get("error"):
+            line["error"] = verdict["error"]
+        target = folder.validated / name
+        if line["is_correct"] and record is not None:
+            atomic_write_jsonl(target, [validated_record(record, verdict)])
+        else:
+            target.unlink(missing_ok=True)
+        append_jsonl(folder.log, line)
+        folder.verdicts[name] = line
+        self.graded_now += 1
+        self.lags.append(max(0.0, now - appeared))
+
+    def reconcile(self) -> int:
+        """After a rescan: `_validated/` holds exactly the files whose latest verdict is correct."""
+        removed = 0
+        for folder in self.folders.values():
+            try:
+                names = [e.name for e in os.scandir(folder.validated) if e.name.endswith(".jsonl")]
+            except FileNotFoundError:
+                continue
+            for name in names:
+                v = folder.verdicts.get(name)
+                if not (v and v.get("is_correct")):
+                    (folder.validated / name).unlink(missing_ok=True)
+                    removed += 1
+        if removed:
+            print(f"[watcher] rescan: removed {removed} stale validated copies")
+        return removed
+
+    def busy(self) -> bool:
+        return bool(self.futures) or any(f.pending for f in self.folders.values())
+
+    # --- visibility ---------------------------------------------------------------------------
+
+    def totals(self) -> dict:
+        graded = correct = no_box = errors = 0
+        for f in self.folders.values():
+            for v in f.verdicts.values():
+                graded += 1
+                correct += bool(v.get("is_correct"))
+                no_box += v.get("reason") == "no_box"
+                errors += bool(v.get("error"))
+        pending = sum(len(f.pending) + len(f.inflight) for f in self.folders.values())
+        return {
+            "graded": graded,
+            "correct": correct,
+            "incorrect": graded - correct,
+            "no_box": no_box,
+            "pending": pending,
+            "errors": errors,
+            "lag_p95": round(percentile(self.lags, 95), 3) if self.lags else None,
+        }
+
+    def write_status(self, stopped: bool) -> dict:
+        status = {**self.totals(), "updated_at": round(time.time(), 3), "stopped": stopped}
+        atomic_write_text(self.cfg.output_dir / ".status.json", json.dumps(status) + "\n")
+        return status
+
+    def progress(self, status: dict) -> None:
+        graded = status["graded"]
+        pct = 100.0 * status["correct"] / graded if graded else 0.0
+        lag = f"{status['lag_p95']:.2f}s" if status["lag_p95"] is not None else "-"
+        text = (
+            f"[watcher] graded {graded} | correct {status['correct']} ({pct:.1f}%) | "
+            f"pending {status['pending']} | lag p95 {lag}"
+        )
+        now = time.monotonic()
+        if sys.stdout.isatty():
+            print(f"\r{text}\x1b[K", end="", flush=True)
+        elif text != self.last_progress or now - self.last_progress_at > 60:
+            # In a log file print only changes (and a heartbeat), not one line per poll forever.
+            print(text, flush=True)
+        else:
+            return
+        self.last_progress, self.last_progress_at = text, now
+
+    def table(self) -> str:
+        head = ("source", "type", "files", "correct", "incorrect", "no box", "errors", "accuracy")
+        rows = []
+        tot = [0, 0, 0, 0, 0]
+        for f in sorted(self.folders.values(), key=lambda f: (f.source, f.type)):
+            vs = f.verdicts.values()
+            n = len(vs)
+            c = sum(bool(v.get("is_correct")) for v in vs)
+            nb = sum(v.get("reason") == "no_box" for v in vs)
+            er = sum(bool(v.get("error")) for v in vs)
+            for i, x in enumerate((n, c, n - c, nb, er)):
+                tot[i] += x
+            rows.append(
+                (f.source, f.type, n, c, n - c, nb, er, f"{100 * c / n:.1f}%" if n else "-")
+            )
+        n, c = tot[0], tot[1]
+        rows.append(("TOTAL", "", *tot, f"{100 * c / n:.1f}%" if n else "-"))
+        cells = [head, *[tuple(str(x) for x in r) for r in rows]]
+        widths = [max(len(r[i]) for r in cells) for i in range(len(head))]
+        lines = [
+            "  ".join(
+                c.ljust(w) if i < 2 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(r, widths, strict=True))
+            )
+            for r in cells
+        ]
+        lines.insert(1, "-" * len(lines[0]))
+        lines.insert(len(lines) - 1, "-" * len(lines[0]))
+        return "\n".join(lines)
+
+
+def percentile(values, q: float) -> float:
+    """Nearest-rank percentile: percentile([1, 2, 3, 4], 50) -> 2."""
+    s = sorted(values)
+    return s[max(0, math.ceil(q / 100 * len(s)) - 1)]
+
+
+# --- main loop -------------------------------------------------------------------------------
+
+
+def run(cfg: Config) -> int:
+    load_grader(cfg.grader)  # fail fast on a bad --grader; forked workers inherit the import
+    watcher = Watcher(cfg)
+
+    def on_signal(signum, _frame):
+        watcher.abort_signal = signum
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    mode = "once" if cfg.once else f"every {cfg.interval:g}s until {cfg.stop_file} exists"
+    dirs = ", ".join(str(d) for d in cfg.watch_dirs)
+    print(f"[watcher] watching {dirs} ({mode}; {cfg.workers} workers, timeout {cfg.timeout:g}s)")
+    final = False
+    first = True
+    pool = ProcessPool(max_workers=cfg.workers, initializer=_init_worker, initargs=(cfg.grader,))
+    try:
+        while not watcher.abort_signal:
+            # Look at the stop file before scanning: the generator wrote everything before touching it.
+            final = final or cfg.once or cfg.stop_file.exists()
+            for batch in watcher.scan(full=first or final, final=final):
+                watcher.submit(pool, batch)
+            first = False
+            status = watcher.write_status(stopped=False)
+            watcher.progress(status)
+            if cfg.rescan and not watcher.reconciled and not watcher.busy():
+                watcher.reconcile()
+                watcher.reconciled = True
+            if final and not watcher.busy():
+                break
+            deadline = time.monotonic() + (min(cfg.interval, 0.5) if final else cfg.interval)
+            while time.monotonic() < deadline and not watcher.abort_signal:
+                watcher.collect(pool, min(0.2, deadline - time.monotonic()))
+                if final and not watcher.busy():
+                    break
+    finally:
+        if watcher.abort_signal:
+            pool.stop()
+        else:
+            pool.close()
+        pool.join()
+    status = watcher.write_status(stopped=True)
+    if sys.stdout.isatty():
+        print()
+    watcher.progress(status)
+    print(watcher.table())
+    if watcher.abort_signal:
+        name = signal.Signals(watcher.abort_signal).name
+        print(f"[watcher] interrupted by {name}; {status['pending']} files left for the next run")
+        return 128 + watcher.abort_signal
+    if watcher.errors_now:
+        print(f"[watcher] {watcher.errors_now} sample files could not be graded (see errors above)")
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
