@@ -135,10 +135,17 @@ def _training_record(record: dict, fmt: str, mode: str, system: str | None, verd
     key = dumps(rendered)
     meta = dict(record.get("meta") or {})
     meta["format"], meta["reasoning_mode"] = fmt, mode
+    if mode != "drop":
+        # Already in the training text; a second copy would double the file size.
+        meta.pop("reasoning", None)
     if verdict is not None:
         meta.setdefault("verdict", verdict.get("reason"))
         meta.setdefault("extracted_answer", verdict.get("extracted_answer"))
-    return add_answer_meta(rendered, fmt, record.get("answer"), meta), key
+    # Golds are ints (choice numbers) and strings mixed in one file; `datasets` infers one column
+    # type per file and refuses mixed ones, so the merged `answer` is always text: 3 -> "3".
+    answer = record.get("answer")
+    answer = None if answer is None else str(answer)
+    return add_answer_meta(rendered, fmt, answer, meta), key
 
 
 def llamafactory_entry(file_name: str, fmt: str, has_system: bool) -> dict:
@@ -491,8 +498,11 @@ def _pct(value: float | None) -> str:
 
 def format_report(report: dict, max_listed: int = 30) -> str:
     """The printed table: one line per source x type, a total, zero-correct problems, sampling."""
+    rows = report["rows"]
+    sw = max([len("source")] + [len(r["source"]) for r in rows])
+    tw = max([len("type")] + [len(r["type"]) for r in rows])
     head = (
-        ("source", 14), ("type", 11), ("problems", 8), ("samples", 7), ("correct", 7),
+        ("source", sw), ("type", tw), ("problems", 8), ("samples", 7), ("correct", 7),
         ("acc", 6), (">=1", 5), ("zero", 5), ("mean", 5), ("ungraded", 8), ("fail", 5),
         ("trunc", 5), ("tok_in", 9), ("tok_out", 10),
     )  # fmt: skip
@@ -512,7 +522,7 @@ def format_report(report: dict, max_listed: int = 30) -> str:
 
     header = " ".join(n.ljust(w) if i < 2 else n.rjust(w) for i, (n, w) in enumerate(head))
     lines = [header, "-" * len(header)]
-    lines += [line(r, r["source"], r["type"]) for r in report["rows"]]
+    lines += [line(r, r["source"], r["type"]) for r in rows]
     lines += ["-" * len(header), line(report["totals"], "TOTAL", "")]
     zero = report["zero_correct"]
     lines.append(f"Problems with zero correct: {len(zero)}")
