@@ -82,3 +82,26 @@ def write_sample(
 def sample_writer():
     """write_sample(out, source, type, p, s, correct=..., ...) -> stored record (see above)."""
     return write_sample
+
+
+@pytest.fixture
+def mock_server():
+    """Factory for started stand-in endpoints, each stopped at teardown.
+
+    srv = mock_server(p_correct=1.0, latency=0.0) -> MockServer; srv.base_url ->
+    "http://127.0.0.1:PORT/v1". Keyword arguments are MockConfig fields; data_dir defaults to
+    the repo's data/ so tests do not depend on the working directory.
+    """
+    from sftkit.mock_server import MockConfig, MockServer
+
+    started = []
+
+    def start(**overrides):
+        overrides.setdefault("data_dir", str(Path(__file__).resolve().parents[1] / "data"))
+        srv = MockServer(MockConfig(**overrides)).start()
+        started.append(srv)
+        return srv
+
+    yield start
+    for srv in started:
+        srv.stop()
