@@ -1,0 +1,397 @@
+r"""Exact arithmetic for simple numeric answers: no SymPy, no eval, bounded work.
+
+Values are Q-linear combinations of square roots of square-free integers ("surds"), kept in a
+canonical form, so two parsed values are equal exactly when their forms are equal (square roots
+of distinct square-free integers are linearly independent over Q).
+
+Usage:
+    parse_exact(r"\frac{2}{\sqrt{5}}") == parse_exact(r"\frac{2\sqrt{5}}{5}")   # True
+    parse_exact(r"\pi") is None          # not a simple numeric form: the symbolic step decides
+    decimal_matches("1.414214", parse_exact(r"\sqrt{2}"))   # True: 7 significant digits agree
+"""
+
+from __future__ import annotations
+
+import decimal
+import math
+import re
+from fractions import Fraction
+
+MAX_EXPONENT = 4096  # |n| in a^n; larger exponents are not "simple numeric forms"
+MAX_BITS = 200_000  # size cap for any intermediate numerator/denominator
+MAX_RADICAND = 10**12  # square-part extraction is trial division up to the cube root
+MAX_TERMS = 16
+MIN_SIG_DIGITS = 6  # a decimal must print at least this many digits to match an irrational
+
+_TOKEN = re.compile(r"\s*(?:(\d+(?:\.\d*)?|\.\d+)|(\\[a-zA-Z]+)|(\S))")
+_BARE_DECIMAL = re.compile(r"^[+-]?(\d*)\.(\d+)$|^[+-]?(\d+)\.$")
+
+
+class _Fail(Exception):
+    pass
+
+
+class Surd:
+    """sum(coef * sqrt(radicand)); radicands square-free, coefficients nonzero Fractions."""
+
+    __slots__ = ("terms",)
+
+    def __init__(self, terms: dict[int, Fraction]):
+        if len(terms) > MAX_TERMS:
+            raise _Fail("too many terms")
+        for c in terms.values():
+            if c.numerator.bit_length() > MAX_BITS or c.denominator.bit_length() > MAX_BITS:
+                raise _Fail("number too large")
+        self.terms = {r: c for r, c in terms.items() if c}
+
+    @classmethod
+    def rational(cls, q: Fraction | int) -> Surd:
+        return cls({1: Fraction(q)})
+
+    def is_rational(self) -> bool:
+        return all(r == 1 for r in self.terms)
+
+    def as_fraction(self) -> Fraction:
+        return self.terms.get(1, Fraction(0))
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Surd) and self.terms == other.terms
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self.terms.items()))
+
+    def __repr__(self) -> str:
+        return " + ".join(f"{c}*sqrt({r})" for r, c in sorted(self.terms.items())) or "0"
+
+    def __add__(self, other: Surd) -> Surd:
+        out = dict(self.terms)
+        for r, c in other.terms.items():
+            out[r] = out.get(r, Fraction(0)) + c
+        return Surd(out)
+
+    def __neg__(self) -> Surd:
+        return Surd({r: -c for r, c in self.terms.items()})
+
+    def __sub__(self, other: Surd) -> Surd:
+        return self + (-other)
+
+    def __mul__(self, other: Surd) -> Surd:
+        out: dict[int, Fraction] = {}
+        for r1, c1 in self.terms.items():
+            for r2, c2 in other.terms.items():
+                square, free = _split_square(r1 * r2)
+                out[free] = out.get(free, Fraction(0)) + c1 * c2 * square
+        return Surd(out)
+
+    def inverse(self) -> Surd:
+        if not self.terms:
+            raise _Fail("division by zero")
+        if len(self.terms) == 1:
+            ((r, c),) = self.terms.items()
+            return Surd({r: 1 / (c * r)})
+        # Rationalise: multiply by the conjugate in one prime at a time.
+        num, den = Surd.rational(1), self
+        for _ in range(6):
+            if den.is_rational():
+                return num * Surd.rational(1 / den.as_fraction())
+            prime = _smallest_prime(max(r for r in den.terms if r != 1))
+            with_p = Surd({r // prime: c for r, c in den.terms.items() if r % prime == 0})
+            without_p = Surd({r: c for r, c in den.terms.items() if r % prime})
+            conj = without_p - with_p * Surd({prime: Fraction(1)})
+            num, den = num * conj, den * conj
+        raise _Fail("cannot rationalise")
+
+    def to_decimal(self, digits: int = 60) -> decimal.Decimal:
+        with decimal.localcontext() as ctx:
+            ctx.prec = digits
+            total = decimal.Decimal(0)
+            for r, c in self.terms.items():
+                total += (
+                    decimal.Decimal(c.numerator)
+                    / decimal.Decimal(c.denominator)
+                    * (decimal.Decimal(r).sqrt())
+                )
+            return total
+
+
+def _smallest_prime(n: int) -> int:
+    i = 2
+    while i * i <= n:
+        if n % i == 0:
+            return i
+        i += 1
+    return n
+
+
+def _split_square(n: int) -> tuple[int, int]:
+    """n = s^2 * f with f square-free -> (s, f). 72 -> (6, 2)."""
+    if n > MAX_RADICAND:
+        raise _Fail("radicand too large")
+    square, free = 1, 1
+    i = 2
+    # Trial division up to the cube root leaves at most two (large) prime factors.
+    while i * i * i <= n:
+        while n % (i * i) == 0:
+            n //= i * i
+            square *= i
+        if n % i == 0:
+            n //= i
+            free *= i
+        i += 1
+    root = math.isqrt(n)
+    if root * root == n:
+        square *= root
+    else:
+        free *= n
+    return square, free
+
+
+def _sqrt(v: Surd) -> Surd:
+    if not v.is_rational():
+        raise _Fail("nested radical")
+    q = v.as_fraction()
+    if q < 0:
+        raise _Fail("imaginary")
+    square, free = _split_square(q.numerator * q.denominator)
+    return Surd({free: Fraction(square, q.denominator)})
+
+
+def _nth_root(v: Surd, n: int) -> Surd:
+    if n == 2:
+        return _sqrt(v)
+    if not v.is_rational() or not 2 <= n <= 12:
+        raise _Fail("unsupported root")
+    q = v.as_fraction()
+    sign = -1 if q < 0 else 1
+    if sign < 0 and n % 2 == 0:
+        raise _Fail("imaginary")
+    num, den = _int_root(abs(q.numerator), n), _int_root(q.denominator, n)
+    if num is None or den is None:
+        raise _Fail("irrational root")  # e.g. cube root of 2: the symbolic step decides
+    return Surd.rational(sign * Fraction(num, den))
+
+
+def _int_root(n: int, k: int) -> int | None:
+    if n.bit_length() > 4096:
+        raise _Fail("number too large")
+    guess = (
+        round(n ** (1 / k)) if n < 2**1000 else int(decimal.Decimal(n) ** (decimal.Decimal(1) / k))
+    )
+    for cand in (guess - 1, guess, guess + 1):
+        if cand >= 0 and cand**k == n:
+            return cand
+    return None
+
+
+def _power(base: Surd, exp: Surd) -> Surd:
+    if not exp.is_rational():
+        raise _Fail("irrational exponent")
+    e = exp.as_fraction()
+    if e.denominator != 1:
+        if e.denominator == 2 and abs(e.numerator) <= MAX_EXPONENT:
+            return _power(_sqrt(base), Surd.rational(e.numerator))
+        raise _Fail("fractional exponent")
+    n = e.numerator
+    if abs(n) > MAX_EXPONENT:
+        raise _Fail("exponent too large")
+    if base.is_rational():
+        q = base.as_fraction()
+        bits = max(q.numerator.bit_length(), q.denominator.bit_length())
+        if bits * abs(n) > MAX_BITS:
+            raise _Fail("power too large")
+        if q == 0 and n < 0:
+            raise _Fail("division by zero")
+        return Surd.rational(q**n)
+    if abs(n) > 64:
+        raise _Fail("power too large")
+    result = Surd.rational(1)
+    for _ in range(abs(n)):
+        result = result * base
+    return result.inverse() if n < 0 else result
+
+
+class _Parser:
+    """Recursive descent over + - * / ^, \frac, \\sqrt, \\sqrt[n], parentheses, braces, %."""
+
+    def __init__(self, text: str):
+        self.tokens: list[tuple[str, str]] = []
+        for m in _TOKEN.finditer(text):
+            num, cmd, ch = m.groups()
+            if num is not None:
+                self.tokens.append(("num", num))
+            elif cmd is not None:
+                self.tokens.append(("cmd", cmd))
+            elif ch is not None:
+                self.tokens.append(("ch", ch))
+        self.pos = 0
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def take(self) -> tuple[str, str]:
+        tok = self.peek()
+        if tok is None:
+            raise _Fail("unexpected end")
+        self.pos += 1
+        return tok
+
+    def expect(self, value: str) -> None:
+        if self.take()[1] != value:
+            raise _Fail(f"expected {value}")
+
+    def parse(self) -> Surd:
+        value = self.expr()
+        if self.peek() is not None:
+            raise _Fail("trailing input")
+        return value
+
+    def expr(self) -> Surd:
+        value = self.term()
+        while (tok := self.peek()) and tok[1] in "+-" and tok[0] == "ch":
+            self.take()
+            value = value + self.term() if tok[1] == "+" else value - self.term()
+        return value
+
+    def term(self) -> Surd:
+        value = self.unary()
+        while tok := self.peek():
+            if tok[1] in ("*", "\\times", "\\cdot"):
+                self.take()
+                value = value * self.unary()
+            elif tok[1] in ("/", "\\div"):
+                self.take()
+                value = value * self.unary().inverse()
+            elif tok[1] in ("(", "{", "\\frac", "\\sqrt"):
+                # Implicit product: 2\sqrt{3}, 3(1+2). A number before \frac is a mixed number
+                # in school notation (2\frac12 = 2.5) but a product in LaTeX: refuse to guess.
+                if tok[1] == "\\frac" and self.tokens[self.pos - 1][0] == "num":
+                    raise _Fail("ambiguous mixed number")
+                value = value * self.unary()
+            else:
+                break
+        return value
+
+    def unary(self) -> Surd:
+        tok = self.peek()
+        if tok and tok[0] == "ch" and tok[1] in "+-":
+            self.take()
+            inner = self.unary()
+            return -inner if tok[1] == "-" else inner
+        return self.power()
+
+    def power(self) -> Surd:
+        base = self.atom()
+        tok = self.peek()
+        if tok and tok[1] == "^":
+            self.take()
+            nxt = self.peek()
+            if nxt and nxt[0] == "ch" and nxt[1] in "+-":
+                self.take()
+                exp = self.group_or_digit()
+                exp = -exp if nxt[1] == "-" else exp
+            else:
+                exp = self.group_or_digit()
+            return _power(base, exp)
+        return base
+
+    def group_or_digit(self) -> Surd:
+        """A macro argument: {expr} or a single digit (\frac12, 2^3)."""
+        tok = self.take()
+        if tok == ("ch", "{"):
+            value = self.expr()
+            self.expect("}")
+            return value
+        if tok[0] == "num":
+            if len(tok[1]) > 1:
+                # \frac12: the argument is the first digit, the rest stays in the stream.
+                self.tokens.insert(self.pos, ("num", tok[1][1:]))
+            if not tok[1][0].isdigit():
+                raise _Fail("bad argument")
+            return Surd.rational(int(tok[1][0]))
+        raise _Fail("bad argument")
+
+    def atom(self) -> Surd:
+        tok = self.take()
+        kind, val = tok
+        if kind == "num":
+            if self.peek() and self.peek()[0] == "num":
+                raise _Fail("two numbers in a row")
+            value = Surd.rational(Fraction(val))
+        elif tok == ("ch", "("):
+            value = self.expr()
+            self.expect(")")
+        elif tok == ("ch", "{"):
+            value = self.expr()
+            self.expect("}")
+        elif val == "\\frac":
+            num = self.group_or_digit()
+            value = num * self.group_or_digit().inverse()
+        elif val == "\\sqrt":
+            index = 2
+            if self.peek() == ("ch", "["):
+                self.take()
+                idx = self.expr()
+                self.expect("]")
+                if not idx.is_rational() or idx.as_fraction().denominator != 1:
+                    raise _Fail("bad root index")
+                index = int(idx.as_fraction())
+            value = _nth_root(self.group_or_digit(), index)
+        else:
+            raise _Fail(f"unsupported token {val}")
+        if self.peek() == ("ch", "%"):
+            self.take()
+            value = value * Surd.rational(Fraction(1, 100))
+        return value
+
+
+def parse_exact(text: str) -> Surd | None:
+    r"""Exact value of a simple numeric LaTeX form, or None. "\frac{3}{2}" -> 3/2*sqrt(1)."""
+    if len(text) > 500:
+        return None
+    try:
+        return _Parser(text).parse()
+    except (_Fail, ValueError, ZeroDivisionError, OverflowError, decimal.InvalidOperation):
+        return None
+
+
+def decimal_digits(text: str) -> tuple[int, int] | None:
+    """(significant digits, decimal places) of a bare decimal literal, else None. "0.0310" -> (3, 4)."""
+    m = _BARE_DECIMAL.match(text.strip())
+    if not m:
+        return None
+    if m.group(3) is not None:
+        return len(m.group(3).lstrip("0")) or 1, 0
+    whole, frac = m.group(1), m.group(2)
+    digits = (whole + frac).lstrip("0")
+    return len(digits), len(frac)
+
+
+def terminates(value: Surd) -> bool:
+    """A rational whose decimal expansion ends (denominator 2^a 5^b)."""
+    if not value.is_rational():
+        return False
+    d = value.as_fraction().denominator
+    for p in (2, 5):
+        while d % p == 0:
+            d //= p
+    return d == 1
+
+
+def decimal_matches(text: str, exact: decimal.Decimal | Surd) -> bool:
+    """A printed decimal stands for an irrational/repeating value only if it shows at least
+    MIN_SIG_DIGITS significant digits and all of them agree (rounded or cut off). Never rounds
+    the printed decimal itself. "0.333333" vs 1/3 -> True; "0.33" vs 1/3 -> False."""
+    info = decimal_digits(text)
+    # 0.333333 (6 digits) counts, 1.41421 (5 decimals) does not: 6 significant digits are
+    # required, and 7 when the integer part uses one of them.
+    if info is None or info[0] < MIN_SIG_DIGITS or (info[0] == MIN_SIG_DIGITS and info[1] < 6):
+        return False
+    places = info[1]
+    value = exact.to_decimal() if isinstance(exact, Surd) else exact
+    with decimal.localcontext() as ctx:
+        ctx.prec = 80
+        shown = decimal.Decimal(text.strip())
+        quantum = decimal.Decimal(1).scaleb(-places)
+        rounded = value.quantize(quantum, rounding=decimal.ROUND_HALF_UP)
+        cut = value.quantize(quantum, rounding=decimal.ROUND_DOWN)
+        return shown in (rounded, cut)

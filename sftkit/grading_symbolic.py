@@ -1,0 +1,234 @@
+r"""The last, expensive grading step: SymPy equivalence behind size caps and a hard time limit.
+
+Model text is data: it is parsed only by latex2sympy2_extended (never sympify/eval), only after
+`too_complex()` has refused inputs whose parse alone could exhaust CPU or memory inside C code
+(exponent towers, huge factorials, deep nesting), and every call is bounded by a time limit:
+SIGALRM on the main thread, a killable pebble worker process anywhere else.
+
+Usage:
+    run_symbolic(r"\frac{\pi}{2}", r"\frac{2\pi}{4}")   # -> (True, None)
+    run_symbolic("9^{9^{9^{9}}}", "1")                  # -> (False, "unparseable"), instantly
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import re
+import signal
+import threading
+from contextlib import contextmanager
+
+from sftkit.grading_numeric import MIN_SIG_DIGITS, decimal_digits
+
+SYMBOLIC_TIMEOUT = 3.0  # seconds per symbolic check, parse + compare
+MAX_LENGTH = 400
+MAX_DEPTH = 12
+MAX_CARETS = 4
+
+_DECIMAL = re.compile(r"(?<![\d.])(\d*)\.(\d+)")
+_cache: dict[tuple[str, str], tuple[bool, str | None]] = {}
+_pool = None
+_pool_lock = threading.Lock()
+
+
+class SymbolicTimeout(Exception):
+    pass
+
+
+# --- caps: refuse before parsing -------------------------------------------------------------
+
+
+def _exponent_at(text: str, i: int) -> str:
+    """The exponent written after the caret at text[i]: a braced group or one token."""
+    j = i + 1
+    while j < len(text) and text[j] == " ":
+        j += 1
+    if j < len(text) and text[j] == "{":
+        depth = 0
+        for k in range(j, len(text)):
+            depth += text[k] == "{"
+            depth -= text[k] == "}"
+            if depth == 0:
+                return text[j + 1 : k]
+        return text[j + 1 :]
+    m = re.match(r"\\[a-zA-Z]+|\d+|.", text[j:])
+    return m.group(0) if m else ""
+
+
+def too_complex(text: str) -> str | None:
+    """Why `text` must not reach SymPy, or None. "9^{9^{9}}" -> "exponent tower"."""
+    if len(text) > MAX_LENGTH:
+        return "too long"
+    depth = peak = 0
+    for ch in text:
+        if ch in "({[":
+            depth += 1
+            peak = max(peak, depth)
+        elif ch in ")}]":
+            depth -= 1
+        if depth < 0:
+            return "unbalanced"
+    if depth != 0:
+        return "unbalanced"
+    if peak > MAX_DEPTH:
+        return "too deeply nested"
+    carets = [i for i, ch in enumerate(text) if ch == "^"]
+    if len(carets) > MAX_CARETS:
+        return "too many powers"
+    for i in carets:
+        exponent = _exponent_at(text, i)
+        if "^" in exponent or "\\exp" in exponent or "!" in exponent:
+            return "exponent tower"
+        if any(len(run) > 3 for run in re.findall(r"\d+", exponent)):
+            return "exponent too large"
+    for m in re.finditer(r"!", text):
+        before = text[: m.start()].rstrip()
+        run = re.search(r"(\d+)$", before)
+        if not run or len(run.group(1)) > 3:
+            return "factorial of a large or non-literal number"
+    if any(len(run) > 100 for run in re.findall(r"\d+", text)):
+        return "number too long"
+    if re.search(r"\\(binom|choose|Gamma|prod|sum|int|lim|operatorname)", text) and re.search(
+        r"\d{4,}", text
+    ):
+        return "large argument to an expensive function"
+    return None
+
+
+# --- the SymPy step ----------------------------------------------------------------------------
+
+
+def _to_sympy(text: str):
+    from latex2sympy2_extended import latex2sympy
+
+    # Decimals inside expressions become exact fractions so 0.5\pi equals \frac{\pi}{2}.
+    exact = _DECIMAL.sub(lambda m: "\\frac{%s%s}{1%s}" % (m[1], m[2], "0" * len(m[2])), text)
+    return latex2sympy(exact, normalization_config=None)
+
+
+def symbolic_equal(a: str, b: str) -> bool:
+    r"""SymPy equivalence of two normalised LaTeX strings; raises on unparseable input.
+
+    ("\log_{2} 8", "3") -> True. Callers go through run_symbolic() for the caps and time limit.
+    """
+    import sympy
+
+    ea, eb = _to_sympy(a), _to_sympy(b)
+    if not isinstance(ea, sympy.Expr) or not isinstance(eb, sympy.Expr):
+        return bool(ea == eb)
+    if ea.free_symbols or eb.free_symbols:
+        if ea.free_symbols != eb.free_symbols:
+            return False
+        diff = sympy.expand(ea - eb)
+        return diff == 0 or sympy.simplify(diff) == 0
+    for text, other in ((a, eb), (b, ea)):
+        if decimal_digits(text) is not None:
+            return _decimal_matches_expr(text, other)
+    if ea == eb:
+        return True
+    va, vb = sympy.N(ea, 60), sympy.N(eb, 60)
+    if not (va.is_number and vb.is_number) or va.has(sympy.nan, sympy.zoo):
+        return False
+    scale = max(1, abs(va), abs(vb))
+    return bool(abs(va - vb) <= sympy.Float(10) ** -40 * scale)
+
+
+def _decimal_matches_expr(text: str, expr) -> bool:
+    import decimal
+
+    import sympy
+
+    from sftkit.grading_numeric import decimal_matches
+
+    value = sympy.N(expr, 60)
+    if not value.is_real:
+        return False
+    info = decimal_digits(text)
+    if info is None or info[0] < MIN_SIG_DIGITS:
+        return False
+    return decimal_matches(text, decimal.Decimal(str(value)))
+
+
+# --- time limit --------------------------------------------------------------------------------
+
+
+@contextmanager
+def _alarm(seconds: float):
+    def on_alarm(signum, frame):
+        raise SymbolicTimeout()
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _warm_up() -> None:
+    # Imports and the ANTLR parser start-up cost seconds: pay them outside the time limit.
+    try:
+        _to_sympy("1+1")
+    except Exception:
+        pass
+
+
+def _in_worker(a: str, b: str) -> bool:
+    return symbolic_equal(a, b)
+
+
+def _get_pool():
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            import pebble
+
+            _pool = pebble.ProcessPool(max_workers=1, initializer=_warm_up)
+        return _pool
+
+
+def shutdown_pool() -> None:
+    """Stop the worker process (tests, CLI exit); the next off-main-thread call starts a new one."""
+    global _pool
+    with _pool_lock:
+        if _pool is not None:
+            _pool.stop()
+            _pool.join(timeout=5)
+            _pool = None
+
+
+def clear_cache() -> None:
+    _cache.clear()
+
+
+def _on_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGALRM")
+
+
+def run_symbolic(a: str, b: str, timeout: float | None = None) -> tuple[bool, str | None]:
+    """(equal, failure) where failure is None, "timeout" or "unparseable". Never raises."""
+    timeout = SYMBOLIC_TIMEOUT if timeout is None else timeout
+    if too_complex(a) or too_complex(b):
+        return False, "unparseable"
+    key = (a, b)
+    if key in _cache:
+        return _cache[key]
+    try:
+        if _on_main_thread():
+            _warm_up()
+            with _alarm(timeout):
+                equal = symbolic_equal(a, b)
+        else:
+            future = _get_pool().schedule(_in_worker, args=(a, b), timeout=timeout)
+            equal = future.result()
+    except (SymbolicTimeout, concurrent.futures.TimeoutError, TimeoutError):
+        return False, "timeout"  # not cached: a busy machine may succeed next time
+    except Exception:
+        result = (False, "unparseable")
+    else:
+        result = (bool(equal), None)
+    if len(_cache) > 50_000:
+        _cache.clear()
+    _cache[key] = result
+    return result

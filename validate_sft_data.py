@@ -1,0 +1,708 @@
+r"""Grade SFT samples: extract the final \boxed{} answer and check it against the gold answer.
+
+Pipeline order: extract_boxed_answer -> normalize_latex -> normalize_answer -> check_answer
+-> grade -> validate_item. The decision is layered so typical answers never reach SymPy:
+normalised string match -> exact rational/surd arithmetic (sftkit.grading_numeric) -> SymPy
+behind size caps and a hard time limit (sftkit.grading_symbolic). When in doubt, reject.
+
+Reasons: no_box, empty_box, match_exact, match_numeric, match_symbolic, match_choice, mismatch,
+timeout, unparseable.
+
+Usage:
+    python validate_sft_data.py sft_output/sample_math/subjectives --output_dir validation
+    python validate_sft_data.py a.jsonl b.jsonl --output_dir out --keep_incorrect
+
+    from validate_sft_data import check_answer, extract_boxed_answer
+    check_answer(extract_boxed_answer(r"... \boxed{\dfrac{3}{2}}"), "1.5")   # True
+
+Outputs in --output_dir: audit.jsonl (one verdict per input line), validated/<file> (correct
+records with meta.verdict and meta.extracted_answer) and, with --keep_incorrect,
+incorrect/<file>. Exit code 1 when any input line could not be read (named as file:line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from sftkit.formats import final_text
+from sftkit.grading_numeric import decimal_digits, decimal_matches, parse_exact, terminates
+from sftkit.grading_symbolic import run_symbolic
+from sftkit.jsonl import atomic_write_jsonl
+
+REASONS = (
+    "no_box",
+    "empty_box",
+    "match_exact",
+    "match_numeric",
+    "match_symbolic",
+    "match_choice",
+    "mismatch",
+    "timeout",
+    "unparseable",
+)
+MAX_ANSWER_CHARS = 2000  # longer "answers" are not answers; only an identical gold matches
+
+# --- extraction ------------------------------------------------------------------------------
+
+_BOX = re.compile(r"\\(?:boxed|fbox)(?![a-zA-Z])")
+_BOX_TOKEN = re.compile(r"\\[a-zA-Z]+|[^\s$\\{}]+")
+_LABEL_TEXT = re.compile(
+    r"^\\text\s*\{\s*(?:정답|답|final answer|answer)\s*(?:은|는)?\s*[:：]?\s*\}\s*", re.I
+)
+
+
+def _closing_brace(text: str, start: int) -> int:
+    r"""Index of the brace closing text[start] == "{", skipping \{ and \}; -1 if unclosed."""
+    depth = 0
+    i, n = start, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return -1
+
+
+def _strip_wrappers(ans: str) -> str:
+    prev = None
+    while prev != ans:
+        prev = ans
+        ans = ans.strip()
+        for left, right in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
+            if len(ans) >= len(left) + len(right) and ans.startswith(left) and ans.endswith(right):
+                ans = ans[len(left) : len(ans) - len(right)]
+                break
+        ans = _LABEL_TEXT.sub("", ans)
+        ans = re.sub(r"(?:\.|。|\\\.)$", "", ans.strip())
+        if ans.startswith(("\\boxed", "\\fbox")):
+            inner = extract_boxed_answer(ans)
+            if inner is not None and re.fullmatch(r"\\(?:boxed|fbox)\s*\{.*\}", ans, re.S):
+                ans = inner
+    return ans.strip()
+
+
+def extract_boxed_answer(text: str | None) -> str | None:
+    r"""Content of the last complete \boxed{...} / \fbox{...} / `\boxed 3`, wrappers stripped.
+
+    "so \boxed{\frac{\sqrt{3}}{2}}." -> "\frac{\sqrt{3}}{2}"; no box or an unclosed last box
+    (a truncated generation) -> None; "\boxed{ }" -> "" (empty box).
+    """
+    if not isinstance(text, str):
+        return None
+    answer = None
+    pos = 0
+    while (m := _BOX.search(text, pos)) is not None:
+        j = m.end()
+        while j < len(text) and text[j] in " \t":
+            j += 1
+        if j < len(text) and text[j] == "{":
+            end = _closing_brace(text, j)
+            if end == -1:
+                return None  # unclosed last box: the generation was cut off
+            answer, pos = text[j + 1 : end], end + 1
+        else:
+            tok = _BOX_TOKEN.match(text, j)
+            answer, pos = (tok.group(0), tok.end()) if tok else ("", j)
+    if answer is None:
+        return None
+    return _strip_wrappers(answer)
+
+
+# --- normalisation ---------------------------------------------------------------------------
+
+_CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩"
+_CHAR_MAP = str.maketrans(
+    {
+        "−": "-",  # Unicode minus
+        "–": "-",
+        "—": "-",
+        "﹣": "-",
+        "－": "-",
+        "＋": "+",
+        "×": "\\times ",
+        "÷": "\\div ",
+        "·": "\\cdot ",
+        "⋅": "\\cdot ",
+        "π": "\\pi ",
+        "∞": "\\infty ",
+        "≤": "\\leq ",
+        "≥": "\\geq ",
+        "≠": "\\neq ",
+        "√": "\\sqrt",
+        "°": "°",
+        "，": ",",
+        "：": ":",
+        "（": "(",
+        "）": ")",
+        "\u00a0": " ",
+        "\u3000": " ",
+        **{chr(0xFF10 + i): str(i) for i in range(10)},
+        **{
+            alt[i]: _CIRCLED[i]
+            for alt in ("➀➁➂➃➄➅➆➇➈➉", "❶❷❸❹❺❻❼❽❾❿", "⓵⓶⓷⓸⓹⓺⓻⓼⓽⓾")
+            for i in range(10)
+        },
+    }
+)
+_UNWRAP = re.compile(
+    r"\\(?:text|textrm|textnormal|mathrm|mbox|textbf|mathbf|textit|mathit|mathsf|boxed|"
+    r"operatorname|hbox)\s*\{"
+)
+_SIMPLE_SUBS = [
+    (re.compile(r"\\(?:displaystyle|textstyle|scriptstyle|limits|nolimits)(?![a-zA-Z])"), ""),
+    (re.compile(r"\\left\s*\.|\\right\s*\."), ""),
+    (
+        re.compile(
+            r"\\(?:left|right|bigl|bigr|Bigl|Bigr|biggl|biggr|big|Big|bigg|Bigg)(?![a-zA-Z])"
+        ),
+        "",
+    ),
+    (re.compile(r"\\[dtc]frac(?![a-zA-Z])"), r"\\frac"),
+    (re.compile(r"\\[dt]binom(?![a-zA-Z])"), r"\\binom"),
+    (re.compile(r"\\textcircled\s*\{?\s*([1-9])\s*\}?"), lambda m: _CIRCLED[int(m[1]) - 1]),
+    (re.compile(r"\\(?:lbrace)(?![a-zA-Z])"), r"\\{"),
+    (re.compile(r"\\(?:rbrace)(?![a-zA-Z])"), r"\\}"),
+    (re.compile(r"\\(?:infin)(?![a-zA-Z])"), r"\\infty"),
+    (re.compile(r"\\(?:le)(?![a-zA-Z])"), r"\\leq"),
+    (re.compile(r"\\(?:ge)(?![a-zA-Z])"), r"\\geq"),
+    (re.compile(r"\\(?:ne)(?![a-zA-Z])"), r"\\neq"),
+    (re.compile(r"\\(?:dots|ldots|cdots)(?![a-zA-Z])"), "..."),
+    (re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![a-zA-Z])|\\degree(?![a-zA-Z])"), "°"),
+    (re.compile(r"(\d)\s*(?:\{,\}|\\,)\s*(?=\d{3}(?!\d))"), r"\1"),  # 1{,}000 and 1\,000
+    (re.compile(r"\\%"), "%"),
+    (re.compile(r"\\\$"), ""),
+    (re.compile(r"\\(?:,|;|:|!|>| |quad|qquad|enspace|thinspace)(?![a-zA-Z])|~"), " "),
+]
+
+
+def _unwrap_commands(s: str) -> str:
+    for _ in range(200):  # bounded: each round removes one wrapper
+        m = _UNWRAP.search(s)
+        if not m:
+            break
+        end = _closing_brace(s, m.end() - 1)
+        if end == -1:
+            s = s[: m.start()] + s[m.end() :]
+            continue
+        s = s[: m.start()] + " " + s[m.end() : end] + " " + s[end + 1 :]
+    return s
+
+
+def _brace_args(s: str) -> str:
+    r"""\frac12 -> \frac{1}{2}, \sqrt2 -> \sqrt{2}, \frac1x -> \frac{1}{x}."""
+    s = re.sub(r"\\frac\s*([0-9a-zA-Z])\s*([0-9a-zA-Z])", r"\\frac{\1}{\2}", s)
+    s = re.sub(r"\\frac\s*(\{[^{}]*\})\s*([0-9a-zA-Z])", r"\\frac\1{\2}", s)
+    s = re.sub(r"\\frac\s*([0-9a-zA-Z])\s*(\{)", r"\\frac{\1}\2", s)
+    s = re.sub(r"\\sqrt\s*([0-9a-zA-Z])", r"\\sqrt{\1}", s)
+    s = re.sub(r"\\sqrt\s*(\\[a-zA-Z]+)", r"\\sqrt{\1}", s)
+    s = re.sub(r"_\s*([0-9a-zA-Z])", r"_{\1}", s)
+    return s
+
+
+def normalize_latex(s: str) -> str:
+    r"""Canonical LaTeX spelling, meaning unchanged.
+
+    "$\dfrac{3}{2}$\n" -> "\frac{3}{2}"; "\left( 1,\ 2 \right)" -> "(1, 2)"; "15\text{개}" -> "15 개".
+    """
+    s = str(s).translate(_CHAR_MAP)
+    s = _strip_wrappers(s)
+    s = _unwrap_commands(s)
+    for pattern, repl in _SIMPLE_SUBS:
+        s = pattern.sub(repl, s)
+    s = _brace_args(s)
+    s = re.sub(r"\s+", " ", s).strip()
+    return re.sub(r"(?:\.|。)$", "", s).strip()
+
+
+_LABEL = re.compile(
+    r"^(?:정답|답|최종\s*답|final answer|the answer is|answer|therefore|thus|so|따라서)"
+    r"\s*(?:은|는|:)?\s*:?\s*",
+    re.I,
+)
+_UNITS = r"(?:cm|mm|km|kg|mg|ml|mL|sec|min|hr|m|g|L|s|h|cc)(?:\^\{?[23]\}?|[²³])?"
+_SEPARATOR_WORDS = re.compile(r"\s+(?:or|and|또는|혹은|및|이고|그리고)\s+")
+
+
+def _canonical_spaces(s: str) -> str:
+    # Keep a space only where removing it would merge two tokens: "3 4", "\pi r".
+    s = re.sub(r"(?<=\d) (?=\d)", "\x00", s)
+    s = re.sub(r"(?<=[A-Za-z]) (?=[A-Za-z])", "\x00", s)
+    return s.replace(" ", "").replace("\x00", " ")
+
+
+def normalize_answer(s: str) -> str:
+    r"""normalize_latex plus answer-level cleanup: labels, Korean words and units around the value.
+
+    "\text{답: } 15\text{개}" -> "15"; "483\,\mathrm{cm}" -> "483"; "x = \dfrac12" -> "x=\frac{1}{2}".
+    """
+    s = normalize_latex(s)
+    for _ in range(3):
+        before = s
+        s = _LABEL.sub("", s).strip()
+        stripped = re.sub(r"^[\s가-힣:]+(?=[^\s가-힣:])", "", s)
+        stripped = re.sub(r"[\s가-힣.,!?。]+$", "", stripped)
+        stripped = re.sub(
+            r"(?<=[\d})])\s*(?:cm|mm|km|kg|mg|ml|mL|sec|min|hr|cc)(?:\^\{?[23]\}?|[²³])?$",
+            "",
+            stripped,
+        )
+        stripped = re.sub(r"(?<=[\d})])\s+" + _UNITS + "$", "", stripped)
+        stripped = re.sub(r"(?<=\S)\s*°$", "", stripped)
+        if stripped.strip():
+            s = stripped.strip()
+        if s == before:
+            break
+    s = _SEPARATOR_WORDS.sub(", ", s)
+    return _canonical_spaces(s)
+
+
+# --- decision --------------------------------------------------------------------------------
+
+_RANK = {"match_exact": 0, "match_numeric": 1, "match_choice": 1, "match_symbolic": 2}
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_SIMPLE_LHS = re.compile(r"(?:\\[a-zA-Z]+|[a-zA-Z])(?:_\{?\w+\}?)?(?:\([a-z]\))?'*")
+_HANGUL = re.compile(r"[가-힣]")
+_JAMO_SET = re.compile(r"[ㄱ-ㅎ][ㄱ-ㅎ,와과및 ]*")
+
+
+def _gold_text(gold) -> str | None:
+    if gold is None or isinstance(gold, bool):
+        return None
+    if isinstance(gold, int):
+        return str(gold)
+    if isinstance(gold, float):
+        if gold != gold or gold in (float("inf"), float("-inf")):
+            return None
+        return str(int(gold)) if gold.is_integer() and abs(gold) < 1e15 else repr(gold)
+    if isinstance(gold, str):
+        return gold
+    return None
+
+
+def _choice(s: str) -> int | None:
+    """Choice number of "③", "③ \frac12", "(3)", "3" (after normalisation), else None."""
+    m = re.fullmatch(r"\(?([①-⑩])\)?(.*)", s, re.S)
+    if m:
+        if re.search("[①-⑩]", m.group(2)):
+            return None  # "③, ④": two choices is no answer
+        return _CIRCLED.index(m.group(1)) + 1
+    m = re.fullmatch(r"\(?([1-9])\)?(?:번)?", s)
+    return int(m.group(1)) if m else None
+
+
+def _split_top(s: str) -> list[str]:
+    parts, depth, cur, i = [], 0, [], 0
+    while i < len(s):
+        ch = s[i]
+        if ch == "\\" and i + 1 < len(s) and s[i + 1] in "{}":
+            depth += 1 if s[i + 1] == "{" else -1
+            cur.append(s[i : i + 2])
+            i += 2
+            continue
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        if ch in ",;" and depth == 0:
+            parts.append("".join(cur).strip())
+            cur = []
+        else:
+            cur.append(ch)
+        i += 1
+    parts.append("".join(cur).strip())
+    return parts
+
+
+def _wraps(s: str) -> bool:
+    """The bracket at s[0] closes at s[-1] (any of ( [ with any of ) ], for intervals)."""
+    depth = 0
+    for i, ch in enumerate(s):
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth == 0 and i != len(s) - 1:
+                return False
+    return depth == 0
+
+
+def _wraps_set(s: str) -> bool:
+    r"""The \{ at s[0:2] closes at the very end."""
+    depth, i = 0, 0
+    while i < len(s):
+        if s.startswith("\\{", i) or s.startswith("\\}", i):
+            depth += 1 if s[i + 1] == "{" else -1
+            if depth == 0 and i != len(s) - 2:
+                return False
+            i += 2
+            continue
+        i += 1
+    return depth == 0
+
+
+def _structure(s: str):
+    if _THOUSANDS.fullmatch(s):
+        return ("scalar", s.replace(",", ""))
+    m = re.fullmatch(r"\\begin\{([pbvBV]?matrix|array)\}(?:\{[^}]*\})?(.*)\\end\{\1\}", s, re.S)
+    if m:
+        rows = [r for r in re.split(r"\\\\", m.group(2)) if r.strip()]
+        return ("matrix", [[c.strip() for c in r.split("&")] for r in rows])
+    if _JAMO_SET.fullmatch(s):
+        return ("set", sorted(re.findall("[ㄱ-ㅎ]", s)))
+    if s.startswith("\\{") and s.endswith("\\}") and _wraps_set(s):
+        return ("set", [p for p in _split_top(s[2:-2])])
+    if len(s) >= 2 and s[0] in "([" and s[-1] in ")]" and _wraps(s):
+        items = _split_top(s[1:-1])
+        if len(items) == 1:
+            return _structure(items[0]) if s[0] + s[-1] == "()" else ("seq", s[0], s[-1], items)
+        return ("seq", s[0], s[-1], items)
+    if "\\cup" in s:
+        return ("union", [p.strip() for p in s.split("\\cup")])
+    items = _split_top(s)
+    if len(items) > 1:
+        return ("set", items)
+    return ("scalar", s)
+
+
+def _best(reasons: list[str]) -> str:
+    return max(reasons, key=lambda r: _RANK.get(r, 0)) if reasons else "match_exact"
+
+
+def _match_lists(rs: list, gs: list, ordered: bool) -> tuple[bool, str]:
+    if len(rs) != len(gs) or len(gs) > 30:
+        return False, "mismatch"
+    reasons, failure = [], "mismatch"
+    if ordered:
+        for r, g in zip(rs, gs, strict=True):
+            ok, why = _compare(r, g)
+            if not ok:
+                return False, why
+            reasons.append(why)
+        return True, _best(reasons)
+    unused = list(range(len(rs)))
+    for g in gs:
+        for k in unused:
+            ok, why = _compare(rs[k], g)
+            if ok:
+                unused.remove(k)
+                reasons.append(why)
+                break
+            if why in ("timeout", "unparseable"):
+                failure = why
+        else:
+            return False, failure
+    return True, _best(reasons)
+
+
+def _compare(r: str, g: str) -> tuple[bool, str]:
+    """Structure first (tuples, intervals, sets, matrices), then scalars."""
+    if r == g:
+        return True, "match_exact"
+    rs, gs = _structure(r), _structure(g)
+    if rs[0] == "scalar" and gs[0] == "scalar":
+        return _scalar(rs[1], gs[1])
+    if rs[0] != gs[0]:
+        return False, "mismatch"
+    if rs[0] == "set":
+        return _match_lists(rs[1], gs[1], ordered=False)
+    if rs[0] == "union":
+        return _match_lists(rs[1], gs[1], ordered=False)
+    if rs[0] == "seq":
+        if rs[1:3] != gs[1:3]:
+            return False, "mismatch"
+        return _match_lists(rs[3], gs[3], ordered=True)
+    if rs[0] == "matrix":
+        if [len(row) for row in rs[1]] != [len(row) for row in gs[1]]:
+            return False, "mismatch"
+        flat = lambda m: [c for row in m for c in row]  # noqa: E731
+        return _match_lists(flat(rs[1]), flat(gs[1]), ordered=True)
+    return False, "mismatch"
+
+
+def _sides(r: str, g: str) -> tuple[str, str]:
+    """Compare right-hand sides: "x=5" vs "5", "p+q=17" vs "17", "y=2x+1" vs "2x+1"."""
+    r_eq, g_eq = r.count("=") == 1, g.count("=") == 1
+    if r_eq and "=" not in g:
+        lhs, rhs = r.split("=")
+        if _SIMPLE_LHS.fullmatch(rhs) and not _SIMPLE_LHS.fullmatch(lhs):
+            return lhs, g  # "5 = x"
+        return rhs, g
+    if g_eq and "=" not in r:
+        lhs, rhs = g.split("=")
+        return (r, rhs) if _SIMPLE_LHS.fullmatch(lhs) else (r, g)
+    if r_eq and g_eq:
+        (rl, rr), (gl, gr) = r.split("="), g.split("=")
+        if rl == gl:
+            return rr, gr
+    return r, g
+
+
+def _scalar(r: str, g: str) -> tuple[bool, str]:
+    if r == g:
+        return True, "match_exact"
+    if r.lower() == g.lower() and not re.search(r"[\\\d]", g):
+        return True, "match_exact"  # text answers: "Yes" / "yes"
+    r, g = _sides(r, g)
+    if not r or not g:
+        return False, "mismatch"
+    if r == g:
+        return True, "match_exact"
+    r_alts = [r, r[:-1]] if r.endswith("%") else [r]
+    g_alts = [g, g[:-1]] if g.endswith("%") else [g]
+    parsed = False
+    for ra in r_alts:
+        for ga in g_alts:
+            rv, gv = parse_exact(ra), parse_exact(ga)
+            if rv is None or gv is None:
+                continue
+            parsed = True
+            if rv == gv:
+                return True, "match_numeric"
+            if decimal_digits(ra) and not terminates(gv) and decimal_matches(ra, gv):
+                return True, "match_numeric"
+            if decimal_digits(ga) and not terminates(rv) and decimal_matches(ga, rv):
+                return True, "match_numeric"
+    if parsed:
+        return False, "mismatch"
+    if _HANGUL.search(r) or _HANGUL.search(g):
+        return False, "mismatch"  # words left inside the value: nothing SymPy can decide
+    for text in (r, g):
+        # "3 4" and "2\frac12" are ambiguous: SymPy would read them as products.
+        if re.search(r"\d \d|\d\\frac|[①-⑩]|\.\.\.|[<>]|\\[lg]eq|\\neq", text):
+            return False, "mismatch"
+    equal, failure = run_symbolic(r, g)
+    if equal:
+        return True, "match_symbolic"
+    return False, failure or "mismatch"
+
+
+def _decide(extracted: str | None, ground_truth) -> tuple[bool, str]:
+    if extracted is None:
+        return False, "no_box"
+    if not isinstance(extracted, str) or not extracted.strip():
+        return False, "empty_box"
+    gold = _gold_text(ground_truth)
+    if gold is None or not gold.strip():
+        return False, "mismatch"
+    if len(extracted) > MAX_ANSWER_CHARS or len(gold) > MAX_ANSWER_CHARS:
+        same = extracted.strip() == gold.strip()
+        return same, "match_exact" if same else "unparseable"
+    r, g = normalize_answer(extracted), normalize_answer(gold)
+    if not r:
+        return False, "empty_box"
+    if r == g:
+        return True, "match_exact"
+    gold_choice = None
+    if isinstance(ground_truth, int) and not isinstance(ground_truth, bool):
+        gold_choice = ground_truth if 1 <= ground_truth <= 5 else None
+    elif re.fullmatch(r"[①-⑤]|[1-5]", g):
+        gold_choice = _choice(g)
+    if gold_choice is not None:
+        picked = _choice(r)
+        if picked is not None:
+            return picked == gold_choice, "match_choice" if picked == gold_choice else "mismatch"
+    return _compare(r, g)
+
+
+def check_answer(extracted: str | None, ground_truth) -> bool:
+    r"""The complete decision for an extracted answer against the gold; never raises.
+
+    check_answer(r"\dfrac{3}{2}", "1.5") -> True; check_answer("0.33", r"\frac13") -> False;
+    check_answer("③", 3) -> True; check_answer(None, 3) -> False.
+    """
+    try:
+        return _decide(extracted, ground_truth)[0]
+    except Exception:
+        return False
+
+
+@dataclass(frozen=True)
+class Verdict:
+    is_correct: bool
+    extracted_answer: str | None
+    reason: str
+
+
+def grade(response_text: str | None, ground_truth) -> Verdict:
+    r"""Extract and check in one call.
+
+    grade(r"... \boxed{3번}", 3) -> Verdict(is_correct=True, extracted_answer="3번",
+    reason="match_choice"); grade("the answer is 3", 3).reason -> "no_box".
+    """
+    try:
+        extracted = extract_boxed_answer(response_text)
+    except Exception:
+        return Verdict(False, None, "unparseable")
+    try:
+        ok, reason = _decide(extracted, ground_truth)
+    except Exception:
+        ok, reason = False, "unparseable"
+    return Verdict(ok, extracted, reason)
+
+
+def validate_item(item: dict) -> dict:
+    r"""Grade one sample record of any format (messages, sharegpt, alpaca, simple).
+
+    {"solution": "<think>2?</think>\boxed{3}", "answer": 3} ->
+    {"is_correct": True, "extracted_answer": "3", "ground_truth": 3, "reason": "match_exact"}
+    """
+    gold = item.get("answer") if isinstance(item, dict) else None
+    try:
+        text = final_text(item) if isinstance(item, dict) else None
+    except Exception:
+        text = None
+    verdict = grade(text, gold)
+    return {
+        "is_correct": verdict.is_correct,
+        "extracted_answer": verdict.extracted_answer,
+        "ground_truth": gold,
+        "reason": verdict.reason,
+    }
+
+
+def validate_items(items) -> list[dict]:
+    """validate_item over many records, in order. [{"solution": "\\boxed{1}", "answer": 1}] ->
+    [{"is_correct": True, ...}]"""
+    return [validate_item(item) for item in items]
+
+
+# --- CLI -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Config:
+    inputs: tuple[Path, ...]
+    output_dir: Path
+    keep_incorrect: bool
+
+
+@dataclass
+class FileStats:
+    name: str
+    total: int = 0
+    correct: int = 0
+    no_box: int = 0
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.total if self.total else 0.0
+
+
+def parse_args(argv=None) -> Config:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("inputs", nargs="+", type=Path, help="jsonl files or folders")
+    parser.add_argument("--output_dir", type=Path, default=Path("validation_output"))
+    parser.add_argument(
+        "--keep_incorrect", action="store_true", help="also write incorrect/<file> records"
+    )
+    args = parser.parse_args(argv)
+    return Config(tuple(args.inputs), args.output_dir, args.keep_incorrect)
+
+
+def collect_files(inputs) -> list[tuple[Path, Path]]:
+    """(file, path relative to its input) for every jsonl; folders skip *_validated and merged/
+    below the given folder."""
+    found = []
+    for root in inputs:
+        if root.is_dir():
+            for path in sorted(root.rglob("*.jsonl")):
+                rel = path.relative_to(root)
+                skip = any(p.endswith("_validated") or p == "merged" for p in rel.parts[:-1])
+                if not skip and not path.name.startswith("."):
+                    found.append((path, Path(root.name) / rel))
+        else:
+            found.append((root, Path(root.name)))
+    return found
+
+
+def grade_file(path: Path, rel: Path, config: Config, audit: list, errors: list) -> FileStats:
+    stats = FileStats(str(path))
+    good, bad = [], []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        errors.append(f"{path}:0: cannot read: {exc}")
+        return stats
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            errors.append(f"{path}:{lineno}: invalid JSON: {exc.msg}")
+            continue
+        if not isinstance(record, dict):
+            errors.append(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
+            continue
+        verdict = validate_item(record)
+        stats.total += 1
+        stats.correct += verdict["is_correct"]
+        stats.no_box += verdict["reason"] == "no_box"
+        audit.append({"file": str(path), "line": lineno, **verdict})
+        meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
+        annotated = {
+            **record,
+            "meta": {
+                **meta,
+                "verdict": verdict["reason"],
+                "extracted_answer": verdict["extracted_answer"],
+            },
+        }
+        (good if verdict["is_correct"] else bad).append(annotated)
+    if good:
+        atomic_write_jsonl(config.output_dir / "validated" / rel, good)
+    if bad and config.keep_incorrect:
+        atomic_write_jsonl(config.output_dir / "incorrect" / rel, bad)
+    return stats
+
+
+def format_table(rows: list[FileStats]) -> str:
+    total = FileStats("TOTAL")
+    for row in rows:
+        total.total += row.total
+        total.correct += row.correct
+        total.no_box += row.no_box
+    width = max([len(r.name) for r in rows] + [5])
+    lines = [f"{'file':<{width}}  {'total':>7} {'correct':>7} {'no box':>7} {'accuracy':>8}"]
+    for row in [*rows, total]:
+        lines.append(
+            f"{row.name:<{width}}  {row.total:>7} {row.correct:>7} {row.no_box:>7}"
+            f" {row.accuracy:>8.1%}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    config = parse_args(argv)
+    errors: list[str] = []
+    audit: list[dict] = []
+    rows = []
+    for root in config.inputs:
+        if not root.exists():
+            errors.append(f"{root}:0: no such file or folder")
+    files = collect_files([p for p in config.inputs if p.exists()])
+    for path, rel in files:
+        rows.append(grade_file(path, rel, config, audit, errors))
+    config.output_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_jsonl(config.output_dir / "audit.jsonl", audit)
+    print(format_table(rows))
+    print(f"audit: {config.output_dir / 'audit.jsonl'}")
+    for message in errors:
+        print(message, file=sys.stderr)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
