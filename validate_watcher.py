@@ -563,11 +563,26 @@ def percentile(values, q: float) -> float:
     return s[max(0, math.ceil(q / 100 * len(s)) - 1)]
 
 
+WARM_UP = {
+    "messages": [
+        {"role": "user", "content": "warm-up"},
+        {"role": "assistant", "content": r"\boxed{\frac{\pi}{4}}"},
+    ],
+    "answer": r"\frac{2\pi}{8}",
+}
+
+
 # --- main loop -------------------------------------------------------------------------------
 
 
 def run(cfg: Config) -> int:
-    load_grader(cfg.grader)  # fail fast on a bad --grader; forked workers inherit the import
+    grader = load_grader(cfg.grader)  # fail fast on a bad --grader
+    try:
+        # Lazy imports and parser start-up cost seconds: pay them once here, before the workers
+        # fork, so every (re)started worker grades at full speed from its first item.
+        grader(WARM_UP)
+    except Exception:
+        pass
     watcher = Watcher(cfg)
 
     def on_signal(signum, _frame):
