@@ -232,7 +232,34 @@ _LABEL = re.compile(
     re.I,
 )
 _UNITS = r"(?:cm|mm|km|kg|mg|ml|mL|sec|min|hr|m|g|L|s|h|cc)(?:\^\{?[23]\}?|[²³])?"
+_LONG_UNITS = r"(?:cm|mm|km|kg|mg|ml|mL|sec|min|hr|cc)(?:\^\{?[23]\}?|[²³])?"
+# Only known counters and copulas are stripped: "3이 아니다", "3 이상", "3만", "3의 제곱" keep
+# their words and so never match 3.
+_COUNTERS = (
+    "개|가지|명|마리|권|장|자루|대|살|세|원|점|쌍|곳|회|번째|번|째|시간|분|초|일|년|개월|달|쪽|"
+    "병|송이|그루|켤레|벌|채|층|칸|줄|조각|팀|상자|잔|배|도|개수|종류|가지 경우|경우|센티미터|"
+    "미터|킬로미터|그램|킬로그램|리터|퍼센트|제곱센티미터|세제곱센티미터"
+)
+_COPULAS = "이다|입니다|이에요|예요|이며|임|이고|이|가|은|는|다"
+_TRAILING_WORDS = re.compile(
+    rf"(?<=[^가-힣\s,])\s*(?:{_COUNTERS})?\s*(?:{_COPULAS})?\s*[.!。]?\s*$"
+)
+_LEADING_WORDS = re.compile(r"^[가-힣\s]+(?:은|는|:)\s*(?=[^\s가-힣])")
 _SEPARATOR_WORDS = re.compile(r"\s+(?:or|and|또는|혹은|및|이고|그리고)\s+")
+
+
+_REPEATING = re.compile(
+    r"(\d*)\.(\d*)(?:\\overline\{(\d+)\}|\\dot\{?(\d)\}?(\d*)\\dot\{?(\d)\}?|\\dot\{?(\d)\}?)"
+)
+
+
+def _repeating(m: re.Match) -> str:
+    r"""0.\overline{3} / 0.\dot{3} -> \frac{3}{9}; 0.1\dot{2}\dot{3} -> \frac{122}{990}."""
+    whole, fixed = m[1] or "0", m[2]
+    period = m[3] or (m[4] + m[5] + m[6] if m[4] else m[7])
+    den = 10 ** len(fixed) * (10 ** len(period) - 1)
+    num = int(whole + fixed + period) - int(whole + fixed)
+    return f"\\frac{{{num}}}{{{den}}}"
 
 
 def _canonical_spaces(s: str) -> str:
@@ -251,13 +278,9 @@ def normalize_answer(s: str) -> str:
     for _ in range(3):
         before = s
         s = _LABEL.sub("", s).strip()
-        stripped = re.sub(r"^[\s가-힣:]+(?=[^\s가-힣:])", "", s)
-        stripped = re.sub(r"[\s가-힣.,!?。]+$", "", stripped)
-        stripped = re.sub(
-            r"(?<=[\d})])\s*(?:cm|mm|km|kg|mg|ml|mL|sec|min|hr|cc)(?:\^\{?[23]\}?|[²³])?$",
-            "",
-            stripped,
-        )
+        stripped = _LEADING_WORDS.sub("", s.lstrip(":"))
+        stripped = _TRAILING_WORDS.sub("", stripped)
+        stripped = re.sub(r"(?<=[\d})])\s*" + _LONG_UNITS + "$", "", stripped)
         stripped = re.sub(r"(?<=[\d})])\s+" + _UNITS + "$", "", stripped)
         stripped = re.sub(r"(?<=\S)\s*°$", "", stripped)
         if stripped.strip():
@@ -265,6 +288,7 @@ def normalize_answer(s: str) -> str:
         if s == before:
             break
     s = _SEPARATOR_WORDS.sub(", ", s)
+    s = _REPEATING.sub(_repeating, s)
     return _canonical_spaces(s)
 
 
@@ -368,6 +392,10 @@ def _structure(s: str):
         if len(items) == 1:
             return _structure(items[0]) if s[0] + s[-1] == "()" else ("seq", s[0], s[-1], items)
         return ("seq", s[0], s[-1], items)
+    if s.count("\\pm") == 1:
+        left, right = s.split("\\pm")
+        if right and not re.search(r"[=,]", s):
+            return ("set", [f"{left}+{right}", f"{left}-{right}"] if left else [right, f"-{right}"])
     if "\\cup" in s:
         return ("union", [p.strip() for p in s.split("\\cup")])
     items = _split_top(s)
@@ -410,9 +438,18 @@ def _compare(r: str, g: str) -> tuple[bool, str]:
     """Structure first (tuples, intervals, sets, matrices), then scalars."""
     if r == g:
         return True, "match_exact"
+    m = re.match(r"((?:\\[a-zA-Z]+|[a-zA-Z])(?:_\{?\w+\}?)?)(=|\\in(?![a-zA-Z]))", r)
+    rest = r[m.end() :] if m else ""
+    if m and "=" not in g + rest and "\\in" not in g + rest:
+        r = r[m.end() :]  # "x=(1, 2)", "x \in [1, 2]": compare the value
     rs, gs = _structure(r), _structure(g)
     if rs[0] == "scalar" and gs[0] == "scalar":
         return _scalar(rs[1], gs[1])
+    if rs[0] == "set" and gs[0] == "seq" and gs[1:3] == ("(", ")"):
+        # "x=1, y=2" against the ordered pair "(1, 2)"
+        values = [i.split("=")[1] for i in rs[1] if i.count("=") == 1]
+        if len(values) == len(rs[1]) and all(_SIMPLE_LHS.fullmatch(i.split("=")[0]) for i in rs[1]):
+            return _match_lists(values, gs[3], ordered=True)
     if rs[0] != gs[0]:
         return False, "mismatch"
     if rs[0] == "set":
@@ -433,6 +470,8 @@ def _compare(r: str, g: str) -> tuple[bool, str]:
 
 def _sides(r: str, g: str) -> tuple[str, str]:
     """Compare right-hand sides: "x=5" vs "5", "p+q=17" vs "17", "y=2x+1" vs "2x+1"."""
+    if "\\in" in r and "\\in" not in g and _SIMPLE_LHS.fullmatch(r.split("\\in")[0]):
+        r = r.split("\\in", 1)[1]  # "x \in [1, 2]"
     r_eq, g_eq = r.count("=") == 1, g.count("=") == 1
     if r_eq and "=" not in g:
         lhs, rhs = r.split("=")
@@ -452,7 +491,7 @@ def _sides(r: str, g: str) -> tuple[str, str]:
 def _scalar(r: str, g: str) -> tuple[bool, str]:
     if r == g:
         return True, "match_exact"
-    if r.lower() == g.lower() and not re.search(r"[\\\d]", g):
+    if len(g) > 1 and r.lower() == g.lower() and not re.search(r"[\\\d]", g):
         return True, "match_exact"  # text answers: "Yes" / "yes"
     r, g = _sides(r, g)
     if not r or not g:
@@ -482,6 +521,11 @@ def _scalar(r: str, g: str) -> tuple[bool, str]:
         # "3 4" and "2\frac12" are ambiguous: SymPy would read them as products.
         if re.search(r"\d \d|\d\\frac|[①-⑩]|\.\.\.|[<>]|\\[lg]eq|\\neq", text):
             return False, "mismatch"
+    r_letters, g_letters = (
+        set(re.findall("[A-Za-z]", re.sub(r"\\[a-zA-Z]+", "", t))) for t in (r, g)
+    )
+    if r_letters != g_letters and {c.lower() for c in r_letters} == {c.lower() for c in g_letters}:
+        return False, "mismatch"  # the LaTeX parser folds case: "A" would equal "a"
     equal, failure = run_symbolic(r, g)
     if equal:
         return True, "match_symbolic"

@@ -262,14 +262,28 @@ class _Parser:
                 self.take()
                 value = value * self.unary().inverse()
             elif tok[1] in ("(", "{", "\\frac", "\\sqrt"):
-                # Implicit product: 2\sqrt{3}, 3(1+2). A number before \frac is a mixed number
-                # in school notation (2\frac12 = 2.5) but a product in LaTeX: refuse to guess.
+                # Implicit product: 2\sqrt{3}, 3(1+2). An integer right before a proper fraction
+                # of integers is a mixed number in answers: 2\frac{1}{2} = 2.5.
                 if tok[1] == "\\frac" and self.tokens[self.pos - 1][0] == "num":
-                    raise _Fail("ambiguous mixed number")
+                    value = self.mixed(value)
+                    continue
                 value = value * self.unary()
             else:
                 break
         return value
+
+    def mixed(self, whole: Surd) -> Surd:
+        start = self.pos
+        part = self.atom()
+        kinds = [t[1] if t[0] == "ch" else t[0] for t in self.tokens[start + 1 : self.pos]]
+        integer_args = kinds == ["{", "num", "}", "{", "num", "}"] or kinds == ["num", "num"]
+        literal = self.tokens[start - 1][1]
+        if not integer_args or "." in literal or not whole.is_rational():
+            raise _Fail("not a mixed number")
+        frac, w = part.as_fraction(), whole.as_fraction()
+        if not 0 < frac < 1 or w.denominator != 1:
+            raise _Fail("not a mixed number")
+        return Surd.rational(w - frac if w < 0 else w + frac)
 
     def unary(self) -> Surd:
         tok = self.peek()
@@ -350,7 +364,14 @@ def parse_exact(text: str) -> Surd | None:
         return None
     try:
         return _Parser(text).parse()
-    except (_Fail, ValueError, ZeroDivisionError, OverflowError, decimal.InvalidOperation):
+    except (
+        _Fail,
+        ValueError,
+        ZeroDivisionError,
+        OverflowError,
+        RecursionError,
+        decimal.InvalidOperation,
+    ):
         return None
 
 

@@ -102,7 +102,7 @@ def _to_sympy(text: str):
     from latex2sympy2_extended import latex2sympy
 
     # Decimals inside expressions become exact fractions so 0.5\pi equals \frac{\pi}{2}.
-    exact = _DECIMAL.sub(lambda m: "\\frac{%s%s}{1%s}" % (m[1], m[2], "0" * len(m[2])), text)
+    exact = _DECIMAL.sub(lambda m: f"\\frac{{{m[1]}{m[2]}}}{{1{'0' * len(m[2])}}}", text)
     return latex2sympy(exact, normalization_config=None)
 
 
@@ -123,6 +123,9 @@ def symbolic_equal(a: str, b: str) -> bool:
         return diff == 0 or sympy.simplify(diff) == 0
     for text, other in ((a, eb), (b, ea)):
         if decimal_digits(text) is not None:
+            exact = sympy.Rational(text.strip())
+            if abs(sympy.N(other - exact, 60)) <= sympy.Float(10) ** -40:
+                return True  # cos(pi/3) = 0.5 exactly
             return _decimal_matches_expr(text, other)
     if ea == eb:
         return True
