@@ -615,6 +615,8 @@ def run(cfg: Config) -> int:
                 watcher.collect(pool, min(0.2, deadline - time.monotonic()))
                 if final and not watcher.busy():
                     break
+                if not final and cfg.stop_file.exists():
+                    break  # finish now rather than after a long interval
     finally:
         if watcher.abort_signal:
             pool.stop()

@@ -1,0 +1,310 @@
+"""validate_watcher.py driven as a real process: verdict logs, _validated copies, incomplete and
+unreadable files, restart and --rescan, a pathological grader, the stop-file handshake."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import write_sample
+
+REPO = Path(__file__).resolve().parents[1]
+WATCHER = str(REPO / "validate_watcher.py")
+TYPES = ("subjectives", "multiples")
+
+
+def read_lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def env(extra_path: Path | None = None) -> dict:
+    e = dict(os.environ, PYTHONUNBUFFERED="1")
+    paths = [str(p) for p in (extra_path, REPO) if p]
+    e["PYTHONPATH"] = os.pathsep.join(paths + [e.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return e
+
+
+def run_once(out: Path, *args: str, extra_path: Path | None = None, timeout: float = 60):
+    return subprocess.run(
+        [sys.executable, WATCHER, "--output_dir", str(out), "--once", "--interval", "0.2", *args],
+        capture_output=True,
+        text=True,
+        env=env(extra_path),
+        timeout=timeout,
+    )
+
+
+def start(out: Path, *args: str, extra_path: Path | None = None) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, WATCHER, "--output_dir", str(out), "--interval", "0.2", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env(extra_path),
+    )
+
+
+def wait_until(cond, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.05)
+
+
+def verdict_lines(out: Path, source: str = "src") -> dict[str, list[dict]]:
+    """type -> every verdict line in its log."""
+    logs = {}
+    for t in TYPES:
+        path = out / source / f"{t}_verdicts.jsonl"
+        logs[t] = read_lines(path) if path.exists() else []
+    return logs
+
+
+def validated_names(out: Path, type_: str, source: str = "src") -> set[str]:
+    folder = out / source / f"{type_}_validated"
+    return {p.name for p in folder.glob("*.jsonl")} if folder.exists() else set()
+
+
+def populate(out: Path, problems: int = 6, samples: int = 3) -> dict[tuple[str, str], bool]:
+    """Samples with gold 3 whose boxed answer is right for even s+p, else 4; some without a box.
+
+    Returns {(type, file name): expected correct}.
+    """
+    expected = {}
+    for t in TYPES:
+        for p in range(problems):
+            for s in range(samples):
+                if (p, s) == (1, 1):
+                    content, ok = "I could not finish this one.", False
+                else:
+                    ok = (p + s) % 2 == 0
+                    content = f"따라서 답은 \\boxed{{{3 if ok else 4}}} 이다."
+                write_sample(out, "src", t, p, s, correct=None, content=content, answer=3)
+                expected[(t, f"{p}_{s}.jsonl")] = ok
+    return expected
+
+
+def assert_graded_exactly(out: Path, expected: dict[tuple[str, str], bool]) -> None:
+    logs = verdict_lines(out)
+    for t in TYPES:
+        names = [v["file"] for v in logs[t]]
+        assert sorted(names) == sorted(n for (tt, n) in expected if tt == t), "one verdict per file"
+        for v in logs[t]:
+            assert v["is_correct"] == expected[(t, v["file"])], v
+        assert validated_names(out, t) == {n for (tt, n), ok in expected.items() if tt == t and ok}
+
+
+def test_grades_every_file_once_and_copies_exactly_the_correct_ones(tmp_path):
+    out = tmp_path / "out dir"
+    expected = populate(out)
+    res = run_once(out)
+    assert res.returncode == 0, res.stderr
+    assert_graded_exactly(out, expected)
+    line = verdict_lines(out)["multiples"][0]
+    assert set(line) == {
+        "file",
+        "problem_index",
+        "sample_index",
+        "is_correct",
+        "extracted_answer",
+        "ground_truth",
+        "reason",
+        "graded_at",
+    }
+    no_box = [v for v in verdict_lines(out)["subjectives"] if v["file"] == "1_1.jsonl"]
+    assert no_box[0]["reason"] == "no_box" and no_box[0]["problem_index"] == 1
+    copy = read_lines(out / "src" / "multiples_validated" / "0_0.jsonl")[0]
+    original = read_lines(out / "src" / "multiples" / "0_0.jsonl")[0]
+    assert copy["meta"]["extracted_answer"] == "3"
+    assert copy["meta"]["verdict"].startswith("match_")
+    assert {k: v for k, v in copy["meta"].items() if k not in ("verdict", "extracted_answer")} == (
+        original["meta"]
+    )
+    status = json.loads((out / ".status.json").read_text())
+    n_correct = sum(expected.values())
+    assert status["graded"] == len(expected) and status["correct"] == n_correct
+    assert status["incorrect"] == len(expected) - n_correct
+    assert status["no_box"] == 2 and status["pending"] == 0 and status["stopped"] is True
+    # The final table: one row per source x type plus the total.
+    assert "src" in res.stdout and "TOTAL" in res.stdout and "accuracy" in res.stdout
+
+
+def test_skips_validated_merged_and_hidden_files(tmp_path):
+    out = tmp_path / "out"
+    write_sample(out, "src", "multiples", 0, 0, correct=None, answer=3)
+    # Look-alike sample names in folders the watcher must leave alone.
+    write_sample(out / "merged", "src", "multiples", 5, 5, correct=None)
+    (out / "src" / "multiples" / ".9_9.jsonl.abc.tmp").write_text("{half")
+    res = run_once(out)
+    assert res.returncode == 0, res.stderr
+    assert [v["file"] for v in verdict_lines(out)["multiples"]] == ["0_0.jsonl"]
+    assert not (out / "merged" / "src" / "multiples_verdicts.jsonl").exists()
+    assert validated_names(out, "multiples") == {"0_0.jsonl"}
+
+
+def test_incomplete_file_is_retried_next_poll_not_marked_done(tmp_path):
+    out = tmp_path / "out"
+    write_sample(out, "src", "multiples", 0, 0, correct=None, answer=3)
+    record = write_sample(out, "src", "multiples", 1, 0, correct=None, answer=3)
+    target = out / "src" / "multiples" / "1_0.jsonl"
+    full = json.dumps(record, ensure_ascii=False) + "\n"
+    target.write_text(full[: len(full) // 2])  # a producer writing in place, half-way through
+    proc = start(out, "--max_tries", "1000")
+    try:
+        wait_until(lambda: len(verdict_lines(out)["multiples"]) == 1)
+        time.sleep(0.8)  # several polls see the half-written file
+        assert [v["file"] for v in verdict_lines(out)["multiples"]] == ["0_0.jsonl"]
+        target.write_text(full[:-1])  # complete JSON, newline not yet written
+        time.sleep(0.6)
+        assert len(verdict_lines(out)["multiples"]) == 1
+        with target.open("a") as fh:
+            fh.write("\n")
+        wait_until(lambda: len(verdict_lines(out)["multiples"]) == 2)
+    finally:
+        (out / ".watcher_stop").touch()
+        stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stderr
+    verdict = {v["file"]: v for v in verdict_lines(out)["multiples"]}["1_0.jsonl"]
+    assert verdict["is_correct"] and "error" not in verdict
+    assert validated_names(out, "multiples") == {"0_0.jsonl", "1_0.jsonl"}
+
+
+def test_unreadable_file_is_reported_and_skipped(tmp_path):
+    out = tmp_path / "out"
+    write_sample(out, "src", "multiples", 0, 0, correct=None, answer=3)
+    bad = out / "src" / "multiples" / "1_0.jsonl"
+    bad.write_text('{"messages": [}\n')
+    res = run_once(out, "--max_tries", "2")
+    assert res.returncode == 1
+    assert f"{bad}:1: invalid JSON" in res.stderr
+    by_file = {v["file"]: v for v in verdict_lines(out)["multiples"]}
+    assert by_file["0_0.jsonl"]["is_correct"] is True
+    assert (
+        by_file["1_0.jsonl"]["reason"] == "unparseable"
+        and "1_0.jsonl:1" in by_file["1_0.jsonl"]["error"]
+    )
+    assert json.loads((out / ".status.json").read_text())["errors"] == 1
+    # Skipped for good: a restart does not try it again.
+    again = run_once(out, "--max_tries", "2")
+    assert again.returncode == 0 and len(verdict_lines(out)["multiples"]) == 2
+
+
+def test_killed_watcher_restarts_with_identical_totals(tmp_path):
+    out = tmp_path / "out"
+    expected = populate(out, problems=40, samples=5)
+    # Throttle to one small batch at a time so the kill lands mid-run.
+    proc = start(out, "--workers", "1", "--batch_size", "2")
+    wait_until(lambda: 0 < sum(map(len, verdict_lines(out).values())))
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=10)
+    partial = sum(map(len, verdict_lines(out).values()))
+    assert 0 < partial < len(expected)
+
+    res = run_once(out)
+    assert res.returncode == 0, res.stderr
+    assert_graded_exactly(out, expected)
+    got = json.loads((out / ".status.json").read_text())
+    n_correct = sum(expected.values())
+    want = {"graded": len(expected), "correct": n_correct, "incorrect": len(expected) - n_correct}
+    assert {k: got[k] for k in want} == want
+    assert got["no_box"] == 2 and got["pending"] == 0 and got["errors"] == 0
+
+
+def test_rescan_regrades_and_rewrites_validated_to_match(tmp_path):
+    out = tmp_path / "out"
+    # An older checker accepted a wrong answer and left a copy of a sample that is gone.
+    write_sample(out, "src", "multiples", 0, 0, correct=True, content="\\boxed{4}", answer=3)
+    write_sample(out, "src", "multiples", 1, 0, correct=False, content="\\boxed{3}", answer=3)
+    write_sample(out, "src", "multiples", 2, 0, correct=True, answer=3)
+    (out / "src" / "multiples" / "2_0.jsonl").unlink()
+    assert validated_names(out, "multiples") == {"0_0.jsonl", "2_0.jsonl"}
+
+    plain = run_once(out)  # without --rescan the logs are trusted: nothing is regraded
+    assert plain.returncode == 0
+    assert len(verdict_lines(out)["multiples"]) == 3
+
+    res = run_once(out, "--rescan")
+    assert res.returncode == 0, res.stderr
+    assert validated_names(out, "multiples") == {"1_0.jsonl"}
+    latest = {v["file"]: v for v in verdict_lines(out)["multiples"]}  # last line per file wins
+    assert latest["0_0.jsonl"]["is_correct"] is False
+    assert latest["1_0.jsonl"]["is_correct"] is True
+    copy = read_lines(out / "src" / "multiples_validated" / "1_0.jsonl")[0]
+    assert copy["meta"]["extracted_answer"] == "3"
+
+
+SLOW_GRADER = """
+import os, time
+from validate_sft_data import validate_item as real
+
+def validate_item(item):
+    text = str(item)
+    if "PATHOLOGICAL" in text:
+        time.sleep(600)  # stands in for a parse stuck in C code: only a kill stops it
+    if "CRASH" in text:
+        os._exit(3)
+    return real(item)
+"""
+
+
+def test_pathological_item_times_out_and_crash_is_recorded_without_stalling(tmp_path):
+    (tmp_path / "hooks").mkdir()
+    (tmp_path / "hooks" / "slow_grader.py").write_text(SLOW_GRADER)
+    out = tmp_path / "out"
+    for s in range(8):
+        write_sample(out, "src", "subjectives", 0, s, correct=None, answer=3)
+    write_sample(out, "src", "subjectives", 1, 0, correct=None, content="\\boxed{PATHOLOGICAL}")
+    write_sample(out, "src", "subjectives", 2, 0, correct=None, content="\\boxed{CRASH}")
+    res = run_once(
+        out,
+        "--grader",
+        "slow_grader:validate_item",
+        "--timeout",
+        "1",
+        extra_path=tmp_path / "hooks",
+        timeout=60,  # the stuck item alone would take 600 s
+    )
+    assert res.returncode == 1, res.stderr  # the crash is an error the exit code reports
+    by_file = {v["file"]: v for v in verdict_lines(out)["subjectives"]}
+    assert len(by_file) == 10 and len(verdict_lines(out)["subjectives"]) == 10
+    assert by_file["1_0.jsonl"]["reason"] == "timeout" and not by_file["1_0.jsonl"]["is_correct"]
+    assert (
+        by_file["2_0.jsonl"]["reason"] == "unparseable" and "crash" in by_file["2_0.jsonl"]["error"]
+    )
+    assert all(by_file[f"0_{s}.jsonl"]["is_correct"] for s in range(8))
+    assert validated_names(out, "subjectives") == {f"0_{s}.jsonl" for s in range(8)}
+
+
+def test_stop_file_grades_everything_pending_before_exit(tmp_path):
+    out = tmp_path / "out"
+    proc = start(out, "--interval", "5")  # long polls: only the final scan can catch these
+    try:
+        wait_until(lambda: (out / ".status.json").exists())
+        expected = populate(out, problems=10, samples=4)
+        (out / ".watcher_stop").touch()
+        stdout, stderr = proc.communicate(timeout=40)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, stderr
+    assert_graded_exactly(out, expected)
+    assert json.loads((out / ".status.json").read_text())["stopped"] is True
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--interval", "0"], "--interval must be > 0"),
+        (["--workers", "0"], "--workers must be >= 1"),
+        (["--grader", "nocolon"], "module:function"),
+    ],
+)
+def test_bad_arguments_exit_2(tmp_path, args, message):
+    res = run_once(tmp_path, *args)
+    assert res.returncode == 2 and message in res.stderr
