@@ -46,6 +46,7 @@ REASONS = (
     "unparseable",
 )
 MAX_ANSWER_CHARS = 2000  # longer "answers" are not answers; only an identical gold matches
+MAX_DEPTH = 40  # bracket nesting; deeper input is refused before any recursive parsing
 
 # --- extraction ------------------------------------------------------------------------------
 
@@ -85,7 +86,7 @@ def _strip_wrappers(ans: str) -> str:
                 ans = ans[len(left) : len(ans) - len(right)]
                 break
         ans = _LABEL_TEXT.sub("", ans)
-        ans = re.sub(r"(?:\.|。|\\\.)$", "", ans.strip())
+        ans = re.sub(r"(?<!\.)(?:\.|。|\\\.)$", "", ans.strip())
         if ans.startswith(("\\boxed", "\\fbox")):
             inner = extract_boxed_answer(ans)
             if inner is not None and re.fullmatch(r"\\(?:boxed|fbox)\s*\{.*\}", ans, re.S):
@@ -183,7 +184,7 @@ _SIMPLE_SUBS = [
     (re.compile(r"(\d)\s*(?:\{,\}|\\,)\s*(?=\d{3}(?!\d))"), r"\1"),  # 1{,}000 and 1\,000
     (re.compile(r"\\%"), "%"),
     (re.compile(r"\\\$"), ""),
-    (re.compile(r"\\(?:,|;|:|!|>| |quad|qquad|enspace|thinspace)(?![a-zA-Z])|~"), " "),
+    (re.compile(r"(?<!\\)\\(?:,|;|:|!|>| |quad|qquad|enspace|thinspace)(?![a-zA-Z])|~"), " "),
 ]
 
 
@@ -223,7 +224,7 @@ def normalize_latex(s: str) -> str:
         s = pattern.sub(repl, s)
     s = _brace_args(s)
     s = re.sub(r"\s+", " ", s).strip()
-    return re.sub(r"(?:\.|。)$", "", s).strip()
+    return re.sub(r"(?<!\.)(?:\.|。)$", "", s).strip()
 
 
 _LABEL = re.compile(
@@ -231,8 +232,8 @@ _LABEL = re.compile(
     r"\s*(?:은|는|:)?\s*:?\s*",
     re.I,
 )
-_UNITS = r"(?:cm|mm|km|kg|mg|ml|mL|sec|min|hr|m|g|L|s|h|cc)(?:\^\{?[23]\}?|[²³])?"
-_LONG_UNITS = r"(?:cm|mm|km|kg|mg|ml|mL|sec|min|hr|cc)(?:\^\{?[23]\}?|[²³])?"
+_UNITS = r"(?:m|g|L|s|h)(?:\^\{?[23]\}?|[²³])?"
+_LONG_UNITS = r"(?:cm|mm|km|kg|mg|ml|mL|sec|min|hr|cc)(?:\s*\^\s*\{?[23]\}?|[²³])?"
 # Only known counters and copulas are stripped: "3이 아니다", "3 이상", "3만", "3의 제곱" keep
 # their words and so never match 3.
 _COUNTERS = (
@@ -242,7 +243,7 @@ _COUNTERS = (
 )
 _COPULAS = "이다|입니다|이에요|예요|이며|임|이고|이|가|은|는|다"
 _TRAILING_WORDS = re.compile(
-    rf"(?<=[^가-힣\s,])\s*(?:{_COUNTERS})?\s*(?:{_COPULAS})?\s*[.!。]?\s*$"
+    rf"(?<=[^가-힣\s,])\s*(?:{_COUNTERS})?\s*(?:{_COPULAS})?\s*(?<!\.)[.。]?\s*$"
 )
 _LEADING_WORDS = re.compile(r"^[가-힣\s]+(?:은|는|:)\s*(?=[^\s가-힣])")
 _SEPARATOR_WORDS = re.compile(r"\s+(?:or|and|또는|혹은|및|이고|그리고)\s+")
@@ -281,7 +282,8 @@ def normalize_answer(s: str) -> str:
         stripped = _LEADING_WORDS.sub("", s.lstrip(":"))
         stripped = _TRAILING_WORDS.sub("", stripped)
         stripped = re.sub(r"(?<=[\d})])\s*" + _LONG_UNITS + "$", "", stripped)
-        stripped = re.sub(r"(?<=[\d})])\s+" + _UNITS + "$", "", stripped)
+        # One-letter units only after a plain number: "5 m", but "\pi r^2 h" keeps its h.
+        stripped = re.sub(r"^([+-]?[\d.,]+)\s+" + _UNITS + "$", r"\1", stripped)
         stripped = re.sub(r"(?<=\S)\s*°$", "", stripped)
         if stripped.strip():
             s = stripped.strip()
@@ -299,6 +301,17 @@ _THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _SIMPLE_LHS = re.compile(r"(?:\\[a-zA-Z]+|[a-zA-Z])(?:_\{?\w+\}?)?(?:\([a-z]\))?'*")
 _HANGUL = re.compile(r"[가-힣]")
 _JAMO_SET = re.compile(r"[ㄱ-ㅎ][ㄱ-ㅎ,와과및 ]*")
+
+
+def _depth(s: str) -> int:
+    depth = peak = 0
+    for ch in s:
+        if ch in "([{":
+            depth += 1
+            peak = max(peak, depth)
+        elif ch in ")]}":
+            depth -= 1
+    return peak
 
 
 def _gold_text(gold) -> str | None:
@@ -548,6 +561,8 @@ def _decide(extracted: str | None, ground_truth) -> tuple[bool, str]:
         return False, "empty_box"
     if r == g:
         return True, "match_exact"
+    if _depth(r) > MAX_DEPTH or _depth(g) > MAX_DEPTH:
+        return False, "unparseable"
     gold_choice = None
     if isinstance(ground_truth, int) and not isinstance(ground_truth, bool):
         gold_choice = ground_truth if 1 <= ground_truth <= 5 else None
