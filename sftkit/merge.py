@@ -123,6 +123,20 @@ class MergeStats:
     bad_files: tuple[str, ...] = ()  # "path: reason", skipped
     outputs: tuple[str, ...] = ()  # paths written, dataset_info.json last
 
+    def __str__(self) -> str:
+        """For the log: '9 records from 10 validated files (1 duplicates dropped, ...) -> path'."""
+        text = (
+            f"{self.written} records from {self.files_read} validated files "
+            f"({self.duplicates} duplicates dropped, {len(self.bad_files)} bad files skipped)"
+        )
+        if self.outputs:
+            text += f" -> {self.outputs[0]}"
+        for bad in self.bad_files[:5]:
+            text += f"\n  skipped {bad}"
+        if len(self.bad_files) > 5:
+            text += f"\n  ... and {len(self.bad_files) - 5} more"
+        return text
+
 
 def _training_record(record: dict, fmt: str, mode: str, system: str | None, verdict: dict | None):
     """Re-render one stored record into `fmt`; returns (record, dedup key) or raises ValueError."""
