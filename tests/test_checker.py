@@ -380,7 +380,16 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("gold, response, expected", CASES)
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:30]}...<{len(text)} chars>"
+
+
+@pytest.mark.parametrize(
+    "gold, response, expected",
+    CASES,
+    ids=[f"{i}:{_short(g)}|{_short(r)}" for i, (g, r, _) in enumerate(CASES)],
+)
 def test_checker(gold, response, expected):
     verdict = grade(response, gold)
     assert verdict.is_correct is expected, verdict

@@ -1,0 +1,135 @@
+"""The validate_sft_data.py command line: files and folders, the table, the audit log, bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import validate_sft_data as vsd
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _write(path: Path, records: list, raw_lines: list[str] = ()) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps(r, ensure_ascii=False) for r in records] + list(raw_lines)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _msg(content: str, answer) -> dict:
+    return {
+        "messages": [
+            {"role": "user", "content": "문제"},
+            {"role": "assistant", "content": f"<think>\\boxed{{0}}</think>\n\n{content}"},
+        ],
+        "answer": answer,
+        "meta": {"source": "s"},
+    }
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "validate_sft_data.py"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _audit(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "audit.jsonl").read_text().splitlines()]
+
+
+def test_cli_grades_a_folder_and_skips_validated_and_merged(tmp_path):
+    data = tmp_path / "sft_output"
+    _write(data / "src" / "multiples" / "0_0.jsonl", [_msg(r"\boxed{③}", 3)])
+    _write(data / "src" / "multiples" / "0_1.jsonl", [_msg(r"\boxed{4}", 3)])
+    _write(data / "src" / "subjectives" / "1_0.jsonl", [_msg("no box here: 12", 12)])
+    _write(data / "src" / "subjectives" / "1_1.jsonl", [_msg(r"\boxed{12\text{개}}", 12)])
+    _write(data / "src" / "multiples_validated" / "0_0.jsonl", [_msg(r"\boxed{1}", 2)])
+    _write(data / "merged" / "sft_math_all_messages.jsonl", [_msg(r"\boxed{1}", 2)])
+    out = tmp_path / "out"
+
+    result = _run(str(data), "--output_dir", str(out), cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    audit = _audit(out)
+    assert len(audit) == 4
+    assert not any("_validated" in a["file"] or "merged" in a["file"] for a in audit)
+    by_name = {Path(a["file"]).name: a for a in audit}
+    assert by_name["0_0.jsonl"]["reason"] == "match_choice"
+    assert by_name["0_1.jsonl"]["reason"] == "mismatch"
+    assert by_name["1_0.jsonl"]["reason"] == "no_box"
+    assert by_name["1_1.jsonl"]["is_correct"] is True
+    total = [line for line in result.stdout.splitlines() if line.startswith("TOTAL")][0]
+    assert total.split()[1:] == ["4", "2", "1", "50.0%"]
+    validated = sorted(p.name for p in (out / "validated").rglob("*.jsonl"))
+    assert validated == ["0_0.jsonl", "1_1.jsonl"]
+    copy = json.loads(
+        (out / "validated" / "sft_output" / "src" / "multiples" / "0_0.jsonl").read_text()
+    )
+    assert copy["meta"]["verdict"] == "match_choice" and copy["meta"]["extracted_answer"] == "③"
+    assert copy["meta"]["source"] == "s"
+    assert not (out / "incorrect").exists()
+
+
+def test_cli_given_validated_folder_directly_is_graded(tmp_path):
+    folder = _write(tmp_path / "x_validated" / "a.jsonl", [_msg(r"\boxed{1}", 1)]).parent
+    out = tmp_path / "out"
+    result = _run(str(folder), "--output_dir", str(out), cwd=tmp_path)
+    assert result.returncode == 0
+    assert len(_audit(out)) == 1
+
+
+def test_cli_bad_lines_named_and_rest_graded(tmp_path):
+    good = _write(tmp_path / "good.jsonl", [{"solution": r"\boxed{2}", "answer": 2}])
+    bad = _write(
+        tmp_path / "bad.jsonl",
+        [{"solution": r"\boxed{1}", "answer": 1}],
+        raw_lines=["{not json", "[1, 2]", json.dumps({"solution": r"\boxed{5}", "answer": 5})],
+    )
+    out = tmp_path / "out"
+
+    result = _run(
+        str(bad), str(good), str(tmp_path / "missing.jsonl"), "--output_dir", str(out), cwd=tmp_path
+    )
+
+    assert result.returncode == 1
+    assert f"{bad}:2: invalid JSON" in result.stderr
+    assert f"{bad}:3: expected a JSON object" in result.stderr
+    assert "missing.jsonl" in result.stderr
+    audit = _audit(out)
+    assert [(Path(a["file"]).name, a["line"], a["is_correct"]) for a in audit] == [
+        ("bad.jsonl", 1, True),
+        ("bad.jsonl", 4, True),
+        ("good.jsonl", 1, True),
+    ]
+
+
+def test_cli_keep_incorrect(tmp_path):
+    src = _write(
+        tmp_path / "mixed.jsonl",
+        [
+            {"output": r"\boxed{\frac{1}{2}}", "answer": "0.5"},
+            {"output": r"\boxed{0.33}", "answer": r"\frac13"},
+            {"output": "prose 7", "answer": 7},
+        ],
+    )
+    out = tmp_path / "out"
+    assert (
+        _run(str(src), "--output_dir", str(out), "--keep_incorrect", cwd=tmp_path).returncode == 0
+    )
+    kept = (out / "incorrect" / "mixed.jsonl").read_text().splitlines()
+    assert [json.loads(line)["meta"]["verdict"] for line in kept] == ["mismatch", "no_box"]
+    assert len((out / "validated" / "mixed.jsonl").read_text().splitlines()) == 1
+
+
+def test_main_in_process_prints_table(tmp_path, capsys):
+    src = _write(tmp_path / "a.jsonl", [{"solution": r"\boxed{3}", "answer": 3}] * 3)
+    assert vsd.main([str(src), "--output_dir", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert "accuracy" in out and "100.0%" in out

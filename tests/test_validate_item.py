@@ -1,0 +1,239 @@
+r"""validate_item over every stored format, never raising, and the SymPy step's safety net:
+a step that raises or hangs gives a clean False with reason "unparseable" / "timeout", on the
+main thread (SIGALRM) and off it (killable worker process)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+import validate_sft_data as vsd
+from sftkit import grading_symbolic
+from sftkit.formats import Conversation, render
+
+SYMBOLIC_PAIR = (r"\frac{\pi}{2}", r"\frac{2\pi}{4}")  # only the SymPy step can decide this
+
+
+@pytest.fixture(autouse=True)
+def fresh_symbolic_step():
+    grading_symbolic.clear_cache()
+    yield
+    grading_symbolic.clear_cache()
+
+
+@pytest.fixture
+def fresh_pool():
+    # The worker is forked lazily, so one started after monkeypatching runs the patched step.
+    grading_symbolic.shutdown_pool()
+    yield
+    grading_symbolic.shutdown_pool()
+
+
+def _record(fmt: str, content: str, reasoning: str | None, mode: str, answer) -> dict:
+    conv = Conversation(prompt="7. 값을 구하시오. [3점]", content=content, reasoning=reasoning)
+    return {**render(conv, fmt, mode), "answer": answer, "meta": {"source": "t"}}
+
+
+@pytest.mark.parametrize("fmt", ["messages", "sharegpt", "alpaca", "simple"])
+@pytest.mark.parametrize("mode", ["think_tags", "field", "drop"])
+def test_every_format_grades_the_final_content(fmt, mode):
+    item = _record(fmt, r"따라서 정답은 \boxed{③}", "maybe \\boxed{2}?", mode, 3)
+    assert vsd.validate_item(item) == {
+        "is_correct": True,
+        "extracted_answer": "③",
+        "ground_truth": 3,
+        "reason": "match_choice",
+    }
+
+
+@pytest.mark.parametrize("fmt", ["messages", "sharegpt", "alpaca", "simple"])
+def test_box_only_in_reasoning_is_no_answer(fmt):
+    item = _record(fmt, "I am not sure.", r"it is \boxed{3}", "think_tags", 3)
+    verdict = vsd.validate_item(item)
+    assert (verdict["is_correct"], verdict["reason"]) == (False, "no_box")
+
+
+def test_unclosed_think_block_is_no_answer():
+    item = {"messages": [{"role": "assistant", "content": r"<think>so \boxed{3}"}], "answer": 3}
+    assert vsd.validate_item(item)["reason"] == "no_box"
+
+
+def test_sharegpt_think_tags_removed():
+    item = {
+        "conversations": [
+            {"from": "human", "value": "q"},
+            {"from": "gpt", "value": "<think>\\boxed{4}</think>\n\n\\boxed{\\dfrac{3}{2}}"},
+        ],
+        "answer": "$\\frac{3}{2}$",
+    }
+    verdict = vsd.validate_item(item)
+    assert verdict["is_correct"] and verdict["extracted_answer"] == r"\dfrac{3}{2}"
+    assert verdict["ground_truth"] == "$\\frac{3}{2}$"
+
+
+WEIRD_ITEMS = [
+    None,
+    [],
+    "text",
+    42,
+    {},
+    {"answer": 3},
+    {"messages": "not a list", "answer": 3},
+    {"messages": [None, 1, {"role": "assistant"}], "answer": 3},
+    {"messages": [{"role": "assistant", "content": 5}], "answer": 3},
+    {"conversations": [{"from": "gpt", "value": None}], "answer": 3},
+    {"output": ["\\boxed{3}"], "answer": 3},
+    {"solution": "\\boxed{3}", "answer": {"weird": 1}},
+    {"solution": "\\boxed{3}", "answer": [3]},
+    {"solution": "\\boxed{3}", "answer": None},
+    {"solution": "\\boxed{" + "{" * 50_000, "answer": 3},
+    {"solution": "\\boxed{9^{9^{9^{9}}}}", "answer": "9^{9^{9^{9}}}+1"},
+]
+
+
+@pytest.mark.parametrize("item", WEIRD_ITEMS, ids=[f"item{i}" for i in range(len(WEIRD_ITEMS))])
+def test_validate_item_never_raises(item):
+    verdict = vsd.validate_item(item)
+    assert set(verdict) == {"is_correct", "extracted_answer", "ground_truth", "reason"}
+    assert verdict["is_correct"] is False
+    assert verdict["reason"] in vsd.REASONS
+
+
+def test_validate_items_keeps_order():
+    items = [{"solution": f"\\boxed{{{i}}}", "answer": 2} for i in range(4)]
+    assert [v["is_correct"] for v in vsd.validate_items(items)] == [False, False, True, False]
+
+
+def test_grade_and_check_answer_agree_on_reasons():
+    for response in (r"\boxed{3}", r"\boxed{}", "3", r"\boxed{4}", r"\boxed{③}"):
+        verdict = vsd.grade(response, 3)
+        assert verdict.reason in vsd.REASONS
+        assert vsd.check_answer(vsd.extract_boxed_answer(response), 3) == verdict.is_correct
+
+
+# --- the SymPy step fails or hangs ---
+
+
+def _raise(a, b):
+    raise RuntimeError("parser exploded")
+
+
+def _hang(a, b):
+    time.sleep(30)
+    return True
+
+
+def test_symbolic_step_is_reached_for_the_pair():
+    verdict = vsd.grade(rf"\boxed{{{SYMBOLIC_PAIR[0]}}}", SYMBOLIC_PAIR[1])
+    assert (verdict.is_correct, verdict.reason) == (True, "match_symbolic")
+
+
+def test_symbolic_raise_is_unparseable(monkeypatch):
+    monkeypatch.setattr(grading_symbolic, "symbolic_equal", _raise)
+    verdict = vsd.grade(rf"\boxed{{{SYMBOLIC_PAIR[0]}}}", SYMBOLIC_PAIR[1])
+    assert (verdict.is_correct, verdict.reason) == (False, "unparseable")
+
+
+def test_symbolic_hang_times_out_on_main_thread(monkeypatch):
+    assert threading.current_thread() is threading.main_thread()
+    monkeypatch.setattr(grading_symbolic, "symbolic_equal", _hang)
+    monkeypatch.setattr(grading_symbolic, "SYMBOLIC_TIMEOUT", 0.5)
+    start = time.monotonic()
+    verdict = vsd.grade(rf"\boxed{{{SYMBOLIC_PAIR[0]}}}", SYMBOLIC_PAIR[1])
+    assert (verdict.is_correct, verdict.reason) == (False, "timeout")
+    assert time.monotonic() - start < 5
+    # the alarm is disarmed afterwards: a later slow-ish call is not interrupted
+    time.sleep(0.6)
+
+
+def test_symbolic_hang_times_out_off_main_thread(monkeypatch, fresh_pool):
+    monkeypatch.setattr(grading_symbolic, "symbolic_equal", _hang)
+    monkeypatch.setattr(grading_symbolic, "SYMBOLIC_TIMEOUT", 1.0)
+    start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        verdict = pool.submit(
+            vsd.grade, rf"\boxed{{{SYMBOLIC_PAIR[0]}}}", SYMBOLIC_PAIR[1]
+        ).result()
+    assert (verdict.is_correct, verdict.reason) == (False, "timeout")
+    assert time.monotonic() - start < 20
+
+
+def test_symbolic_raise_off_main_thread(monkeypatch, fresh_pool):
+    monkeypatch.setattr(grading_symbolic, "symbolic_equal", _raise)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        verdict = pool.submit(
+            vsd.grade, rf"\boxed{{{SYMBOLIC_PAIR[0]}}}", SYMBOLIC_PAIR[1]
+        ).result()
+    assert (verdict.is_correct, verdict.reason) == (False, "unparseable")
+
+
+def test_real_symbolic_step_off_main_thread(fresh_pool):
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [
+            pool.submit(vsd.grade, r"\boxed{\log_2 8}", 3),
+            pool.submit(vsd.grade, r"\boxed{\frac{\pi}{3}}", r"\frac{\pi}{6}"),
+            pool.submit(vsd.grade, r"\boxed{7}", 7),
+        ]
+        verdicts = [f.result() for f in futures]
+    assert [(v.is_correct, v.reason) for v in verdicts] == [
+        (True, "match_symbolic"),
+        (False, "mismatch"),
+        (True, "match_exact"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "9^{9^{9^{9}}}",
+        "(10^{100})!",
+        "10^{10^{10}}",
+        "2^{123456789}",
+        "(" * 3000 + "1" + ")" * 3000,
+        "1" * 100_000,
+        "{" * 50_000,
+        "x" * 100_000,
+    ],
+    ids=[
+        "tower",
+        "factorial",
+        "power-tower",
+        "huge-exponent",
+        "deep-parens",
+        "100k-digits",
+        "50k-braces",
+        "100k-letters",
+    ],
+)
+def test_caps_refuse_before_sympy(monkeypatch, answer):
+    def must_not_run(a, b):
+        raise AssertionError("capped input reached SymPy")
+
+    monkeypatch.setattr(grading_symbolic, "symbolic_equal", must_not_run)
+    start = time.monotonic()
+    verdict = vsd.grade(f"\\boxed{{{answer}}}", "1")
+    assert verdict.is_correct is False
+    assert verdict.reason in ("unparseable", "mismatch", "no_box")
+    assert time.monotonic() - start < 2
+
+
+def test_typical_answers_never_reach_sympy(monkeypatch):
+    monkeypatch.setattr(grading_symbolic, "symbolic_equal", _raise)
+    pairs = [
+        (r"\boxed{\dfrac{3}{2}}", "1.5", True),
+        (r"\boxed{③}", 3, True),
+        (r"\boxed{15\text{개}}", 15, True),
+        (r"\boxed{\frac{2}{\sqrt5}}", r"\frac{2\sqrt5}{5}", True),
+        (r"\boxed{0.333333}", r"\frac13", True),
+        (r"\boxed{1,000}", 1000, True),
+        (r"\boxed{x=5}", 5, True),
+        (r"\boxed{(1, \frac12)}", "(1, 0.5)", True),
+        (r"\boxed{12}", 13, False),
+    ]
+    for response, gold, expected in pairs:
+        verdict = vsd.grade(response, gold)
+        assert verdict.is_correct is expected, (response, verdict)
+        assert verdict.reason != "unparseable"
