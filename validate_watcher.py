@@ -575,14 +575,19 @@ WARM_UP = {
 # --- main loop -------------------------------------------------------------------------------
 
 
-def run(cfg: Config) -> int:
-    grader = load_grader(cfg.grader)  # fail fast on a bad --grader
+def start_pool(cfg: Config) -> ProcessPool:
+    """The grading pool, started when there is first something to grade."""
     try:
         # Lazy imports and parser start-up cost seconds: pay them once here, before the workers
         # fork, so every (re)started worker grades at full speed from its first item.
-        grader(WARM_UP)
+        load_grader(cfg.grader)(WARM_UP)
     except Exception:
         pass
+    return ProcessPool(max_workers=cfg.workers, initializer=_init_worker, initargs=(cfg.grader,))
+
+
+def run(cfg: Config) -> int:
+    load_grader(cfg.grader)  # fail fast on a bad --grader
     watcher = Watcher(cfg)
 
     def on_signal(signum, _frame):
@@ -595,12 +600,13 @@ def run(cfg: Config) -> int:
     print(f"[watcher] watching {dirs} ({mode}; {cfg.workers} workers, timeout {cfg.timeout:g}s)")
     final = False
     first = True
-    pool = ProcessPool(max_workers=cfg.workers, initializer=_init_worker, initargs=(cfg.grader,))
+    pool = None
     try:
         while not watcher.abort_signal:
             # Look at the stop file before scanning: the generator wrote everything before touching it.
             final = final or cfg.once or cfg.stop_file.exists()
             for batch in watcher.scan(full=first or final, final=final):
+                pool = pool or start_pool(cfg)
                 watcher.submit(pool, batch)
             first = False
             status = watcher.write_status(stopped=False)
@@ -618,11 +624,12 @@ def run(cfg: Config) -> int:
                 if not final and cfg.stop_file.exists():
                     break  # finish now rather than after a long interval
     finally:
-        if watcher.abort_signal:
-            pool.stop()
-        else:
-            pool.close()
-        pool.join()
+        if pool is not None:
+            if watcher.abort_signal:
+                pool.stop()
+            else:
+                pool.close()
+            pool.join()
     status = watcher.write_status(stopped=True)
     if sys.stdout.isatty():
         print()

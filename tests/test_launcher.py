@@ -1,0 +1,217 @@
+"""run_sft_pipeline.sh driven for real: tmux (detached, private socket) and --no-tmux against the
+stand-in endpoint; verdicts, _validated, exit codes, the stop-file handshake, session refusal."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from conftest import write_sample
+
+REPO = Path(__file__).resolve().parents[1]
+LAUNCHER = str(REPO / "run_sft_pipeline.sh")
+BASH = shutil.which("bash")
+SETTINGS = (
+    "DATA_DIR OUTPUT_DIR N WORKER FORMAT REASONING BASE_URL MODEL INPUT_FILE TMUX_SESSION "
+    "INTERVAL STOP_DELAY TMUX TMUX_PANE"
+).split()
+FAST = ["--interval", "0.3", "--stop_delay", "0.2"]
+UNREACHABLE = "http://127.0.0.1:9/v1"  # discard port: nothing listens, connect is refused
+
+
+@pytest.fixture
+def tmux_env():
+    """Environment with a private tmux server (killed at teardown) and no leaked settings."""
+    sock = tempfile.mkdtemp(prefix="tmx")  # short: tmux socket paths have a length limit
+    env = {k: v for k, v in os.environ.items() if k not in SETTINGS}
+    env.update(TMUX_TMPDIR=sock, PYTHON=sys.executable)
+    yield env
+    subprocess.run(["tmux", "kill-server"], env=env, capture_output=True)
+    shutil.rmtree(sock, ignore_errors=True)
+
+
+def launch(env: dict, *args: str, timeout: float = 90) -> subprocess.CompletedProcess:
+    # stdin is not a terminal here, as in CI: the launcher must not attach.
+    return subprocess.run(
+        [BASH, LAUNCHER, *args],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def small_input(tmp_path: Path, problems: int = 4) -> Path:
+    lines = (REPO / "data" / "sample_math.jsonl").read_text(encoding="utf-8").splitlines()
+    path = tmp_path / "small_math.jsonl"
+    path.write_text("\n".join(lines[:problems]) + "\n", encoding="utf-8")
+    return path
+
+
+def session_exists(env: dict, name: str) -> bool:
+    res = subprocess.run(["tmux", "has-session", "-t", f"={name}"], env=env, capture_output=True)
+    return res.returncode == 0
+
+
+def assert_each_sample_graded_once(out: Path, source: str) -> tuple[int, int]:
+    """Every sample file has exactly one verdict and _validated holds exactly the correct ones.
+
+    Returns (samples, correct).
+    """
+    samples = correct = 0
+    for type_ in ("subjectives", "multiples"):
+        names = {p.name for p in (out / source / type_).glob("*.jsonl")}
+        assert names, f"no samples in {source}/{type_}"
+        log = out / source / f"{type_}_verdicts.jsonl"
+        verdicts = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+        assert sorted(v["file"] for v in verdicts) == sorted(names)
+        good = {v["file"] for v in verdicts if v["is_correct"]}
+        assert {p.name for p in (out / source / f"{type_}_validated").glob("*.jsonl")} == good
+        samples += len(names)
+        correct += len(good)
+    return samples, correct
+
+
+def test_no_tmux_runs_generator_then_watcher_then_merge(tmp_path, tmux_env, mock_server):
+    srv = mock_server(p_correct=0.6)
+    out = tmp_path / "out dir"
+    res = launch(
+        tmux_env,
+        "--no-tmux",
+        "--input_file",
+        str(small_input(tmp_path)),
+        "--data_dir",
+        str(REPO / "data"),
+        "--output_dir",
+        str(out),
+        "--n",
+        "3",
+        "--base_url",
+        srv.base_url,
+        *FAST,
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    samples, correct = assert_each_sample_graded_once(out, "small_math")
+    assert samples == 4 * 2 * 3
+    merged = (out / "merged" / "sft_math_all_messages.jsonl").read_text().splitlines()
+    assert 0 < len(merged) <= correct
+    assert (out / ".watcher_stop").exists()
+    assert [(out / f".{s}.rc").read_text().strip() for s in ("generator", "watcher", "merge")] == [
+        "0",
+        "0",
+        "0",
+    ]
+    assert "generator: exit code 0" in res.stdout and f"{out}/merged/" in res.stdout
+
+
+def test_tmux_demo_detached_waits_for_both_panes_and_reports(tmp_path, tmux_env):
+    out = tmp_path / "demo out"
+    session = f"sft_test_{uuid.uuid4().hex[:8]}"
+    res = launch(
+        tmux_env, "--demo", "--n", "1", "--session", session, "--output_dir", str(out), *FAST
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "no terminal: not attaching" in res.stdout
+    samples, _ = assert_each_sample_graded_once(out, "sample_math")
+    assert samples == 2 * sum(1 for _ in (REPO / "data" / "sample_math.jsonl").open() if _.strip())
+    assert (out / "merged" / "sft_math_all_messages.jsonl").exists()
+    assert json.loads((out / ".status.json").read_text())["stopped"] is True
+    assert "TOTAL" in res.stdout and f"{out}/merged/" in res.stdout
+    assert not session_exists(tmux_env, session)  # finished and cleaned up
+    # The demo endpoint was stopped by the launcher's trap.
+    url = next(
+        line.split(" at ")[1].split(",")[0] for line in res.stdout.splitlines() if "demo:" in line
+    )
+    with pytest.raises(OSError):
+        socket.create_connection((urlparse(url).hostname, urlparse(url).port), timeout=2).close()
+
+
+@pytest.mark.parametrize("mode", ["tmux", "--no-tmux"])
+def test_generator_failure_still_stops_the_watcher(tmp_path, tmux_env, mode):
+    out = tmp_path / "out"
+    write_sample(out, "src", "multiples", 0, 0, correct=None, answer=3)  # from an earlier run
+    args = ["--output_dir", str(out), "--base_url", UNREACHABLE, "--n", "1", *FAST]
+    args += ["--data_dir", str(REPO / "data")]
+    args += ["--session", f"sft_fail_{uuid.uuid4().hex[:8]}"] if mode == "tmux" else [mode]
+    res = launch(tmux_env, *args, "--", "--max_retries", "0", "--timeout", "2")
+    assert res.returncode == 2, res.stdout + res.stderr  # the generator's preflight failure
+    assert (out / ".generator.rc").read_text().strip() == "2"
+    assert (out / ".watcher.rc").read_text().strip() == "0"  # it saw the stop file and finished
+    assert (out / ".watcher_stop").exists()
+    assert "generator: exit code 2" in res.stdout
+    assert "cannot reach any endpoint" in (out / ".generator.log").read_text()
+    verdicts = (out / "src" / "multiples_verdicts.jsonl").read_text().splitlines()
+    assert len(verdicts) == 1  # what was already there still got graded
+
+
+def test_refuses_a_running_session_and_restart_replaces_it(tmp_path, tmux_env):
+    session = f"sft_busy_{uuid.uuid4().hex[:8]}"
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "sleep 300"], env=tmux_env, check=True
+    )
+    out = tmp_path / "out"
+    args = ["--session", session, "--output_dir", str(out), "--base_url", UNREACHABLE, *FAST]
+    args += ["--data_dir", str(REPO / "data")]
+    res = launch(tmux_env, *args)
+    assert res.returncode == 2
+    assert f"tmux attach -t {session}" in res.stderr and "--restart" in res.stderr
+    assert session_exists(tmux_env, session), "a running job is never killed silently"
+    assert not (out / ".generator.rc").exists()  # nothing was started
+
+    res = launch(tmux_env, *args, "--restart", "--", "--max_retries", "0")
+    assert "--restart: stopping the running tmux session" in res.stdout
+    assert res.returncode == 2 and (out / ".generator.rc").read_text().strip() == "2"
+    assert not session_exists(tmux_env, session)
+
+
+def test_missing_tmux_names_no_tmux(tmp_path, tmux_env):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("dirname", "basename", "mkdir", "rm", "cat", "tee", "sleep", "touch", "tail"):
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+    env = dict(tmux_env, PATH=str(bin_dir))
+    res = launch(env, "--output_dir", str(tmp_path / "out"))
+    assert (
+        res.returncode == 2 and "tmux is not installed" in res.stderr and "--no-tmux" in res.stderr
+    )
+
+
+def test_validate_only_grades_existing_samples_and_merges(tmp_path, tmux_env):
+    out = tmp_path / "out"
+    for s in range(3):
+        write_sample(out, "src", "subjectives", 0, s, correct=None, content=f"\\boxed{{{2 + s}}}")
+    res = launch(tmux_env, "--validate_only", "--output_dir", str(out), *FAST)
+    assert res.returncode == 0, res.stdout + res.stderr
+    log = (out / "src" / "subjectives_verdicts.jsonl").read_text().splitlines()
+    assert sorted(json.loads(v)["file"] for v in log) == ["0_0.jsonl", "0_1.jsonl", "0_2.jsonl"]
+    assert [p.name for p in (out / "src" / "subjectives_validated").glob("*.jsonl")] == [
+        "0_1.jsonl"
+    ]
+    assert len((out / "merged" / "sft_math_all_messages.jsonl").read_text().splitlines()) == 1
+    assert not (out / ".generator.rc").exists()
+
+
+@pytest.mark.parametrize(
+    "args, env_extra, code, message",
+    [
+        (["-h"], {"N": "7", "OUTPUT_DIR": "/x y"}, 0, "N=7"),
+        (["-h"], {"OUTPUT_DIR": "/x y"}, 0, "OUTPUT_DIR=/x y"),
+        (["--n", "many"], {}, 2, "--n / N must be a whole number"),
+        (["--bogus"], {}, 2, "unknown argument: --bogus"),
+        (["--output_dir"], {}, 2, "--output_dir needs a value"),
+    ],
+)
+def test_settings_from_env_and_flags(tmux_env, args, env_extra, code, message):
+    res = launch(dict(tmux_env, **env_extra), *args)
+    assert res.returncode == code
+    assert message in res.stdout + res.stderr
