@@ -299,7 +299,7 @@ def normalize_answer(s: str) -> str:
 _RANK = {"match_exact": 0, "match_numeric": 1, "match_choice": 1, "match_symbolic": 2}
 _THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _SIMPLE_LHS = re.compile(r"(?:\\[a-zA-Z]+|[a-zA-Z])(?:_\{?\w+\}?)?(?:\([a-z]\))?'*")
-_HANGUL = re.compile(r"[가-힣]")
+_NON_LATEX = re.compile(r"[^\x00-\x7f]")
 _JAMO_SET = re.compile(r"[ㄱ-ㅎ][ㄱ-ㅎ,와과및 ]*")
 
 
@@ -396,7 +396,7 @@ def _structure(s: str):
     if m:
         rows = [r for r in re.split(r"\\\\", m.group(2)) if r.strip()]
         return ("matrix", [[c.strip() for c in r.split("&")] for r in rows])
-    if _JAMO_SET.fullmatch(s):
+    if _JAMO_SET.fullmatch(s) and len(re.findall("[ㄱ-ㅎ]", s)) > 1:
         return ("set", sorted(re.findall("[ㄱ-ㅎ]", s)))
     if s.startswith("\\{") and s.endswith("\\}") and _wraps_set(s):
         return ("set", [p for p in _split_top(s[2:-2])])
@@ -421,13 +421,13 @@ def _best(reasons: list[str]) -> str:
     return max(reasons, key=lambda r: _RANK.get(r, 0)) if reasons else "match_exact"
 
 
-def _match_lists(rs: list, gs: list, ordered: bool) -> tuple[bool, str]:
-    if len(rs) != len(gs) or len(gs) > 30:
+def _match_lists(rs: list, gs: list, ordered: bool, depth: int) -> tuple[bool, str]:
+    if len(rs) != len(gs) or len(gs) > 30 or depth > 4:
         return False, "mismatch"
     reasons, failure = [], "mismatch"
     if ordered:
         for r, g in zip(rs, gs, strict=True):
-            ok, why = _compare(r, g)
+            ok, why = _compare(r, g, depth + 1)
             if not ok:
                 return False, why
             reasons.append(why)
@@ -435,7 +435,7 @@ def _match_lists(rs: list, gs: list, ordered: bool) -> tuple[bool, str]:
     unused = list(range(len(rs)))
     for g in gs:
         for k in unused:
-            ok, why = _compare(rs[k], g)
+            ok, why = _compare(rs[k], g, depth + 1)
             if ok:
                 unused.remove(k)
                 reasons.append(why)
@@ -447,7 +447,7 @@ def _match_lists(rs: list, gs: list, ordered: bool) -> tuple[bool, str]:
     return True, _best(reasons)
 
 
-def _compare(r: str, g: str) -> tuple[bool, str]:
+def _compare(r: str, g: str, depth: int = 0) -> tuple[bool, str]:
     """Structure first (tuples, intervals, sets, matrices), then scalars."""
     if r == g:
         return True, "match_exact"
@@ -462,22 +462,22 @@ def _compare(r: str, g: str) -> tuple[bool, str]:
         # "x=1, y=2" against the ordered pair "(1, 2)"
         values = [i.split("=")[1] for i in rs[1] if i.count("=") == 1]
         if len(values) == len(rs[1]) and all(_SIMPLE_LHS.fullmatch(i.split("=")[0]) for i in rs[1]):
-            return _match_lists(values, gs[3], ordered=True)
+            return _match_lists(values, gs[3], ordered=True, depth=depth)
     if rs[0] != gs[0]:
         return False, "mismatch"
     if rs[0] == "set":
-        return _match_lists(rs[1], gs[1], ordered=False)
+        return _match_lists(rs[1], gs[1], ordered=False, depth=depth)
     if rs[0] == "union":
-        return _match_lists(rs[1], gs[1], ordered=False)
+        return _match_lists(rs[1], gs[1], ordered=False, depth=depth)
     if rs[0] == "seq":
         if rs[1:3] != gs[1:3]:
             return False, "mismatch"
-        return _match_lists(rs[3], gs[3], ordered=True)
+        return _match_lists(rs[3], gs[3], ordered=True, depth=depth)
     if rs[0] == "matrix":
         if [len(row) for row in rs[1]] != [len(row) for row in gs[1]]:
             return False, "mismatch"
         flat = lambda m: [c for row in m for c in row]  # noqa: E731
-        return _match_lists(flat(rs[1]), flat(gs[1]), ordered=True)
+        return _match_lists(flat(rs[1]), flat(gs[1]), ordered=True, depth=depth)
     return False, "mismatch"
 
 
@@ -528,8 +528,8 @@ def _scalar(r: str, g: str) -> tuple[bool, str]:
                 return True, "match_numeric"
     if parsed:
         return False, "mismatch"
-    if _HANGUL.search(r) or _HANGUL.search(g):
-        return False, "mismatch"  # words left inside the value: nothing SymPy can decide
+    if _NON_LATEX.search(r) or _NON_LATEX.search(g):
+        return False, "mismatch"  # Korean words or symbols left in the value: SymPy can't decide
     for text in (r, g):
         # "3 4" and "2\frac12" are ambiguous: SymPy would read them as products.
         if re.search(r"\d \d|\d\\frac|[①-⑩]|\.\.\.|[<>]|\\[lg]eq|\\neq", text):
