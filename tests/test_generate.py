@@ -1,0 +1,440 @@
+r"""generate_sft_data.py against the stand-in server: storage, golds, prompts, faults, resume,
+preflight, bad input, reasoning fields, --k_correct and --retry_zero.
+
+Most runs call main(argv) in-process (the stand-in server runs in a thread); the ones that need
+a separate process (prompt reproducibility, kill -9, api key on the console) use subprocesses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import generate_sft_data as gen
+from sftkit.jsonl import append_jsonl
+from sftkit.problems import MULTIPLE, SUBJECTIVE, build_prompt, build_versions, load_problems
+from sftkit.problems import load_sentences as _load_sentences
+
+ROOT = Path(__file__).resolve().parents[1]
+MATH = ROOT / "data" / "sample_math.jsonl"
+SENT = ROOT / "data" / "sentences_ask_boxed.jsonl"
+SENTENCES = _load_sentences(SENT)
+
+
+def subset(tmp_path: Path, k: int, name: str = "sub_math") -> Path:
+    """The first k sample problems as their own source (the stand-in still recognises them)."""
+    lines = [x for x in MATH.read_text(encoding="utf-8").splitlines() if x.strip()][:k]
+    path = tmp_path / "in" / f"{name}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def args(srv, out: Path, *extra: str) -> list[str]:
+    return [
+        "--base_url", srv.base_url, "--output_dir", str(out), "--sentences", str(SENT),
+        "--no_progress", "--max_retries", "3", "--worker", "8", *extra,
+    ]  # fmt: skip
+
+
+def run(capsys, argv: list[str]) -> tuple[int, str, str]:
+    rc = gen.main(argv)
+    cap = capsys.readouterr()
+    return rc, cap.out, cap.err
+
+
+def stored(out: Path, source: str) -> dict[tuple[str, int, int], dict]:
+    """Every sample file, parsed: each must hold exactly one complete JSON line."""
+    found = {}
+    for type_ in (SUBJECTIVE, MULTIPLE):
+        for path in sorted((out / source / type_).glob("*.jsonl")):
+            lines = path.read_text(encoding="utf-8").splitlines()
+            assert len(lines) == 1, path
+            p, s = map(int, path.stem.split("_"))
+            found[(type_, p, s)] = json.loads(lines[0])
+    return found
+
+
+def failures(out: Path, source: str) -> list[dict]:
+    path = out / source / "failures.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
+
+
+def gen_env() -> dict:
+    return {**os.environ, "PYTHONPATH": str(ROOT), "OPENAI_API_KEY": ""}
+
+
+# --- every problem, both versions, right golds, exact prompts ---
+
+
+def test_every_problem_both_versions_with_golds(tmp_path, capsys, mock_server):
+    srv = mock_server(p_correct=1.0, reasoning="reasoning_content")
+    out = tmp_path / "out"
+    rc, stdout, _ = run(capsys, args(srv, out, "--data_dir", str(ROOT / "data"), "--n", "2"))
+    assert rc == 0
+    got = stored(out, "sample_math")
+    problems = load_problems(MATH)
+    assert len(got) == len(problems) * 2 * 2
+    for problem in problems:
+        for version in build_versions(problem):
+            for s in range(2):
+                rec = got[(version.type, problem.index, s)]
+                meta = rec["meta"]
+                assert rec["answer"] == version.gold
+                assert meta["prompt"] == build_prompt(version, SENTENCES, s)
+                assert rec["messages"][0] == {"role": "user", "content": meta["prompt"]}
+                assert rec["messages"][1]["role"] == "assistant"
+                assert meta["generation_id"] == f"sample_math/{version.type}/{problem.index}_{s}"
+                assert (meta["problem_id"], meta["problem_index"]) == (problem.id, problem.index)
+                assert (meta["type"], meta["sample_index"]) == (version.type, s)
+                assert meta["model"] == "demo-model" and meta["finish_reason"] == "stop"
+                assert meta["truncated"] is False and meta["usage"]["prompt_tokens"] > 0
+                assert meta["reasoning"] and "<think>" in rec["messages"][1]["content"]
+    state = json.loads((out / ".generation.json").read_text())
+    row = state["by_source_type"]["sample_math/multiples"]
+    assert row["planned"] == row["written"] == len(problems) * 2 and row["failed"] == 0
+    assert state["n"] == 2 and state["model"] == "demo-model"
+    assert "written 132" in stdout and "failed 0" in stdout
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_formats_and_simple_fields(tmp_path, capsys, mock_server):
+    srv = mock_server(p_correct=1.0)
+    src = subset(tmp_path, 2)
+    for fmt, key in (
+        ("sharegpt", "conversations"),
+        ("alpaca", "instruction"),
+        ("simple", "problem"),
+    ):
+        out = tmp_path / fmt
+        assert (
+            run(capsys, args(srv, out, "--input_file", str(src), "--n", "1", "--format", fmt))[0]
+            == 0
+        )
+        rec = stored(out, "sub_math")[(SUBJECTIVE, 0, 0)]
+        assert key in rec and rec["meta"]["format"] == fmt
+        if fmt == "simple":
+            assert (
+                rec["generation_id"] == "sub_math/subjectives/0_0" and rec["source"] == "sub_math"
+            )
+
+
+# --- prompts and api key across processes ---
+
+
+def test_prompts_identical_across_processes_and_key_never_printed(tmp_path, mock_server):
+    srv = mock_server(p_correct=1.0)
+    src = subset(tmp_path, 4)
+    prompts = []
+    for i, hash_seed in enumerate(("11", "22")):
+        out = tmp_path / f"out{i}"
+        cmd = [
+            sys.executable, str(ROOT / "generate_sft_data.py"), "--input_file", str(src),
+            "--output_dir", str(out), "--sentences", str(SENT), "--base_url", srv.base_url,
+            "--n", "3", "--api_key", "sk-SECRET-do-not-print",
+        ]  # fmt: skip
+        env = {**gen_env(), "PYTHONHASHSEED": hash_seed}
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert "SECRET" not in proc.stdout + proc.stderr
+        assert "SECRET" not in (out / ".generation.json").read_text()
+        assert "generate" in proc.stderr and "fail=0" in proc.stderr  # the tqdm bar
+        prompts.append({k: r["meta"]["prompt"] for k, r in stored(out, "sub_math").items()})
+    assert prompts[0] == prompts[1] and len(prompts[0]) == 4 * 2 * 3
+
+
+# --- faults: recovered with retries, or recorded ---
+
+
+@pytest.mark.parametrize("fault", ["429", "500", "503", "drop"])
+def test_fault_recovered_by_retries(tmp_path, capsys, mock_server, fault):
+    srv = mock_server(p_correct=1.0, script=(fault, fault), retry_after=0.2)
+    out = tmp_path / "out"
+    src = subset(tmp_path, 2)
+    rc, stdout, _ = run(
+        capsys, args(srv, out, "--input_file", str(src), "--n", "2", "--worker", "1")
+    )
+    assert rc == 0
+    assert len(stored(out, "sub_math")) == 2 * 2 * 2 and not failures(out, "sub_math")
+    assert srv.stats[fault] == 2
+    assert "retries 2" in stdout
+
+
+def test_retry_after_is_honoured(tmp_path, capsys, mock_server):
+    srv = mock_server(p_correct=1.0, script=("429",), retry_after=1)
+    src = subset(tmp_path, 1)
+    t0 = time.monotonic()
+    rc, _, _ = run(
+        capsys, args(srv, tmp_path / "o", "--input_file", str(src), "--n", "1", "--worker", "1")
+    )
+    assert rc == 0 and time.monotonic() - t0 >= 1.0
+
+
+def test_permanent_failure_recorded_and_exit_1(tmp_path, capsys, mock_server):
+    srv = mock_server(p_500=1.0)
+    out = tmp_path / "out"
+    src = subset(tmp_path, 2)
+    rc, stdout, err = run(
+        capsys, args(srv, out, "--input_file", str(src), "--n", "2", "--max_retries", "1")
+    )
+    assert rc == 1
+    fails = failures(out, "sub_math")
+    assert len(fails) == 8 and all("HTTP 500" in f["error"] for f in fails)
+    assert {(f["type"], f["problem_index"], f["sample_index"]) for f in fails} == {
+        (t, p, s) for t in (SUBJECTIVE, MULTIPLE) for p in range(2) for s in range(2)
+    }
+    assert srv.stats["500"] == 8 * 2  # each request tried twice
+    assert "failed 8" in stdout and "failures.jsonl" in err
+    assert not stored(out, "sub_math")
+
+
+def test_slow_request_times_out_and_is_recorded(tmp_path, capsys, mock_server):
+    srv = mock_server(p_slow=1.0, slow_seconds=3.0)
+    out = tmp_path / "out"
+    src = subset(tmp_path, 1)
+    argv = args(srv, out, "--input_file", str(src), "--n", "1", "--timeout", "0.3")
+    rc, stdout, _ = run(capsys, [*argv, "--max_retries", "0"])
+    assert rc == 1
+    fails = failures(out, "sub_math")
+    assert len(fails) == 2 and all(f["error"].startswith("timeout") for f in fails)
+    # A rerun once the server is healthy completes: failures are not stored samples.
+    srv.update(p_slow=0.0)
+    assert run(capsys, argv)[0] == 0
+    assert len(stored(out, "sub_math")) == 2
+
+
+def test_length_truncation_kept_and_marked(tmp_path, capsys, mock_server):
+    srv = mock_server(p_length=1.0, reasoning="reasoning")
+    out = tmp_path / "out"
+    src = subset(tmp_path, 2)
+    rc, stdout, _ = run(capsys, args(srv, out, "--input_file", str(src), "--n", "1"))
+    assert rc == 0
+    got = stored(out, "sub_math")
+    assert len(got) == 4
+    assert all(
+        r["meta"]["truncated"] and r["meta"]["finish_reason"] == "length" for r in got.values()
+    )
+    assert "(4 truncated)" in stdout
+
+
+# --- resume ---
+
+
+def test_kill_9_then_resume_completes_without_duplicates(tmp_path, capsys, mock_server):
+    srv = mock_server(p_correct=1.0, latency=0.05)
+    out = tmp_path / "out"
+    src = subset(tmp_path, 6)
+    argv = ["--input_file", str(src), "--n", "4", "--max_n", "1"]
+    cmd = [
+        sys.executable,
+        str(ROOT / "generate_sft_data.py"),
+        *args(srv, out, *argv, "--worker", "2"),
+    ]
+    proc = subprocess.Popen(cmd, env=gen_env(), cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(list(out.rglob("*.jsonl"))) < 10:
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = stored(out, "sub_math")  # every file present is one complete record
+    total = 6 * 2 * 4
+    assert 10 <= len(before) < total
+    requests_before = srv.stats["requests"]
+    assert run(capsys, args(srv, out, *argv))[0] == 0
+    after = stored(out, "sub_math")
+    assert len(after) == total
+    assert srv.stats["requests"] - requests_before == total - len(before)  # nothing asked twice
+    for key, rec in before.items():
+        assert after[key] == rec  # stored samples untouched
+    assert not list(out.rglob("*.tmp"))
+    state = json.loads((out / ".generation.json").read_text())
+    assert sum(r["skipped_existing"] for r in state["by_source_type"].values()) == len(before)
+    # A third run has nothing left to do.
+    assert run(capsys, args(srv, out, *argv))[0] == 0
+    assert srv.stats["requests"] - requests_before == total - len(before)
+
+
+# --- preflight and bad input: exit 2 before any request ---
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_preflight_unreachable(tmp_path, capsys):
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    t0 = time.monotonic()
+    rc, _, err = run(capsys, ["--base_url", url, "--output_dir", str(tmp_path / "o"),
+                              "--data_dir", str(ROOT / "data"), "--no_progress"])  # fmt: skip
+    assert rc == 2 and time.monotonic() - t0 < 10
+    assert "cannot reach" in err and url in err
+
+
+def test_preflight_unknown_model_lists_served(tmp_path, capsys, mock_server):
+    srv = mock_server()
+    rc, _, err = run(capsys, args(srv, tmp_path / "o", "--data_dir", str(ROOT / "data"),
+                                  "--model", "no-such-model"))  # fmt: skip
+    assert rc == 2 and "no-such-model" in err and "demo-model" in err
+    assert srv.stats["requests"] == 0
+
+
+def test_second_endpoint_down_load_goes_to_healthy_one(tmp_path, capsys, mock_server):
+    srv = mock_server(p_correct=1.0)
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    out = tmp_path / "out"
+    argv = args(srv, out, "--input_file", str(subset(tmp_path, 2)), "--n", "2")
+    argv[argv.index("--base_url") + 1] = f"{dead},{srv.base_url}"
+    rc, _, err = run(capsys, argv)
+    assert rc == 0 and len(stored(out, "sub_math")) == 8 and dead in err
+
+
+CHOICES = r"\begin{itemize} \item[1] $1$ \item[2] $2$ \item[3] $3$ \end{itemize}"
+
+
+@pytest.mark.parametrize(
+    "content, where",
+    [
+        ('{"problem": "1+1?", "answer": 2}\n{"problem": "2+2?", "answer": 4\n', ":2: invalid JSON"),
+        ('{"problem": "1+1?"}\n', ":1: missing 'answer'"),
+        ('{"answer": 3}\n', ":1: missing 'problem'"),
+        (json.dumps({"problem": f"값은? {CHOICES}", "answer": 6}) + "\n", ":1: multiple-choice"),
+        ("", ":1: no problems"),
+    ],
+)
+def test_bad_input_file_exit_2_before_any_request(tmp_path, capsys, mock_server, content, where):
+    srv = mock_server()
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "good_math.jsonl").write_text('{"problem": "1+1?", "answer": 2}\n', encoding="utf-8")
+    bad = folder / "bad_math.jsonl"
+    bad.write_text(content, encoding="utf-8")
+    rc, _, err = run(capsys, args(srv, tmp_path / "o", "--data_dir", str(folder)))
+    assert rc == 2 and f"{bad}{where}" in err
+    assert srv.stats["requests"] == 0 and srv.stats["models"] == 0
+    assert not (tmp_path / "o").exists()
+
+
+def test_empty_folder_and_missing_file_exit_2(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    rc, _, err = run(capsys, ["--data_dir", str(tmp_path / "empty"), "--output_dir", str(tmp_path)])
+    assert rc == 2 and "no *_math.jsonl" in err
+    rc, _, err = run(capsys, ["--input_file", str(tmp_path / "nope_math.jsonl")])
+    assert rc == 2 and "nope_math.jsonl: no such file" in err
+
+
+# --- reasoning fields ---
+
+
+@pytest.mark.parametrize("server_field", ["reasoning_content", "reasoning", "both"])
+@pytest.mark.parametrize("mode", ["think_tags", "field", "drop"])
+def test_reasoning_stored(tmp_path, capsys, mock_server, server_field, mode):
+    srv = mock_server(p_correct=1.0, reasoning=server_field)
+    out = tmp_path / "out"
+    src = subset(tmp_path, 1)
+    assert (
+        run(capsys, args(srv, out, "--input_file", str(src), "--n", "1", "--reasoning", mode))[0]
+        == 0
+    )
+    for rec in stored(out, "sub_math").values():
+        reasoning = rec["meta"]["reasoning"]
+        assert reasoning and rec["meta"]["reasoning_mode"] == mode
+        text = rec["messages"][-1]["content"]
+        assert ("<think>" in text) == (mode == "think_tags") and "</think>" not in text[-20:]
+        assert (rec["messages"][-1].get("reasoning_content") == reasoning) == (mode == "field")
+
+
+# --- sampling control ---
+
+
+def write_verdicts(out: Path, source: str, correct_for) -> None:
+    """Grade every stored file the way the watcher logs it: correct_for(type, p, s) -> bool."""
+    for (type_, p, s), _ in stored(out, source).items():
+        ok = correct_for(type_, p, s)
+        append_jsonl(out / source / f"{type_}_verdicts.jsonl", {
+            "file": f"{p}_{s}.jsonl", "problem_index": p, "sample_index": s, "is_correct": ok,
+            "extracted_answer": "x", "ground_truth": "x", "reason": "match_exact" if ok else "mismatch",
+            "graded_at": time.time(),
+        })  # fmt: skip
+
+
+def test_k_correct_uses_verdict_log(tmp_path, capsys, mock_server):
+    srv = mock_server(p_correct=1.0)
+    out = tmp_path / "out"
+    src = subset(tmp_path, 4)
+    assert run(capsys, args(srv, out, "--input_file", str(src), "--n", "1"))[0] == 0
+    write_verdicts(out, "sub_math", lambda t, p, s: p % 2 == 0)  # even problems correct
+    requests = srv.stats["requests"]
+    argv = args(srv, out, "--input_file", str(src), "--n", "3", "--k_correct", "1", "--max_n", "1")
+    assert run(capsys, argv)[0] == 0
+    got = stored(out, "sub_math")
+    for type_ in (SUBJECTIVE, MULTIPLE):
+        for p in range(4):
+            samples = {s for (t, q, s) in got if (t, q) == (type_, p)}
+            assert samples == ({0} if p % 2 == 0 else {0, 1, 2})
+    assert srv.stats["requests"] - requests == 2 * 2 * 2
+    state = json.loads((out / ".generation.json").read_text())
+    assert state["k_correct"] == 1
+    assert sum(r["skipped_k_correct"] for r in state["by_source_type"].values()) == 2 * 2 * 2
+
+
+def test_k_correct_grades_itself_without_watcher(tmp_path, capsys, mock_server):
+    srv = mock_server(p_correct=1.0, p_no_box=0.0)
+    out = tmp_path / "out"
+    src = subset(tmp_path, 3)
+    argv = args(srv, out, "--input_file", str(src), "--n", "4", "--k_correct", "1", "--worker", "1")
+    assert run(capsys, argv)[0] == 0
+    got = stored(out, "sub_math")
+    # One request at a time, breadth-first: sample 0 of each problem is graded correct before
+    # sample 1 is due, so nothing beyond sample 0 is requested.
+    assert set(got) == {(t, p, 0) for t in (SUBJECTIVE, MULTIPLE) for p in range(3)}
+    assert srv.stats["requests"] == 6
+
+
+def test_retry_zero_resamples_only_zero_correct(tmp_path, capsys, mock_server):
+    srv = mock_server(p_correct=1.0)
+    out = tmp_path / "out"
+    src = subset(tmp_path, 4)
+    assert run(capsys, args(srv, out, "--input_file", str(src), "--n", "2"))[0] == 0
+    write_verdicts(out, "sub_math", lambda t, p, s: p % 2 == 0)  # odd problems: zero correct
+    srv.update(p_correct=0.0)  # new samples are wrong: odd problems stay at zero
+    argv = args(srv, out, "--input_file", str(src), "--n", "2", "--retry_zero", "2", "--max_n", "1")
+    requests = srv.stats["requests"]
+    rc, stdout, _ = run(capsys, argv)
+    assert rc == 0
+    got = stored(out, "sub_math")
+    for type_ in (SUBJECTIVE, MULTIPLE):
+        for p in range(4):
+            samples = {s for (t, q, s) in got if (t, q) == (type_, p)}
+            assert samples == ({0, 1} if p % 2 == 0 else set(range(6)))
+    assert srv.stats["requests"] - requests == 2 * 2 * 4
+    state = json.loads((out / ".generation.json").read_text())
+    assert state["rounds_done"] == 2 and state["retry_zero"] == 2
+    assert sum(r["retry_samples"] for r in state["by_source_type"].values()) == 2 * 2 * 4
+    # Idempotent: the same command again requests nothing and overwrites nothing.
+    before = got
+    assert run(capsys, argv)[0] == 0
+    assert srv.stats["requests"] - requests == 2 * 2 * 4
+    assert stored(out, "sub_math") == before
+
+
+def test_merge_only_runs_without_endpoint(tmp_path, capsys, sample_writer):
+    sample_writer(tmp_path, "src", SUBJECTIVE, 0, 0, correct=True)
+    rc, stdout, _ = run(
+        capsys, ["--merge_only", "--output_dir", str(tmp_path), "--format", "alpaca"]
+    )
+    assert rc == 0
+    assert (tmp_path / "merged" / "sft_math_all_alpaca.jsonl").exists()
+    assert (tmp_path / "report.json").exists() and "src" in stdout
