@@ -425,7 +425,7 @@ class _Core:
             handler_cancellation=True,
         )
         await self.runner.setup()
-        site = web.TCPSite(self.runner, host, port, backlog=BACKLOG, shutdown_timeout=0.5)
+        site = web.TCPSite(self.runner, host, port, backlog=BACKLOG)
         await site.start()
         self.port = self.runner.addresses[0][1]
 

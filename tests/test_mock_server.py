@@ -1,0 +1,473 @@
+r"""The stand-in endpoint, exercised through the real `openai` client over loopback.
+
+Answers are checked independently of the server's own rendering tables: a boxed answer is parsed
+with latex2sympy2_extended (values), circled/번/(k) forms (choices) or jamo sets (보기) and
+compared with the gold of the problem the prompt was built from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import openai
+import pytest
+import sympy as sp
+from latex2sympy2_extended import latex2sympy
+
+from sftkit.mock_server import AnswerBook, MockConfig, value_renderings
+from sftkit.problems import build_prompt, build_versions, load_problems, load_sentences
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "data"
+MODEL = "demo-model"
+CIRCLED = "①②③④⑤"
+
+
+@pytest.fixture(scope="module")
+def versions():
+    return [v for p in load_problems(DATA / "sample_math.jsonl") for v in build_versions(p)]
+
+
+@pytest.fixture(scope="module")
+def sentences():
+    return load_sentences(DATA / "sentences_ask_boxed.jsonl")
+
+
+def client(srv, **kw) -> openai.OpenAI:
+    kw.setdefault("max_retries", 0)
+    kw.setdefault("timeout", 10)
+    return openai.OpenAI(base_url=srv.base_url, api_key="test", **kw)
+
+
+def ask(c, prompt: str, **kw):
+    return c.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": prompt}], **kw
+    )
+
+
+# --- an independent checker for what the server claims is correct ---
+
+
+def boxed(text: str) -> str | None:
+    r"""Content of the last \boxed{...}, nested braces included: "a \boxed{\frac{1}{2}}" -> "\frac{1}{2}"."""
+    start = text.rfind("\\boxed{")
+    if start == -1:
+        return None
+    i, depth = start + len("\\boxed{"), 1
+    for j in range(i, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[j], 0)
+        if depth == 0:
+            return text[i:j]
+    return None
+
+
+def as_choice(ans: str) -> int | None:
+    s = re.sub(r"^\\text\{(.*)\}$", r"\1", ans.strip()).strip()
+    s = s.removesuffix("번").strip().removeprefix("(").removesuffix(")")
+    if s in CIRCLED:
+        return CIRCLED.index(s) + 1
+    return int(s) if s.isdigit() else None
+
+
+def as_value(ans: str):
+    s = re.sub(r"^\$|\$$|^\\\(|\\\)$", "", ans.strip())
+    if re.fullmatch(r"(\\text\{)?[ㄱ-ㅎ](\s*,\s*[ㄱ-ㅎ])*\}?", s):
+        return frozenset(re.findall(r"[ㄱ-ㅎ]", s))
+    s = re.sub(r"\\text\{[^{}]*[가-힣][^{}]*\}", "", s)  # units such as \text{개}
+    s = s.replace("\\dfrac", "\\frac")
+    s = re.sub(r"\\frac(\d)(\d)", r"\\frac{\1}{\2}", s)
+    s = re.sub(r"\\sqrt(\d)", r"\\sqrt{\1}", s)
+    return latex2sympy(s)
+
+
+def same(answer: str, version) -> bool:
+    """Does `answer` represent the gold of `version`?"""
+    if version.type == "multiples" and version.problem.choices is not None:
+        return as_choice(answer) == version.gold
+    got, want = as_value(answer), as_value(str(version.gold))
+    if isinstance(want, frozenset) or isinstance(got, frozenset):
+        return got == want
+    return abs(complex(sp.N(got - want))) < 1e-9
+
+
+# --- renderings ---
+
+
+@pytest.mark.parametrize(
+    "gold, expected",
+    [
+        # --- fractions ---
+        (r"$\frac{3}{4}$", {r"\frac{3}{4}", r"\dfrac{3}{4}", "3/4", r"\dfrac34", "0.75"}),
+        (r"\(\frac{3}{2}\)", {r"\frac{3}{2}", "3/2", "1.5"}),
+        (r"$\frac{2\pi}{3}$", {r"\frac{2\pi}{3}", r"2\pi/3"}),
+        # --- radicals and logs ---
+        (r"$4\sqrt{3}$", {r"4\sqrt{3}", r"4\sqrt3", r"\sqrt{48}"}),
+        (r"$\log_3 2$", {r"\log_3 2", r"\log_{3}{2}"}),
+        # --- integers and 보기 ---
+        (36, {"36"}),
+        ("ㄱ, ㄷ", {"ㄱ, ㄷ", "ㄱ,ㄷ", r"\text{ㄱ, ㄷ}"}),
+    ],
+)
+def test_value_renderings_include(gold, expected):
+    assert expected <= set(value_renderings(gold))
+
+
+def test_every_rendering_of_every_gold_is_equivalent(versions):
+    book = AnswerBook.load(DATA)
+    assert len(book.entries) == len(versions)
+    for entry in book.entries:
+        for answer in entry.correct:
+            assert same(answer, entry.version), (entry.version.problem.id, answer)
+        for wrong in entry.wrong:
+            assert not any(same(w, entry.version) for w in wrong), (entry.version.problem.id, wrong)
+
+
+def test_counts_get_a_unit():
+    assert r"36\text{개}" in value_renderings(36, "홀수의 개수를 구하시오.")
+
+
+# --- protocol ---
+
+
+def test_models_list(mock_server):
+    srv = mock_server(model="my-model")
+    models = client(srv).models.list()
+    assert [m.id for m in models.data] == ["my-model"]
+
+
+def test_n_choices_usage_and_finish_reason(mock_server, versions, sentences):
+    srv = mock_server(p_correct=1.0, p_no_box=0.0)
+    prompt = build_prompt(versions[1], sentences, 0)
+    resp = ask(client(srv), prompt, n=4)
+    assert [c.index for c in resp.choices] == [0, 1, 2, 3]
+    assert all(c.finish_reason == "stop" and boxed(c.message.content) for c in resp.choices)
+    assert resp.model == MODEL and resp.object == "chat.completion"
+    words = sum(len(c.message.content.split()) for c in resp.choices)
+    assert resp.usage.completion_tokens == words
+    assert resp.usage.prompt_tokens == len(prompt.split())
+    assert resp.usage.total_tokens == resp.usage.prompt_tokens + resp.usage.completion_tokens
+    assert srv.stats["completions"] == 1 and srv.stats["choices"] == 4
+
+
+def test_correct_answers_are_correct_for_their_problem(mock_server, versions, sentences):
+    srv = mock_server(p_correct=1.0, p_no_box=0.0)
+
+    async def run():
+        async with openai.AsyncOpenAI(base_url=srv.base_url, api_key="t", max_retries=0) as ac:
+            return await asyncio.gather(
+                *(
+                    ac.chat.completions.create(
+                        model=MODEL,
+                        messages=[{"role": "user", "content": build_prompt(v, sentences, i)}],
+                        n=3,
+                    )
+                    for i, v in enumerate(versions)
+                )
+            )
+
+    for version, resp in zip(versions, asyncio.run(run()), strict=True):
+        for choice in resp.choices:
+            answer = boxed(choice.message.content)
+            assert answer is not None and same(answer, version), (version.problem.id, answer)
+    assert srv.stats["correct"] == 3 * len(versions)
+
+
+def test_wrong_answers_are_wrong_and_no_box_has_no_box(mock_server, versions, sentences):
+    srv = mock_server(p_correct=0.0, p_no_box=0.0)
+    c = client(srv)
+    for i, version in enumerate(versions[:20]):
+        answer = boxed(ask(c, build_prompt(version, sentences, i)).choices[0].message.content)
+        assert answer is not None and not same(answer, version), (version.problem.id, answer)
+    srv.update(p_no_box=1.0, p_correct=1.0)
+    resp = ask(c, build_prompt(versions[0], sentences, 0), n=5)
+    assert all("\\boxed" not in ch.message.content for ch in resp.choices)
+    assert srv.stats["wrong"] == 20 and srv.stats["no_box"] == 5
+
+
+def test_p_correct_is_roughly_honoured(mock_server, versions, sentences):
+    srv = mock_server(p_correct=0.7, p_no_box=0.0, seed=3)
+    resp = ask(client(srv), build_prompt(versions[4], sentences, 0), n=100)
+    hits = sum(same(boxed(ch.message.content), versions[4]) for ch in resp.choices)
+    assert 55 <= hits <= 85
+
+
+def test_seed_makes_output_reproducible(mock_server, versions, sentences):
+    srv = mock_server(p_correct=0.5)
+    c = client(srv)
+    prompt = build_prompt(versions[7], sentences, 2)
+    texts = lambda r: [ch.message.content for ch in r.choices]  # noqa: E731
+    first = texts(ask(c, prompt, n=4, seed=11))
+    assert texts(ask(c, prompt, n=4, seed=11)) == first
+    others = {tuple(texts(ask(c, prompt, n=4, seed=s))) for s in range(12, 16)}
+    assert any(o != tuple(first) for o in others)
+    other = mock_server(p_correct=0.5)  # a fresh server gives the same answer for the same seed
+    assert texts(ask(client(other), prompt, n=4, seed=11)) == first
+
+
+def test_unknown_prompt_gets_a_polite_reply_without_box(mock_server):
+    srv = mock_server(p_correct=1.0, p_no_box=0.0)
+    reply = ask(client(srv), "What is the capital of France?").choices[0].message.content
+    assert "\\boxed" not in reply and "stand-in" in reply
+    assert srv.stats["unknown"] == 1
+
+
+def test_prompt_with_system_message_and_content_parts(mock_server, versions, sentences):
+    srv = mock_server(p_correct=1.0, p_no_box=0.0)
+    version = versions[24]  # problem 13: a 보기 problem, subjective version
+    messages = [
+        {"role": "system", "content": "You are a helpful assistant."},
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": build_prompt(version, sentences, 1)}],
+        },
+    ]
+    resp = client(srv).chat.completions.create(model=MODEL, messages=messages)
+    assert same(boxed(resp.choices[0].message.content), version)
+
+
+def test_streaming_matches_non_streaming_and_reports_usage(mock_server, versions, sentences):
+    srv = mock_server(p_correct=0.6)
+    c = client(srv)
+    prompt = build_prompt(versions[3], sentences, 0)
+    plain = ask(c, prompt, n=2, seed=7)
+    stream = ask(c, prompt, n=2, seed=7, stream=True, stream_options={"include_usage": True})
+    text, finish, usage = {0: "", 1: ""}, {}, None
+    for chunk in stream:
+        assert chunk.object == "chat.completion.chunk"
+        if chunk.usage is not None:
+            assert chunk.choices == []
+            usage = chunk.usage
+        for ch in chunk.choices:
+            text[ch.index] += ch.delta.content or ""
+            if ch.finish_reason:
+                finish[ch.index] = ch.finish_reason
+    assert text == {i: ch.message.content for i, ch in enumerate(plain.choices)}
+    assert finish == {0: "stop", 1: "stop"}
+    assert usage is not None and usage.completion_tokens == plain.usage.completion_tokens
+
+
+def test_stream_without_usage_option_has_no_usage_chunk(mock_server, versions, sentences):
+    srv = mock_server()
+    chunks = list(ask(client(srv), build_prompt(versions[0], sentences, 0), stream=True))
+    assert all(ch.usage is None and ch.choices for ch in chunks)
+
+
+@pytest.mark.parametrize("mode", ["reasoning_content", "reasoning", "both"])
+def test_reasoning_fields(mock_server, versions, sentences, mode):
+    srv = mock_server(reasoning=mode)
+    c = client(srv)
+    prompt = build_prompt(versions[0], sentences, 0)
+    extra = ask(c, prompt).choices[0].message.model_extra
+    wanted = {"reasoning_content", "reasoning"} if mode == "both" else {mode}
+    assert {k for k in ("reasoning_content", "reasoning") if extra.get(k)} == wanted
+    streamed = {k: "" for k in wanted}
+    for chunk in ask(c, prompt, stream=True):
+        for ch in chunk.choices:
+            for k in wanted:
+                streamed[k] += (ch.delta.model_extra or {}).get(k) or ""
+    assert all(streamed[k] == extra[k] for k in wanted)
+
+
+def test_no_reasoning_fields_by_default(mock_server, versions, sentences):
+    srv = mock_server()
+    extra = ask(client(srv), build_prompt(versions[0], sentences, 0)).choices[0].message.model_extra
+    assert "reasoning_content" not in extra and "reasoning" not in extra
+
+
+def test_unknown_model_is_404_in_openai_shape(mock_server):
+    srv = mock_server()
+    with pytest.raises(openai.NotFoundError) as err:
+        client(srv).chat.completions.create(
+            model="nope", messages=[{"role": "user", "content": "hi"}]
+        )
+    assert err.value.status_code == 404 and err.value.code == "model_not_found"
+
+
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        (b"{not json", 400),
+        (b'{"model": "demo-model"}', 400),
+        (b'{"model": "demo-model", "messages": [{"role": "user", "content": "x"}], "n": 0}', 400),
+    ],
+)
+def test_bad_requests_are_400(mock_server, body, status):
+    srv = mock_server()
+    req = urllib.request.Request(
+        f"{srv.base_url}/chat/completions", data=body, headers={"Content-Type": "application/json"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(req, timeout=5)
+    assert err.value.code == status
+    assert "message" in json.loads(err.value.read())["error"]
+
+
+# --- faults ---
+
+
+def test_429_retry_after_is_honoured_then_succeeds(mock_server, versions, sentences):
+    srv = mock_server(script=("429",), retry_after=1, p_no_box=0.0)
+    prompt = build_prompt(versions[0], sentences, 0)
+    started = time.monotonic()
+    resp = ask(client(srv, max_retries=2), prompt)
+    assert time.monotonic() - started >= 0.9  # the client waited Retry-After, not its 0.5 s backoff
+    assert boxed(resp.choices[0].message.content)
+    assert srv.stats["429"] == 1 and srv.stats["completions"] == 1
+
+
+def test_429_without_retries_raises_with_header(mock_server):
+    srv = mock_server(script=("429",), retry_after=2)
+    with pytest.raises(openai.RateLimitError) as err:
+        ask(client(srv), "hi")
+    assert err.value.response.headers["retry-after"] == "2"
+
+
+def test_500_and_503(mock_server):
+    srv = mock_server(script=("500", "503"), retry_after=0.1)
+    c = client(srv)
+    with pytest.raises(openai.InternalServerError) as err:
+        ask(c, "hi")
+    assert err.value.status_code == 500
+    with pytest.raises(openai.APIStatusError) as err:
+        ask(c, "hi")
+    assert err.value.status_code == 503 and err.value.response.headers["retry-after"] == "0.1"
+    assert ask(c, "hi").choices[0].finish_reason == "stop"  # script used up: normal again
+    srv.update(script=("503", "500"))
+    assert ask(client(srv, max_retries=2), "hi").choices  # retried through both
+    assert srv.stats["500"] == 2 and srv.stats["503"] == 2
+
+
+def test_dropped_connection_is_a_connection_error(mock_server):
+    srv = mock_server(script=("drop",))
+    with pytest.raises(openai.APIConnectionError) as err:
+        ask(client(srv), "hi")
+    assert not isinstance(err.value, openai.APITimeoutError)
+    assert srv.stats["drop"] == 1
+    assert ask(client(srv), "hi").choices
+
+
+def test_slow_request_times_out(mock_server):
+    srv = mock_server(script=("slow",), slow_seconds=3.0)
+    started = time.monotonic()
+    with pytest.raises(openai.APITimeoutError):
+        ask(client(srv, timeout=0.3), "hi")
+    assert time.monotonic() - started < 2
+    assert srv.stats["slow"] == 1
+
+
+def test_length_truncation_has_no_complete_box(mock_server, versions, sentences):
+    srv = mock_server(script=("length", "length"), p_no_box=0.0, reasoning="reasoning_content")
+    c = client(srv)
+    prompt = build_prompt(versions[2], sentences, 0)
+    resp = ask(c, prompt, n=2)
+    assert [ch.finish_reason for ch in resp.choices] == ["length", "length"]
+    assert all(boxed(ch.message.content) is None for ch in resp.choices)
+    chunks = list(ask(c, prompt, stream=True))
+    assert chunks[-1].choices[0].finish_reason == "length"
+    capped = ask(c, prompt, max_tokens=5).choices[0]
+    assert capped.finish_reason == "length" and boxed(capped.message.content) is None
+
+
+def test_random_faults_are_deterministic_given_seed(mock_server):
+    def statuses(srv):
+        out = []
+        for _ in range(12):
+            try:
+                ask(client(srv), "hi")
+                out.append(200)
+            except openai.APIStatusError as exc:
+                out.append(exc.status_code)
+        return out
+
+    a = statuses(mock_server(p_429=0.3, p_500=0.3, seed=5, retry_after=0))
+    b = statuses(mock_server(p_429=0.3, p_500=0.3, seed=5, retry_after=0))
+    assert a == b and {200, 429, 500} <= set(a)
+
+
+def test_latency_with_jitter_is_applied(mock_server):
+    srv = mock_server(latency=0.3, jitter=0.1)
+    started = time.monotonic()
+    ask(client(srv), "hi")
+    assert 0.2 <= time.monotonic() - started < 2
+
+
+def test_many_concurrent_async_requests(mock_server, versions, sentences):
+    srv = mock_server(latency=0.2)
+
+    async def run():
+        async with openai.AsyncOpenAI(base_url=srv.base_url, api_key="t", max_retries=0) as ac:
+            calls = [
+                ac.chat.completions.create(
+                    model=MODEL,
+                    messages=[
+                        {
+                            "role": "user",
+                            "content": build_prompt(versions[i % len(versions)], sentences, i),
+                        }
+                    ],
+                )
+                for i in range(300)
+            ]
+            return await asyncio.gather(*calls)
+
+    started = time.monotonic()
+    results = asyncio.run(run())
+    assert len(results) == 300 and all(r.choices[0].message.content for r in results)
+    assert time.monotonic() - started < 15  # served concurrently, not one 0.2 s sleep after another
+
+
+def test_bad_config_is_rejected():
+    with pytest.raises(ValueError, match="reasoning"):
+        MockConfig(reasoning="think")
+    with pytest.raises(ValueError, match="script"):
+        MockConfig(script=("teapot",))
+    with pytest.raises(ValueError, match="p_correct"):
+        MockConfig(p_correct=1.5)
+
+
+# --- CLI ---
+
+
+def test_cli_writes_port_file_serves_and_stops_on_sigterm(tmp_path):
+    port_file = tmp_path / "url.txt"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "sftkit.mock_server", "--data_dir", str(DATA), "--port", "0",
+           "--port_file", str(port_file), "--model", "cli-model", "--script", "429"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 15
+        while not port_file.exists() and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stderr.read()
+            time.sleep(0.05)
+        url = port_file.read_text().strip()
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/v1", url)
+        c = openai.OpenAI(base_url=url, api_key="t", max_retries=0)
+        assert [m.id for m in c.models.list().data] == ["cli-model"]
+        with pytest.raises(openai.RateLimitError):
+            c.chat.completions.create(
+                model="cli-model", messages=[{"role": "user", "content": "x"}]
+            )
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert f"mock server listening on {url}" in out
+
+
+def test_cli_rejects_bad_settings():
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "sftkit.mock_server", "--data_dir", str(DATA), "--reasoning", "x"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=30)
+    assert proc.returncode == 2 and "reasoning" in proc.stderr
