@@ -17,6 +17,7 @@ sample) with numeric indices, so problem 10 follows problem 2.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sftkit.formats import FORMATS, REASONING_MODES, add_answer_meta, parse, render, with_system
-from sftkit.jsonl import InputError, atomic_write_jsonl, atomic_write_text, dumps, read_jsonl
+from sftkit.jsonl import InputError, atomic_open, atomic_write_text, dumps
 from sftkit.problems import TYPES
 
 MERGED_DIR = "merged"
@@ -102,11 +103,29 @@ def read_verdicts(path: Path) -> tuple[dict[str, dict], int]:
     return verdicts, bad
 
 
-def _read_sample(path: Path) -> dict:
-    """The one record of a sample file; InputError naming the file (and line) otherwise."""
-    for _, obj in read_jsonl(path):
+def read_sample(path: str | os.PathLike) -> dict:
+    """The one record of a sample file; InputError naming the file (and line) otherwise.
+
+    One open and one read per file: the report reads every sample file of the output.
+    """
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}:{lineno}: invalid JSON: {exc.msg}") from None
+        if not isinstance(obj, dict):
+            raise InputError(f"{path}:{lineno}: expected a JSON object")
         return obj
     raise InputError(f"{path}:1: empty sample file")
+
+
+def _problem(path, exc: Exception) -> str:
+    """Why a file was skipped; InputError already reads "out/s/t/1_0.jsonl:1: invalid JSON"."""
+    return str(exc) if isinstance(exc, InputError) else f"{path}: {exc}"
 
 
 # --- merge --------------------------------------------------------------------------------
@@ -143,10 +162,14 @@ def _training_record(record: dict, fmt: str, mode: str, system: str | None, verd
     conv = parse(record)
     if conv is None:
         raise ValueError("no assistant turn in a known format")
-    rendered = render(with_system(conv, system), fmt, mode)
+    conv = with_system(conv, system)
+    rendered = render(conv, fmt, mode)
     # Two samples are duplicates when a trainer would see the same example: same prompt, same
-    # system, same assistant text (reasoning included unless dropped).
-    key = dumps(rendered)
+    # system, same assistant text (reasoning included unless dropped). A digest keeps the seen-set
+    # small while records stream to disk.
+    kept = conv.reasoning if mode != "drop" else None
+    parts = (conv.prompt, conv.system or "", kept or "", conv.content)
+    key = hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=16).digest()
     meta = dict(record.get("meta") or {})
     meta["format"], meta["reasoning_mode"] = fmt, mode
     if mode != "drop":
@@ -194,12 +217,6 @@ def llamafactory_entry(file_name: str, fmt: str, has_system: bool) -> dict:
     }
 
 
-def _has_system(records: list[dict]) -> bool:
-    # Declare the system column only when every record has one: a column missing from some
-    # records loads as null and LLaMA-Factory would pass None as the system prompt.
-    return bool(records) and all(r.get("system") for r in records)
-
-
 def merge_outputs(
     output_dir: str | os.PathLike,
     fmt: str,
@@ -208,6 +225,7 @@ def merge_outputs(
 ) -> MergeStats:
     """Merge every validated sample into `merged/` (all sources + one file per source).
 
+    Records stream to temp files (a run can hold gigabytes of reasoning), renamed when complete.
     A bad or unreadable validated file is listed in `bad_files` and skipped; nothing crashes.
     """
     if fmt not in FORMATS:
@@ -216,66 +234,78 @@ def merge_outputs(
         raise ValueError(f"unknown reasoning mode {reasoning_mode!r}")
     out = Path(output_dir)
     merged_dir = out / MERGED_DIR
-    per_source: dict[str, list[dict]] = {}
-    seen: set[str] = set()
-    bad: list[str] = []
-    files_read = duplicates = 0
-    for source in list_sources(out):
-        src_dir = out / source
-        types = sorted(
-            (
-                e.name[: -len(VALIDATED_SUFFIX)]
-                for e in os.scandir(src_dir)
-                if e.is_dir() and e.name.endswith(VALIDATED_SUFFIX)
-            ),
-            key=_type_key,
-        )
-        records: list[dict] = []
-        for type_ in types:
-            folder = src_dir / f"{type_}{VALIDATED_SUFFIX}"
-            verdicts, _ = read_verdicts(src_dir / f"{type_}{VERDICTS_SUFFIX}")
-            files, odd = list_sample_files(folder)
-            bad.extend(f"{folder / name}: not a <problem>_<sample>.jsonl name" for name in odd)
-            for _, _, name in files:
-                path = folder / name
-                files_read += 1
-                try:
-                    rec, key = _training_record(
-                        _read_sample(path), fmt, reasoning_mode, system, verdicts.get(name)
-                    )
-                except (OSError, UnicodeDecodeError, ValueError) as exc:  # InputError too
-                    bad.append(f"{path}: {exc}")
-                    continue
-                if key in seen:
-                    duplicates += 1
-                    continue
-                seen.add(key)
-                records.append(rec)
-        if records:
-            per_source[source] = records
-
-    all_records = [r for records in per_source.values() for r in records]
-    outputs = []
-    info = {}
     all_name = f"{ALL_NAME}_{fmt}.jsonl"
-    atomic_write_jsonl(merged_dir / all_name, all_records)
-    outputs.append(str(merged_dir / all_name))
-    info[ALL_NAME] = llamafactory_entry(all_name, fmt, _has_system(all_records))
-    for source, records in per_source.items():
-        name = f"{source}_{fmt}.jsonl"
-        atomic_write_jsonl(merged_dir / name, records)
-        outputs.append(str(merged_dir / name))
-        info[source] = llamafactory_entry(name, fmt, _has_system(records))
+    seen: set[bytes] = set()
+    bad: list[str] = []
+    by_source: dict[str, int] = {}
+    info: dict[str, dict] = {}
+    files_read = duplicates = 0
+    # Declare a system column only when every record has one: a column missing from some
+    # records loads as null and LLaMA-Factory would pass None as the system prompt.
+    all_system = True
+    with atomic_open(merged_dir / all_name) as all_fh:
+        for source in list_sources(out):
+            src_dir = out / source
+            types = sorted(
+                (
+                    e.name[: -len(VALIDATED_SUFFIX)]
+                    for e in os.scandir(src_dir)
+                    if e.is_dir() and e.name.endswith(VALIDATED_SUFFIX)
+                ),
+                key=_type_key,
+            )
+            source_path = merged_dir / f"{source}_{fmt}.jsonl"
+            if not types:
+                source_path.unlink(missing_ok=True)  # a stale file from an earlier merge
+                continue
+            count, source_system = 0, True
+            with atomic_open(source_path) as fh:
+                for type_ in types:
+                    folder = src_dir / f"{type_}{VALIDATED_SUFFIX}"
+                    verdicts, _ = read_verdicts(src_dir / f"{type_}{VERDICTS_SUFFIX}")
+                    files, odd = list_sample_files(folder)
+                    bad.extend(f"{folder / n}: not a <problem>_<sample>.jsonl name" for n in odd)
+                    for _, _, name in files:
+                        path = os.path.join(folder, name)
+                        files_read += 1
+                        try:
+                            record = read_sample(path)
+                            rec, key = _training_record(
+                                record, fmt, reasoning_mode, system, verdicts.get(name)
+                            )
+                        except (OSError, UnicodeDecodeError, ValueError) as exc:  # InputError too
+                            bad.append(_problem(path, exc))
+                            continue
+                        if key in seen:
+                            duplicates += 1
+                            continue
+                        seen.add(key)
+                        line = dumps(rec) + "\n"
+                        fh.write(line)
+                        all_fh.write(line)
+                        count += 1
+                        source_system = source_system and bool(rec.get("system"))
+            if count:
+                by_source[source] = count
+                info[source] = llamafactory_entry(source_path.name, fmt, source_system)
+                all_system = all_system and source_system
+            else:
+                # No validated record (left): no file, rather than a stale or empty one.
+                source_path.unlink()
+    written = sum(by_source.values())
+    info = {ALL_NAME: llamafactory_entry(all_name, fmt, written > 0 and all_system), **info}
     info_path = merged_dir / "dataset_info.json"
     atomic_write_text(info_path, json.dumps(info, ensure_ascii=False, indent=2) + "\n")
+    outputs = [str(merged_dir / all_name)]
+    outputs += [str(merged_dir / info[s]["file_name"]) for s in by_source]
     outputs.append(str(info_path))
     return MergeStats(
         fmt=fmt,
         reasoning_mode=reasoning_mode,
         files_read=files_read,
-        written=len(all_records),
+        written=written,
         duplicates=duplicates,
-        by_source={s: len(r) for s, r in per_source.items()},
+        by_source=by_source,
         bad_files=tuple(bad),
         outputs=tuple(outputs),
     )
@@ -378,6 +408,7 @@ def _type_report(src_dir: Path, source: str, type_: str, failed: set, vague: int
 
     Each sample file is read once for its meta (truncation, tokens, problem id).
     """
+    folder = str(src_dir / type_)
     files, odd = list_sample_files(src_dir / type_)
     verdicts, bad_lines = read_verdicts(src_dir / f"{type_}{VERDICTS_SUFFIX}")
     warnings = [f"{src_dir / type_ / n}: not a <problem>_<sample>.jsonl name" for n in odd]
@@ -396,10 +427,10 @@ def _type_report(src_dir: Path, source: str, type_: str, failed: set, vague: int
             counts[1] += 1
             counts[2] += verdict.get("is_correct") is True
         try:
-            meta = _read_sample(src_dir / type_ / name).get("meta") or {}
+            meta = read_sample(os.path.join(folder, name)).get("meta") or {}
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             row["unreadable"] += 1
-            warnings.append(f"{src_dir / type_ / name}: {exc}")
+            warnings.append(_problem(src_dir / type_ / name, exc))
             continue
         if not isinstance(meta, dict):
             continue
