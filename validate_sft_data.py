@@ -184,6 +184,7 @@ _SIMPLE_SUBS = [
     (re.compile(r"(\d)\s*(?:\{,\}|\\,)\s*(?=\d{3}(?!\d))"), r"\1"),  # 1{,}000 and 1\,000
     (re.compile(r"\\%"), "%"),
     (re.compile(r"\\\$"), ""),
+    (re.compile(r"\$"), " "),  # stray math delimiters: "12 $ and $13"
     (re.compile(r"(?<!\\)\\(?:,|;|:|!|>| |quad|qquad|enspace|thinspace)(?![a-zA-Z])|~"), " "),
 ]
 
@@ -234,6 +235,12 @@ _LABEL = re.compile(
 )
 _UNITS = r"(?:m|g|L|s|h)(?:\^\{?[23]\}?|[²³])?"
 _LONG_UNITS = r"(?:cm|mm|km|kg|mg|ml|mL|sec|min|hr|cc)(?:\s*\^\s*\{?[23]\}?|[²³])?"
+_WORD_UNITS = (
+    r"(?:(?:square|sq\.?|cubic)\s+)?(?:meters?|metres?|centimeters?|millimeters?|kilometers?|"
+    r"inches|inch|feet|foot|ft|yards?|miles?|units?|degrees?|dollars?|cents?|hours?|minutes?|"
+    r"seconds?|days?|weeks?|months?|years?|grams?|kilograms?|liters?|litres?|people|students|ways)"
+    r"(?:\s*\^\s*\{?[23]\}?|[²³])?"
+)
 # Only known counters and copulas are stripped: "3이 아니다", "3 이상", "3만", "3의 제곱" keep
 # their words and so never match 3.
 _COUNTERS = (
@@ -282,6 +289,8 @@ def normalize_answer(s: str) -> str:
         stripped = _LEADING_WORDS.sub("", s.lstrip(":"))
         stripped = _TRAILING_WORDS.sub("", stripped)
         stripped = re.sub(r"(?<=[\d})])\s*" + _LONG_UNITS + "$", "", stripped)
+        stripped = re.sub(r"(?<=[\d})])\s*(?:percent|percentage|pct)$", "%", stripped)
+        stripped = re.sub(r"(?<=[\d})])\s+" + _WORD_UNITS + "$", "", stripped)
         # One-letter units only after a plain number: "5 m", but "\pi r^2 h" keeps its h.
         stripped = re.sub(r"^([+-]?[\d.,]+)\s+" + _UNITS + "$", r"\1", stripped)
         stripped = re.sub(r"(?<=\S)\s*°$", "", stripped)
@@ -553,6 +562,8 @@ def _decide(extracted: str | None, ground_truth) -> tuple[bool, str]:
     gold = _gold_text(ground_truth)
     if gold is None or not gold.strip():
         return False, "mismatch"
+    if "\\boxed" in gold or "\\fbox" in gold:
+        gold = extract_boxed_answer(gold) or gold  # a gold solution: its boxed answer
     if len(extracted) > MAX_ANSWER_CHARS or len(gold) > MAX_ANSWER_CHARS:
         same = extracted.strip() == gold.strip()
         return same, "match_exact" if same else "unparseable"

@@ -114,6 +114,13 @@ def symbolic_equal(a: str, b: str) -> bool:
     import sympy
 
     ea, eb = _to_sympy(a), _to_sympy(b)
+    if isinstance(ea, sympy.Equality) and isinstance(eb, sympy.Equality):
+        # Same equation up to a nonzero factor: 2x+2=0 and -x-1=0.
+        da, db = ea.lhs - ea.rhs, eb.lhs - eb.rhs
+        if db == 0:
+            return da == 0
+        ratio = sympy.simplify(da / db)
+        return bool(ratio.is_number and ratio != 0 and ratio.is_finite)
     if not isinstance(ea, sympy.Expr) or not isinstance(eb, sympy.Expr):
         return bool(ea == eb)
     if ea.free_symbols or eb.free_symbols:
