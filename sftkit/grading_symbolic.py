@@ -16,6 +16,7 @@ import concurrent.futures
 import re
 import signal
 import threading
+import time
 from contextlib import contextmanager
 
 from sftkit.grading_numeric import MIN_SIG_DIGITS, decimal_digits
@@ -168,12 +169,17 @@ def _alarm(seconds: float):
         raise SymbolicTimeout()
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    outer_delay, outer_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
+    started = time.monotonic()
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        if outer_delay > 0:
+            # Someone else's timer (e.g. pytest-timeout) was running: give it back its remainder.
+            remaining = max(outer_delay - (time.monotonic() - started), 0.001)
+            signal.setitimer(signal.ITIMER_REAL, remaining, outer_interval)
 
 
 def _warm_up() -> None:
@@ -216,6 +222,34 @@ def _on_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGALRM")
 
 
+def _off_main_thread(a: str, b: str, timeout: float) -> bool:
+    try:
+        pool = _get_pool()
+    except Exception:
+        pool = None  # e.g. inside a daemonic worker, which may not start children
+    if pool is not None:
+        return pool.schedule(_in_worker, args=(a, b), timeout=timeout).result()
+    # Last resort: a daemon thread we stop waiting for. It cannot be killed, but the caller
+    # gets its verdict on time and the thread dies with the process.
+    box: list = []
+
+    def target():
+        try:
+            box.append(("ok", symbolic_equal(a, b)))
+        except Exception as exc:  # noqa: BLE001 - reported as unparseable by the caller
+            box.append(("error", exc))
+
+    worker = threading.Thread(target=target, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if not box:
+        raise SymbolicTimeout()
+    kind, value = box[0]
+    if kind == "error":
+        raise value
+    return value
+
+
 def run_symbolic(a: str, b: str, timeout: float | None = None) -> tuple[bool, str | None]:
     """(equal, failure) where failure is None, "timeout" or "unparseable". Never raises."""
     timeout = SYMBOLIC_TIMEOUT if timeout is None else timeout
@@ -230,8 +264,7 @@ def run_symbolic(a: str, b: str, timeout: float | None = None) -> tuple[bool, st
             with _alarm(timeout):
                 equal = symbolic_equal(a, b)
         else:
-            future = _get_pool().schedule(_in_worker, args=(a, b), timeout=timeout)
-            equal = future.result()
+            equal = _off_main_thread(a, b, timeout)
     except (SymbolicTimeout, concurrent.futures.TimeoutError, TimeoutError):
         return False, "timeout"  # not cached: a busy machine may succeed next time
     except Exception:

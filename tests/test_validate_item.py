@@ -237,3 +237,33 @@ def test_typical_answers_never_reach_sympy(monkeypatch):
         verdict = vsd.grade(response, gold)
         assert verdict.is_correct is expected, (response, verdict)
         assert verdict.reason != "unparseable"
+
+
+def test_no_pool_available_still_times_out(monkeypatch):
+    def no_pool():
+        raise AssertionError("daemonic processes are not allowed to have children")
+
+    monkeypatch.setattr(grading_symbolic, "_get_pool", no_pool)
+    monkeypatch.setattr(grading_symbolic, "symbolic_equal", _hang)
+    monkeypatch.setattr(grading_symbolic, "SYMBOLIC_TIMEOUT", 0.5)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        verdict = pool.submit(
+            vsd.grade, rf"\boxed{{{SYMBOLIC_PAIR[0]}}}", SYMBOLIC_PAIR[1]
+        ).result()
+    assert (verdict.is_correct, verdict.reason) == (False, "timeout")
+
+
+def test_outer_alarm_is_given_back():
+    import signal
+
+    fired = []
+    previous = signal.signal(signal.SIGALRM, lambda *_: fired.append(True))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 30)
+        assert vsd.grade(r"\boxed{\log_2 8}", 3).is_correct
+        remaining, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 0 < remaining <= 30
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert not fired
