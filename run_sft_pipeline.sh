@@ -337,18 +337,27 @@ pipeline_done() {
   [[ -s "${OUTPUT_DIR}/.generator.rc" && -s "${OUTPUT_DIR}/.merge.rc" ]]
 }
 
+# Interactive: attach; when both panes have finished, detach so the summary lands here.
+attach_session() {
+  local helper
+  (
+    wait_for_session
+    sleep 2  # a moment to read the report in the pane
+    tmux detach-client -s "$(session_target)" 2>/dev/null || true
+  ) &
+  helper=$!
+  log "attaching; Ctrl-B D detaches and the run goes on"
+  tmux attach-session -t "$(session_target)" || true
+  kill "${helper}" 2>/dev/null || true
+  wait "${helper}" 2>/dev/null || true
+}
+
 run_tmux() {
   local rc=0 step
   start_session
   log "tmux session '${TMUX_SESSION}': watcher (left), generator (right)"
-  if [[ -t 0 && -t 1 ]]; then
-    log "attaching; Ctrl-B D detaches and the run goes on"
-    if [[ -n "${TMUX:-}" ]]; then
-      tmux switch-client -t "$(session_target)" || true
-      wait_for_session
-    else
-      tmux attach-session -t "$(session_target)" || true
-    fi
+  if [[ -t 0 && -t 1 && -z "${TMUX:-}" ]]; then
+    attach_session
     if ! pipeline_done; then
       if ((DEMO == 0)); then
         log "still running; attach again with: tmux attach -t ${TMUX_SESSION}"
@@ -359,11 +368,15 @@ run_tmux() {
       wait_for_session
     fi
   else
-    log "no terminal: not attaching; waiting for both panes to finish"
-    log "  (watch it meanwhile with: tmux attach -t ${TMUX_SESSION})"
+    if [[ -n "${TMUX:-}" ]]; then
+      log "inside tmux: not attaching (switch with: tmux switch-client -t ${TMUX_SESSION})"
+    else
+      log "no terminal: not attaching (watch with: tmux attach -t ${TMUX_SESSION})"
+    fi
+    log "waiting for both panes to finish"
     wait_for_session
-    tmux kill-session -t "$(session_target)" 2>/dev/null || true
   fi
+  tmux kill-session -t "$(session_target)" 2>/dev/null || true
   for step in watcher merge; do
     if [[ -f "${OUTPUT_DIR}/.${step}.log" ]]; then
       echo

@@ -593,8 +593,9 @@ def run(cfg: Config) -> int:
     def on_signal(signum, _frame):
         watcher.abort_signal = signum
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    # SIGHUP too: closing or killing a tmux pane hangs its process up.
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, on_signal)
     mode = "once" if cfg.once else f"every {cfg.interval:g}s until {cfg.stop_file} exists"
     dirs = ", ".join(str(d) for d in cfg.watch_dirs)
     print(f"[watcher] watching {dirs} ({mode}; {cfg.workers} workers, timeout {cfg.timeout:g}s)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -215,3 +216,30 @@ def test_settings_from_env_and_flags(tmux_env, args, env_extra, code, message):
     res = launch(dict(tmux_env, **env_extra), *args)
     assert res.returncode == code
     assert message in res.stdout + res.stderr
+
+
+@pytest.mark.skipif(shutil.which("script") is None, reason="needs util-linux script for a pty")
+def test_interactive_terminal_attaches_then_prints_the_summary(tmp_path, tmux_env):
+    """Under a pseudo-terminal the launcher attaches; when both panes finish it detaches itself."""
+    out = tmp_path / "out"
+    session = f"sft_tty_{uuid.uuid4().hex[:8]}"
+    cmd = [BASH, LAUNCHER, "--demo", "--n", "1", "--session", session, "--output_dir", str(out)]
+    cmd += FAST
+    typescript = tmp_path / "typescript"
+    env = dict(tmux_env, TERM="xterm")
+    res = subprocess.run(
+        ["script", "-qec", shlex.join(cmd), str(typescript)],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=90,
+    )
+    screen = typescript.read_bytes().decode("utf-8", "replace")
+    assert res.returncode == 0, screen[-3000:]
+    assert "attaching; Ctrl-B D detaches" in screen
+    # The panes' titles as tmux drew them, watcher left and generator right.
+    assert (
+        "watcher (validate_watcher.py)" in screen and "generator (generate_sft_data.py)" in screen
+    )
+    assert "merge: exit code 0" in screen and not session_exists(tmux_env, session)
+    assert_each_sample_graded_once(out, "sample_math")
