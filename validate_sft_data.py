@@ -203,13 +203,14 @@ def _unwrap_commands(s: str) -> str:
 
 
 def _brace_args(s: str) -> str:
-    r"""\frac12 -> \frac{1}{2}, \sqrt2 -> \sqrt{2}, \frac1x -> \frac{1}{x}."""
+    r"""\frac12 -> \frac{1}{2}, \sqrt10 -> \sqrt{10}, \frac1x -> \frac{1}{x}."""
     s = re.sub(r"\\frac\s*([0-9a-zA-Z])\s*([0-9a-zA-Z])", r"\\frac{\1}{\2}", s)
     s = re.sub(r"\\frac\s*(\{[^{}]*\})\s*([0-9a-zA-Z])", r"\\frac\1{\2}", s)
     s = re.sub(r"\\frac\s*([0-9a-zA-Z])\s*(\{)", r"\\frac{\1}\2", s)
-    s = re.sub(r"\\sqrt\s*([0-9a-zA-Z])", r"\\sqrt{\1}", s)
+    # \sqrt10 is \sqrt{1}0 to TeX, but every writer means the square root of 10.
+    s = re.sub(r"\\sqrt\s*([0-9]+|[a-zA-Z])", r"\\sqrt{\1}", s)
     s = re.sub(r"\\sqrt\s*(\\[a-zA-Z]+)", r"\\sqrt{\1}", s)
-    s = re.sub(r"_\s*([0-9a-zA-Z])", r"_{\1}", s)
+    s = re.sub(r"_\s*([0-9]+|[a-zA-Z])", r"_{\1}", s)  # \log_10 100: base 10, as meant
     return s
 
 
