@@ -206,7 +206,10 @@ run_generator() {
   local rc=0
   generator_cmd
   log "generator: ${GEN_CMD[*]}"
+  # Ctrl-C stops the generator, not this script: the stop file must still be touched.
+  trap 'log "interrupted: finishing up (Ctrl-C again to abort)"' INT
   run_logged generator "${GEN_CMD[@]}" || rc=$?
+  trap - INT
   log "generator exited with code ${rc}; stopping the watcher in ${STOP_DELAY}s"
   sleep "${STOP_DELAY}"
   touch "${STOP_FILE}"

@@ -101,7 +101,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
     out = Path(a.output_dir)
     return Config(
         output_dir=out,
-        watch_dirs=tuple(Path(d) for d in (a.watch_dirs or [out])),
+        # Absolute, so a folder reached from two watched paths is still one folder.
+        watch_dirs=tuple(Path(os.path.abspath(d)) for d in (a.watch_dirs or [out])),
         interval=a.interval,
         stop_file=Path(a.stop_file) if a.stop_file else out / ".watcher_stop",
         once=a.once,
@@ -587,7 +588,11 @@ def start_pool(cfg: Config) -> ProcessPool:
 
 
 def run(cfg: Config) -> int:
-    load_grader(cfg.grader)  # fail fast on a bad --grader
+    try:
+        load_grader(cfg.grader)  # fail fast on a bad --grader
+    except (ImportError, AttributeError) as exc:
+        print(f"[watcher] error: cannot load --grader {cfg.grader}: {exc}", file=sys.stderr)
+        return 2
     watcher = Watcher(cfg)
 
     def on_signal(signum, _frame):
