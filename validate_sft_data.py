@@ -147,6 +147,8 @@ _CHAR_MAP = str.maketrans(
         "：": ":",
         "（": "(",
         "）": ")",
+        "²": "^{2}",
+        "³": "^{3}",
         "\u00a0": " ",
         "\u3000": " ",
         **{chr(0xFF10 + i): str(i) for i in range(10)},
@@ -162,7 +164,13 @@ _UNWRAP = re.compile(
     r"operatorname|hbox)\s*\{"
 )
 _SIMPLE_SUBS = [
-    (re.compile(r"\\(?:displaystyle|textstyle|scriptstyle|limits|nolimits)(?![a-zA-Z])"), ""),
+    (
+        re.compile(
+            r"\\(?:displaystyle|textstyle|scriptstyle|limits|nolimits|tiny|small|normalsize|"
+            r"large|Large|LARGE|huge|Huge|bf|it|rm)(?![a-zA-Z])"
+        ),
+        "",
+    ),
     (re.compile(r"\\left\s*\.|\\right\s*\."), ""),
     (
         re.compile(
