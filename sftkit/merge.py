@@ -170,7 +170,7 @@ def _training_record(record: dict, fmt: str, mode: str, system: str | None, verd
     kept = conv.reasoning if mode != "drop" else None
     parts = (conv.prompt, conv.system or "", kept or "", conv.content)
     key = hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=16).digest()
-    meta = dict(record.get("meta") or {})
+    meta = dict(record["meta"]) if isinstance(record.get("meta"), dict) else {}
     meta["format"], meta["reasoning_mode"] = fmt, mode
     if mode != "drop":
         # Already in the training text; a second copy would double the file size.
@@ -179,7 +179,10 @@ def _training_record(record: dict, fmt: str, mode: str, system: str | None, verd
         meta.setdefault("verdict", verdict.get("reason"))
         meta.setdefault("extracted_answer", verdict.get("extracted_answer"))
     # Golds are ints (choice numbers) and strings mixed in one file; `datasets` infers one column
-    # type per file and refuses mixed ones, so the merged `answer` is always text: 3 -> "3".
+    # type per file and refuses mixed ones, so these are always text in merged files: 3 -> "3".
+    for key_ in ("problem_id", "extracted_answer"):
+        if meta.get(key_) is not None:
+            meta[key_] = str(meta[key_])
     answer = record.get("answer")
     answer = None if answer is None else str(answer)
     return add_answer_meta(rendered, fmt, answer, meta), key

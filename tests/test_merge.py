@@ -35,6 +35,11 @@ def build_tree(out, write):
     write(out, "a_math", MULT, 1, 0, fmt="simple", mode="drop", reasoning="only in meta", answer=2)
     write(out, "a_math", MULT, 1, 1, correct=None)  # not graded yet
     write(out, "a_math", MULT, 1, 2, correct=False)
+    # An older writer stored numbers where others store text: merged files must still load.
+    path = out / "a_math" / f"{SUBJ}_validated" / "1_0.jsonl"
+    record = json.loads(path.read_text(encoding="utf-8"))
+    record["meta"] |= {"problem_id": 1, "extracted_answer": 7}
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
 
 
 def merged(out, name) -> list[dict]:
@@ -106,11 +111,14 @@ def test_bad_validated_files_are_reported_and_skipped(tmp_path, sample_writer):
     folder = tmp_path / "src" / f"{SUBJ}_validated"
     (folder / "1_0.jsonl").write_text('{"messages": [{"role": "user", "content": "p"}]\n')
     (folder / "2_0.jsonl").write_text('{"meta": {}}\n')
+    (folder / "6_0.jsonl").write_text(
+        '{"output": "\\\\boxed{1}", "instruction": "p", "meta": "x"}\n'
+    )
     (folder / "4_0.jsonl").write_bytes(b"\xff\xfe garbage")
     (folder / "5_0.jsonl").write_text("")
     (folder / "notes.jsonl").write_text("{}\n")
     stats = merge_outputs(tmp_path, "alpaca")
-    assert stats.written == 2
+    assert stats.written == 3
     bad = "\n".join(stats.bad_files)
     assert len(stats.bad_files) == 5
     for name in (
@@ -121,10 +129,9 @@ def test_bad_validated_files_are_reported_and_skipped(tmp_path, sample_writer):
     ):
         assert name in bad
     assert "notes.jsonl: not a <problem>_<sample>.jsonl name" in bad
-    assert [r["meta"]["problem_index"] for r in merged(tmp_path, "sft_math_all_alpaca.jsonl")] == [
-        0,
-        3,
-    ]
+    records = merged(tmp_path, "sft_math_all_alpaca.jsonl")
+    assert [r["meta"].get("problem_index") for r in records] == [0, 3, None]
+    assert records[2]["output"] == "\\boxed{1}" and records[2]["meta"]["format"] == "alpaca"
 
 
 def test_merged_folder_and_hidden_folders_are_not_sources(tmp_path, sample_writer):
