@@ -77,8 +77,9 @@ def _closing_brace(text: str, start: int) -> int:
 
 
 def _strip_wrappers(ans: str) -> str:
-    prev = None
-    while prev != ans:
+    if len(ans) > MAX_ANSWER_CHARS:
+        return ans.strip()  # not an answer anyway; keep the work linear
+    for _ in range(50):
         prev = ans
         ans = ans.strip()
         for left, right in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
@@ -87,10 +88,11 @@ def _strip_wrappers(ans: str) -> str:
                 break
         ans = _LABEL_TEXT.sub("", ans)
         ans = re.sub(r"(?<!\.)(?:\.|。|\\\.)$", "", ans.strip())
-        if ans.startswith(("\\boxed", "\\fbox")):
-            inner = extract_boxed_answer(ans)
-            if inner is not None and re.fullmatch(r"\\(?:boxed|fbox)\s*\{.*\}", ans, re.S):
-                ans = inner
+        m = re.match(r"\\(?:boxed|fbox)\s*\{", ans)
+        if m and _closing_brace(ans, m.end() - 1) == len(ans) - 1:
+            ans = ans[m.end() : -1]  # \boxed{\boxed{3}}
+        if ans == prev:
+            break
     return ans.strip()
 
 
@@ -566,6 +568,8 @@ def _scalar(r: str, g: str) -> tuple[bool, str]:
 def _decide(extracted: str | None, ground_truth) -> tuple[bool, str]:
     if extracted is None:
         return False, "no_box"
+    if isinstance(extracted, int | float) and not isinstance(extracted, bool):
+        extracted = str(extracted)
     if not isinstance(extracted, str) or not extracted.strip():
         return False, "empty_box"
     gold = _gold_text(ground_truth)
@@ -649,6 +653,14 @@ def validate_item(item: dict) -> dict:
         "ground_truth": gold,
         "reason": verdict.reason,
     }
+
+
+def warm_up() -> None:
+    """Import SymPy and build the LaTeX parser now (about a second), e.g. before forking workers
+    so each one does not pay it on its first symbolic answer. warm_up(); grade(...)"""
+    from sftkit.grading_symbolic import _warm_up
+
+    _warm_up()
 
 
 def validate_items(items) -> list[dict]:

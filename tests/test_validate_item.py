@@ -267,3 +267,27 @@ def test_outer_alarm_is_given_back():
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     assert not fired
+
+
+def test_nested_and_huge_boxes_never_raise():
+    cases = [
+        "\\boxed{" * 300 + "3" + "}" * 300,
+        "\\boxed{" + "$" * 100_000 + "}",
+        "\\boxed{" + "\\text{" * 20_000 + "}",
+        "\\boxed{1}" * 30_000,
+    ]
+    for response in cases:
+        start = time.monotonic()
+        verdict = vsd.grade(response, 3)
+        assert verdict.is_correct is False and verdict.reason in vsd.REASONS
+        assert vsd.check_answer(vsd.extract_boxed_answer(response), 3) is False
+        assert time.monotonic() - start < 2
+
+
+def test_short_nested_box_is_unwrapped():
+    assert vsd.grade(r"\boxed{\boxed{\boxed{3}}}", 3).is_correct
+
+
+def test_warm_up_then_grade():
+    vsd.warm_up()
+    assert vsd.grade(r"\boxed{\frac{\pi}{4}}", r"\frac{2\pi}{8}").reason == "match_symbolic"
