@@ -181,6 +181,24 @@ pane_cmd() {
     -- "${EXTRA_ARGS[@]}")
 }
 
+# show_cmd CMD...: the command line, quoted so it can be copied, with any API key masked.
+show_cmd() {
+  local arg mask=0 out=""
+  for arg in "$@"; do
+    if ((mask)); then
+      out+="*** "
+      mask=0
+      continue
+    elif [[ "${arg}" == --api_key=* ]]; then
+      out+="--api_key=*** "
+      continue
+    fi
+    [[ "${arg}" != "--api_key" ]] || mask=1
+    out+="$(printf '%q' "${arg}") "
+  done
+  echo "${out% }"
+}
+
 # --- steps -----------------------------------------------------------------------------------
 
 # run_logged NAME CMD...: run CMD with output shown and kept in <output>/.NAME.log and its exit
@@ -205,7 +223,7 @@ run_logged() {
 run_generator() {
   local rc=0
   generator_cmd
-  log "generator: ${GEN_CMD[*]}"
+  log "generator: $(show_cmd "${GEN_CMD[@]}")"
   # Ctrl-C stops the generator, not this script: the stop file must still be touched.
   trap 'log "interrupted: finishing up (Ctrl-C again to abort)"' INT
   run_logged generator "${GEN_CMD[@]}" || rc=$?
@@ -219,7 +237,7 @@ run_generator() {
 run_watcher() {
   local rc=0
   watcher_cmd "$@"
-  log "watcher: ${WATCH_CMD[*]}"
+  log "watcher: $(show_cmd "${WATCH_CMD[@]}")"
   run_logged watcher "${WATCH_CMD[@]}" || rc=$?
   log "watcher exited with code ${rc}"
   return "${rc}"
@@ -228,7 +246,7 @@ run_watcher() {
 run_merge() {
   local rc=0
   merge_cmd
-  log "merge: ${MERGE_CMD[*]}"
+  log "merge: $(show_cmd "${MERGE_CMD[@]}")"
   run_logged merge "${MERGE_CMD[@]}" || rc=$?
   return "${rc}"
 }
@@ -312,10 +330,14 @@ prepare_session() {
 
 start_session() {
   local window cwd="${PWD}"
+  local var
+  # Panes get the tmux server's environment, which may predate this shell: pass what matters.
   local -a env=(-e "PYTHON=${PYTHON}")
-  if [[ -n "${PYTHONPATH:-}" ]]; then
-    env+=(-e "PYTHONPATH=${PYTHONPATH}")
-  fi
+  for var in PYTHONPATH OPENAI_API_KEY; do
+    if [[ -n "${!var:-}" ]]; then
+      env+=(-e "${var}=${!var}")
+    fi
+  done
   # Start on a placeholder so remain-on-exit is set before any real command can exit.
   tmux new-session -d -s "${TMUX_SESSION}" -n pipeline -x 220 -y 50 -c "${cwd}" "${env[@]}" \
     -- cat

@@ -206,7 +206,7 @@ def read_sample(path: Path, lenient: bool = False) -> dict:
 @dataclass
 class Pending:
     key: tuple[int, int]  # (mtime_ns, size) at the last read attempt
-    appeared: float  # wall time the file was first seen (or its mtime, if later seen)
+    appeared: float  # its mtime, or this run's start for older files: where lag is measured from
     tries: int = 0
 
 
@@ -274,6 +274,12 @@ class Batch:
 
 
 class Watcher:
+    """All state of one run: folders seen, files pending and in flight, verdicts, lags.
+
+    Per poll the cost is O(new files): an unchanged folder is not listed again, a listed name
+    already graded or pending costs one dict lookup, and only new names are stat()ed and read.
+    """
+
     def __init__(self, cfg: Config):
         self.cfg = cfg
         self.folders: dict[Path, Folder] = {}

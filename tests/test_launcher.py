@@ -144,12 +144,18 @@ def test_generator_failure_still_stops_the_watcher(tmp_path, tmux_env, mode):
     args = ["--output_dir", str(out), "--base_url", UNREACHABLE, "--n", "1", *FAST]
     args += ["--data_dir", str(REPO / "data")]
     args += ["--session", f"sft_fail_{uuid.uuid4().hex[:8]}"] if mode == "tmux" else [mode]
-    res = launch(tmux_env, *args, "--", "--max_retries", "0", "--timeout", "2")
+    res = launch(
+        tmux_env, *args, "--", "--max_retries", "0", "--timeout", "2", "--api_key", "sk-X1"
+    )
     assert res.returncode == 2, res.stdout + res.stderr  # the generator's preflight failure
     assert (out / ".generator.rc").read_text().strip() == "2"
     assert (out / ".watcher.rc").read_text().strip() == "0"  # it saw the stop file and finished
     assert (out / ".watcher_stop").exists()
     assert "generator: exit code 2" in res.stdout
+    # The command lines are logged (in the pane, for tmux) with the API key masked.
+    assert "sk-X1" not in res.stdout + res.stderr + (out / ".generator.log").read_text()
+    if mode == "--no-tmux":
+        assert "--api_key ***" in res.stdout
     assert "cannot reach any endpoint" in (out / ".generator.log").read_text()
     verdicts = (out / "src" / "multiples_verdicts.jsonl").read_text().splitlines()
     assert len(verdicts) == 1  # what was already there still got graded
