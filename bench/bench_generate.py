@@ -1,0 +1,165 @@
+"""Generator throughput against the stand-in server: efficiency and CPU per completion.
+
+For each regime the stand-in runs as its own process (CLI) with a fixed latency +- uniform
+jitter, and generate_sft_data.py runs as a child process with one sample per request
+(`--max_n 1`), so completions/s is also requests/s. Printed per regime:
+
+    efficiency = completions/s / (workers / mean latency)
+        over the steady window: the generator's first request to its last response
+    CPU ms per completion: the generator child's user+sys time (os.times of waited children),
+        whole process (imports and startup included) and steady window only
+
+Targets (issue 5, 2 cores shared with the stand-in): efficiency >= 0.90 / 0.85 / 0.80 and
+<= 3 ms CPU per completion.
+
+Usage:
+    python bench/bench_generate.py            # the three regimes, >= 10 x workers completions each
+    python bench/bench_generate.py --quick    # smoke run: 3 x workers completions each
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data"
+
+
+@dataclass(frozen=True)
+class Regime:
+    workers: int
+    latency: float
+    jitter: float
+    target: float
+
+
+REGIMES = (
+    Regime(32, 0.2, 0.0, 0.90),
+    Regime(256, 2.0, 1.0, 0.85),
+    Regime(1024, 5.0, 2.5, 0.80),
+)
+CPU_TARGET_MS = 3.0
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="3 x workers completions per regime")
+    p.add_argument("--per_worker", type=int, default=10, help="completions per worker (>= 10)")
+    p.add_argument(
+        "--only", type=int, default=None, help="run only the regime with this many workers"
+    )
+    return p.parse_args(argv)
+
+
+def count_versions() -> int:
+    sys.path.insert(0, str(ROOT))
+    from sftkit.problems import load_problems
+
+    return sum(2 * len(load_problems(p)) for p in sorted(DATA.glob("*_math.jsonl")))
+
+
+def start_server(regime: Regime, tmp: Path) -> tuple[subprocess.Popen, str]:
+    port_file = tmp / "port"
+    cmd = [
+        sys.executable, "-m", "sftkit.mock_server", "--data_dir", str(DATA), "--port", "0",
+        "--port_file", str(port_file), "--latency", str(regime.latency),
+        "--jitter", str(regime.jitter), "--p_correct", "0.7",
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while not port_file.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"stand-in server did not start: {proc.stderr.read().decode()}")
+        time.sleep(0.05)
+    return proc, port_file.read_text().strip()
+
+
+def run_regime(regime: Regime, per_worker: int, versions: int) -> dict:
+    with tempfile.TemporaryDirectory(prefix="bench_gen_") as tmp_name:
+        tmp = Path(tmp_name)
+        server, url = start_server(regime, tmp)
+        try:
+            n = math.ceil(per_worker * regime.workers / versions)
+            out = tmp / "out"
+            cmd = [
+                sys.executable, str(ROOT / "generate_sft_data.py"), "--data_dir", str(DATA),
+                "--output_dir", str(out), "--base_url", url, "--n", str(n),
+                "--worker", str(regime.workers), "--max_n", "1", "--no_progress",
+                "--timeout", "120",
+            ]  # fmt: skip
+            before = os.times()
+            proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+            after = os.times()
+            if proc.returncode != 0:
+                raise SystemExit(f"generator failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+            state = json.loads((out / ".generation.json").read_text())
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(30)
+    timing = state["timing"]
+    done = timing["written"]
+    window = timing["last_response"] - timing["first_request"]
+    rate = done / window
+    ideal = regime.workers / regime.latency
+    cpu_total = (after.children_user - before.children_user) + (
+        after.children_system - before.children_system
+    )
+    return {
+        "workers": regime.workers,
+        "latency": f"{regime.latency:g}+-{regime.jitter:g}s",
+        "completions": done,
+        "failed": timing["failed"],
+        "window_s": window,
+        "rate": rate,
+        "ideal": ideal,
+        "efficiency": rate / ideal,
+        "target": regime.target,
+        "cpu_ms_total": 1000 * cpu_total / done,
+        "cpu_ms_steady": 1000 * timing["cpu_seconds"] / done,
+    }
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    per_worker = 3 if args.quick else max(10, args.per_worker)
+    versions = count_versions()
+    regimes = [r for r in REGIMES if args.only in (None, r.workers)]
+    header = (
+        f"{'workers':>7} {'latency':>11} {'done':>6} {'window s':>8} {'compl/s':>8} "
+        f"{'ideal/s':>8} {'effic.':>6} {'target':>6} {'cpu ms':>6} {'steady':>6}  verdict"
+    )
+    print(f"bench_generate: {per_worker} x workers completions per regime, {os.cpu_count()} cores")
+    print(header)
+    print("-" * len(header))
+    ok = True
+    for regime in regimes:
+        r = run_regime(regime, per_worker, versions)
+        good = r["efficiency"] >= r["target"] and r["cpu_ms_total"] <= CPU_TARGET_MS
+        ok &= good
+        print(
+            f"{r['workers']:>7} {r['latency']:>11} {r['completions']:>6} {r['window_s']:>8.1f} "
+            f"{r['rate']:>8.1f} {r['ideal']:>8.1f} {r['efficiency']:>6.3f} {r['target']:>6.2f} "
+            f"{r['cpu_ms_total']:>6.2f} {r['cpu_ms_steady']:>6.2f}  "
+            f"{'ok' if good else 'BELOW TARGET'}{' (failures!)' if r['failed'] else ''}",
+            flush=True,
+        )
+    print(
+        "efficiency = completions/s / (workers / mean latency) over first request .. last "
+        f"response; cpu ms = generator user+sys per completion (target <= {CPU_TARGET_MS:g}), "
+        "whole process and steady window"
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
