@@ -505,10 +505,11 @@ def _sides(r: str, g: str) -> tuple[str, str]:
     """Compare right-hand sides: "x=5" vs "5", "p+q=17" vs "17", "y=2x+1" vs "2x+1"."""
     if "\\in" in r and "\\in" not in g and _SIMPLE_LHS.fullmatch(r.split("\\in")[0]):
         r = r.split("\\in", 1)[1]  # "x \in [1, 2]"
+    r = r.replace("\\approx", "=")  # "\approx 1.414214": the decimal rule still applies
     r_eq, g_eq = r.count("=") == 1, g.count("=") == 1
-    if r_eq and "=" not in g:
-        lhs, rhs = r.split("=")
-        if _SIMPLE_LHS.fullmatch(rhs) and not _SIMPLE_LHS.fullmatch(lhs):
+    if "=" in r and "=" not in g:
+        lhs, rhs = r.rsplit("=", 1)  # "x = 3 + 2 = 5": the last value
+        if r_eq and _SIMPLE_LHS.fullmatch(rhs) and not _SIMPLE_LHS.fullmatch(lhs):
             return lhs, g  # "5 = x"
         return rhs, g
     if g_eq and "=" not in r:
@@ -702,15 +703,20 @@ def parse_args(argv=None) -> Config:
     return Config(tuple(args.inputs), args.output_dir, args.keep_incorrect)
 
 
+OUTPUT_MARKER = ".validate_sft_data"  # written into --output_dir so later runs skip it
+
+
 def collect_files(inputs) -> list[tuple[Path, Path]]:
-    """(file, path relative to its input) for every jsonl; folders skip *_validated and merged/
-    below the given folder."""
+    """(file, path relative to its input) for every jsonl; below a given folder, *_validated/,
+    merged/ and our own output folders are skipped. ["out/"] -> [(out/a/0_0.jsonl, out/a/0_0.jsonl)]"""
     found = []
     for root in inputs:
         if root.is_dir():
             for path in sorted(root.rglob("*.jsonl")):
                 rel = path.relative_to(root)
                 skip = any(p.endswith("_validated") or p == "merged" for p in rel.parts[:-1])
+                dirs = [root.joinpath(*rel.parts[:i]) for i in range(len(rel.parts))]
+                skip = skip or any((d / OUTPUT_MARKER).exists() for d in dirs[1:])
                 if not skip and not path.name.startswith("."):
                     found.append((path, Path(root.name) / rel))
         else:
@@ -787,6 +793,7 @@ def main(argv=None) -> int:
     for path, rel in files:
         rows.append(grade_file(path, rel, config, audit, errors))
     config.output_dir.mkdir(parents=True, exist_ok=True)
+    (config.output_dir / OUTPUT_MARKER).touch()
     atomic_write_jsonl(config.output_dir / "audit.jsonl", audit)
     print(format_table(rows))
     print(f"audit: {config.output_dir / 'audit.jsonl'}")

@@ -133,3 +133,13 @@ def test_main_in_process_prints_table(tmp_path, capsys):
     assert vsd.main([str(src), "--output_dir", str(tmp_path / "o")]) == 0
     out = capsys.readouterr().out
     assert "accuracy" in out and "100.0%" in out
+
+
+def test_rerun_over_a_tree_holding_our_output_skips_it(tmp_path):
+    data = tmp_path / "sft_output"
+    _write(data / "src" / "subjectives" / "0_0.jsonl", [_msg(r"\boxed{2}", 2)])
+    out = data / "validation"
+    assert _run(str(data), "--output_dir", str(out), cwd=tmp_path).returncode == 0
+    assert _run(str(data), "--output_dir", str(out), cwd=tmp_path).returncode == 0
+    audit = _audit(out)
+    assert [Path(a["file"]).name for a in audit] == ["0_0.jsonl"]
