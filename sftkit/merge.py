@@ -403,7 +403,7 @@ def read_generation(output_dir: Path) -> tuple[dict | None, str | None]:
 
 
 def _ratio(num: float, den: float) -> float | None:
-    return round(num / den, 4) if den else None
+    return round(num / den, 6) if den else None
 
 
 def _type_report(src_dir: Path, source: str, type_: str, failed: set, vague: int, gen: dict | None):
@@ -585,12 +585,22 @@ def format_report(report: dict, max_listed: int = 30) -> str:
     gen = report.get("generation")
     if gen:
         t = gen.get("totals", {})
+        k, r = gen.get("k_correct"), gen.get("retry_zero")
+        k_text = (
+            f"k_correct {k} ({t.get('skipped_k_correct', 0)} samples skipped)"
+            if k
+            else "k_correct off"
+        )
+        r_text = (
+            f"retry_zero {r} ({gen.get('rounds_done')} rounds done, "
+            f"{t.get('retry_samples', 0)} retry samples)"
+            if r
+            else "retry_zero off"
+        )
         lines.append(
-            f"Sampling: model {gen.get('model')}, n {gen.get('n')}, "
-            f"k_correct {gen.get('k_correct')} ({t.get('skipped_k_correct', 0)} samples skipped), "
-            f"retry_zero {gen.get('retry_zero')} ({gen.get('rounds_done')} rounds done, "
-            f"{t.get('retry_samples', 0)} retry samples); planned {t.get('planned', 0)}, "
-            f"written {t.get('written', 0)}, failed {t.get('failed', 0)}"
+            f"Sampling: model {gen.get('model')}, n {gen.get('n')}, {k_text}, {r_text}; "
+            f"planned {t.get('planned', 0)}, written {t.get('written', 0)}, "
+            f"failed {t.get('failed', 0)}"
         )
         for r in report["rows"]:
             g = r.get("generation")

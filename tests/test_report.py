@@ -163,3 +163,10 @@ def test_empty_or_missing_output(tmp_path):
     report = build_report(tmp_path / "nothing")
     assert report["rows"] == [] and report["totals"]["samples"] == 0
     assert "TOTAL" in format_report(report)
+
+
+def test_sampling_controls_off_say_so(tree):
+    state = {"model": "m", "n": 4, "k_correct": 0, "retry_zero": 0, "rounds_done": 0}
+    (tree / ".generation.json").write_text(json.dumps(state))
+    text = format_report(build_report(tree))
+    assert "Sampling: model m, n 4, k_correct off, retry_zero off" in text
