@@ -13,6 +13,7 @@ Usage:
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import re
 import signal
 import threading
@@ -29,6 +30,7 @@ MAX_CARETS = 4
 _DECIMAL = re.compile(r"(?<![\d.])(\d*)\.(\d+)")
 _cache: dict[tuple[str, str], tuple[bool, str | None]] = {}
 _pool = None
+_pool_pid = 0
 _pool_lock = threading.Lock()
 
 
@@ -195,12 +197,15 @@ def _in_worker(a: str, b: str) -> bool:
 
 
 def _get_pool():
-    global _pool
+    global _pool, _pool_pid
     with _pool_lock:
+        if _pool is not None and _pool_pid != os.getpid():
+            _pool = None  # inherited through fork: its manager threads do not exist here
         if _pool is None:
             import pebble
 
             _pool = pebble.ProcessPool(max_workers=1, initializer=_warm_up)
+            _pool_pid = os.getpid()
         return _pool
 
 
@@ -208,7 +213,7 @@ def shutdown_pool() -> None:
     """Stop the worker process (tests, CLI exit); the next off-main-thread call starts a new one."""
     global _pool
     with _pool_lock:
-        if _pool is not None:
+        if _pool is not None and _pool_pid == os.getpid():
             _pool.stop()
             _pool.join(timeout=5)
             _pool = None
