@@ -156,7 +156,7 @@ _CHAR_MAP = str.maketrans(
         **{chr(0xFF10 + i): str(i) for i in range(10)},
         **{
             alt[i]: _CIRCLED[i]
-            for alt in ("➀➁➂➃➄➅➆➇➈➉", "❶❷❸❹❺❻❼❽❾❿", "⓵⓶⓷⓸⓹⓺⓻⓼⓽⓾")
+            for alt in ("➀➁➂➃➄➅➆➇➈➉", "❶❷❸❹❺❻❼❽❾❿", "⓵⓶⓷⓸⓹⓺⓻⓼⓽⓾", "➊➋➌➍➎➏➐➑➒➓", "⑴⑵⑶⑷⑸⑹⑺⑻⑼⑽")
             for i in range(10)
         },
     }
@@ -591,8 +591,8 @@ def _decide(extracted: str | None, ground_truth) -> tuple[bool, str]:
     gold_choice = None
     if isinstance(ground_truth, int) and not isinstance(ground_truth, bool):
         gold_choice = ground_truth if 1 <= ground_truth <= 5 else None
-    elif re.fullmatch(r"[①-⑤]|[1-5]", g):
-        gold_choice = _choice(g)
+    elif re.match(r"[①-⑤]", g) or re.fullmatch(r"[1-5]", g):
+        gold_choice = _choice(g)  # "③", "3", or an option with its value "③ 12"
     if gold_choice is not None:
         picked = _choice(r)
         if picked is not None:
