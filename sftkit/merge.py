@@ -407,7 +407,7 @@ def _ratio(num: float, den: float) -> float | None:
 
 
 def _type_report(src_dir: Path, source: str, type_: str, failed: set, vague: int, gen: dict | None):
-    """One report row for source x type, the zero-correct problems, and problems found.
+    """One report row for source x type, its zero-correct problems, and warnings.
 
     Each sample file is read once for its meta (truncation, tokens, problem id).
     """
@@ -486,7 +486,8 @@ def build_report(output_dir: str | os.PathLike) -> dict:
     """
     out = Path(output_dir)
     generation, gen_problem = read_generation(out)
-    by_key = (generation or {}).get("by_source_type") or {}
+    by_key = (generation or {}).get("by_source_type")
+    by_key = by_key if isinstance(by_key, dict) else {}
     rows, zero, warnings = [], [], [gen_problem] if gen_problem else []
     for source in list_sources(out):
         src_dir = out / source
