@@ -339,6 +339,11 @@ CASES = [
     ("B", r"\boxed{(C)}", False),
     (10, r"\boxed{\$10}", True),
     (r"\infty", r"\boxed{\infty}", True),
+    (r"\emptyset", r"\boxed{\varnothing}", True),
+    (r"\emptyset", r"\boxed{\{\}}", True),
+    (r"\emptyset", r"\boxed{\{0\}}", False),
+    ("3+4i", r"\boxed{4i+3}", True),
+    ("3+4i", r"\boxed{3-4i}", False),
     # --- gold values carrying wrappers and whitespace ---
     ("$\\dfrac{3}{2}$\n", r"\boxed{3/2}", True),
     ("\\( \\frac{1}{2} \\)", r"\boxed{0.5}", True),
