@@ -650,8 +650,11 @@ async def send(ep: Endpoint, body: dict, job: Job) -> Result:
         choices = data.get("choices")
         if not isinstance(choices, list) or not choices:
             raise ValueError("response has no choices")
-        result.choices = sorted(choices, key=lambda c: c.get("index", 0))
-        result.usage = data.get("usage") or {}
+        if not all(isinstance(c, dict) for c in choices):
+            raise ValueError("response choices are not objects")
+        result.choices = sorted(choices, key=lambda c: c.get("index") or 0)
+        usage = data.get("usage")
+        result.usage = usage if isinstance(usage, dict) else {}
         result.model = data.get("model")
     except openai.APIStatusError as exc:
         result.status = exc.status_code
@@ -679,7 +682,8 @@ def build_record(cfg: Config, result: Result, sample: int, choice: dict, created
     """
     job, version = result.job, result.job.version
     problem = version.problem
-    msg = choice.get("message") or {}
+    msg = choice.get("message")
+    msg = msg if isinstance(msg, dict) else {}
     given = msg.get("reasoning_content") or msg.get("reasoning")
     content = msg.get("content")
     reasoning, final = split_reasoning(
@@ -909,7 +913,7 @@ async def generate(cfg: Config, versions: list[Version], sentences: list[str]) -
         if request.headers.get("x-stainless-retry-count", "0") != "0":
             totals.retries += 1
 
-    endpoints = [Endpoint(url, cfg, count_retries) for url in cfg.base_urls]
+    endpoints = all_endpoints = [Endpoint(url, cfg, count_retries) for url in cfg.base_urls]
     try:
         endpoints, model = await preflight(endpoints, cfg.model)
         stats = {key_of(v): dict.fromkeys(COUNTERS, 0) for v in versions}
@@ -939,7 +943,7 @@ async def generate(cfg: Config, versions: list[Version], sentences: list[str]) -
             await runner.run(plan_jobs(cfg, versions, sentences, stored, zero, stats, round_no=r))
             rounds_done = r
     finally:
-        for ep in endpoints:
+        for ep in all_endpoints:
             await ep.client.close()
     return {
         "model": model,

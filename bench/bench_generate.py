@@ -13,8 +13,10 @@ Targets (issue 5, 2 cores shared with the stand-in): efficiency >= 0.90 / 0.85 /
 <= 3 ms CPU per completion.
 
 Usage:
-    python bench/bench_generate.py            # the three regimes, >= 10 x workers completions each
+    python bench/bench_generate.py            # the three regimes, >= max(10 x workers, 2000)
+                                              # completions each
     python bench/bench_generate.py --quick    # smoke run: 3 x workers completions each
+    python bench/bench_generate.py --bare     # plus a bare openai-client loop as the reference
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ REGIMES = (
     Regime(1024, 5.0, 2.5, 0.80),
 )
 CPU_TARGET_MS = 3.0
+MIN_COMPLETIONS = 2000
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -57,6 +60,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--per_worker", type=int, default=10, help="completions per worker (>= 10)")
     p.add_argument(
         "--only", type=int, default=None, help="run only the regime with this many workers"
+    )
+    p.add_argument(
+        "--bare",
+        action="store_true",
+        help="also run a bare openai-client loop on the same server as a reference "
+        "(on a shared, busy machine the ratio to it is the meaningful figure)",
     )
     return p.parse_args(argv)
 
@@ -84,12 +93,54 @@ def start_server(regime: Regime, tmp: Path) -> tuple[subprocess.Popen, str]:
     return proc, port_file.read_text().strip()
 
 
-def run_regime(regime: Regime, per_worker: int, versions: int) -> dict:
+BARE_LOOP = """
+import asyncio, json, sys, time
+import httpx2, openai
+url, workers, total = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+prompt = [json.loads(x)["problem"] for x in open(sys.argv[4], encoding="utf-8")]
+async def main():
+    http = openai.DefaultAsyncHttpxClient(
+        limits=httpx2.Limits(max_connections=workers, max_keepalive_connections=workers))
+    client = openai.AsyncOpenAI(base_url=url, api_key="x", http_client=http, timeout=120)
+    model = (await client.models.list()).data[0].id
+    left, t = [total], {}
+    async def worker():
+        while left[0] > 0:
+            left[0] -= 1
+            t.setdefault("first", time.time())
+            await client.chat.completions.create(
+                model=model, messages=[{"role": "user", "content": prompt[left[0] % len(prompt)]}])
+            t["last"] = time.time()
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    await client.close()
+    print(json.dumps({"written": total, "failed": 0, "first_request": t["first"],
+                      "last_response": t["last"], "cpu_seconds": time.process_time()}))
+asyncio.run(main())
+"""
+
+
+def run_bare(url: str, regime: Regime, total: int) -> tuple[dict, float]:
+    """The reference: a bare loop of the openai async client against the same server."""
+    cmd = [sys.executable, "-c", BARE_LOOP, url, str(regime.workers), str(total),
+           str(DATA / "sample_math.jsonl")]  # fmt: skip
+    before = os.times()
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    after = os.times()
+    if proc.returncode != 0:
+        raise SystemExit(f"bare loop failed:\n{proc.stderr[-3000:]}")
+    cpu = (after.children_user - before.children_user) + (
+        after.children_system - before.children_system
+    )
+    return json.loads(proc.stdout), cpu
+
+
+def run_regime(regime: Regime, per_worker: int, versions: int, bare: bool, min_total: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench_gen_") as tmp_name:
         tmp = Path(tmp_name)
         server, url = start_server(regime, tmp)
         try:
-            n = math.ceil(per_worker * regime.workers / versions)
+            # At least MIN_COMPLETIONS so the generator's start-up CPU is spread thin.
+            n = math.ceil(max(per_worker * regime.workers, min_total) / versions)
             out = tmp / "out"
             cmd = [
                 sys.executable, str(ROOT / "generate_sft_data.py"), "--data_dir", str(DATA),
@@ -103,6 +154,8 @@ def run_regime(regime: Regime, per_worker: int, versions: int) -> dict:
             if proc.returncode != 0:
                 raise SystemExit(f"generator failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
             state = json.loads((out / ".generation.json").read_text())
+            if bare:
+                ref, ref_cpu = run_bare(url, regime, state["timing"]["written"])
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(30)
@@ -114,7 +167,12 @@ def run_regime(regime: Regime, per_worker: int, versions: int) -> dict:
     cpu_total = (after.children_user - before.children_user) + (
         after.children_system - before.children_system
     )
+    ref_eff = None
+    if bare:
+        ref_eff = ref["written"] / (ref["last_response"] - ref["first_request"]) / ideal
     return {
+        "bare_efficiency": ref_eff,
+        "bare_cpu_ms": 1000 * ref_cpu / ref["written"] if bare else None,
         "workers": regime.workers,
         "latency": f"{regime.latency:g}+-{regime.jitter:g}s",
         "completions": done,
@@ -143,7 +201,9 @@ def main(argv=None) -> int:
     print("-" * len(header))
     ok = True
     for regime in regimes:
-        r = run_regime(regime, per_worker, versions)
+        r = run_regime(
+            regime, per_worker, versions, args.bare, 0 if args.quick else MIN_COMPLETIONS
+        )
         good = r["efficiency"] >= r["target"] and r["cpu_ms_total"] <= CPU_TARGET_MS
         ok &= good
         print(
@@ -153,6 +213,13 @@ def main(argv=None) -> int:
             f"{'ok' if good else 'BELOW TARGET'}{' (failures!)' if r['failed'] else ''}",
             flush=True,
         )
+        if r["bare_efficiency"] is not None:
+            print(
+                f"{'':>7} {'bare loop':>11} {r['completions']:>6} {'':>8} {'':>8} {'':>8} "
+                f"{r['bare_efficiency']:>6.3f} {'':>6} {r['bare_cpu_ms']:>6.2f}  reference "
+                f"(generator / bare = {r['efficiency'] / r['bare_efficiency']:.2f})",
+                flush=True,
+            )
     print(
         "efficiency = completions/s / (workers / mean latency) over first request .. last "
         f"response; cpu ms = generator user+sys per completion (target <= {CPU_TARGET_MS:g}), "
