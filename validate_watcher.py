@@ -39,7 +39,7 @@ from pathlib import Path
 
 from pebble import ProcessExpired, ProcessPool
 
-from sftkit.jsonl import append_jsonl, atomic_write_jsonl, atomic_write_text
+from sftkit.jsonl import atomic_write_jsonl, atomic_write_text, dumps
 
 SAMPLE_NAME = re.compile(r"^(\d+)_(\d+)\.jsonl$")
 SKIP_DIRS = ("merged",)
@@ -216,6 +216,16 @@ class Folder:
     verdicts: dict[str, dict] = field(default_factory=dict)  # file name -> latest verdict line
     pending: dict[str, Pending] = field(default_factory=dict)
     inflight: set[str] = field(default_factory=set)
+    _copies: set[str] | None = None  # names in <type>_validated/, listed once
+
+    def validated_names(self) -> set[str]:
+        """Names in `_validated/`, so an incorrect verdict costs no unlink() unless a copy exists."""
+        if self._copies is None:
+            try:
+                self._copies = {e.name for e in os.scandir(self.validated)}
+            except FileNotFoundError:
+                self._copies = set()
+        return self._copies
 
     @property
     def source(self) -> str:
@@ -254,6 +264,19 @@ def read_verdict_log(path: Path) -> dict[str, dict]:
                     file=sys.stderr,
                 )
     return latest
+
+
+def append_lines(path: Path, records: list[dict]) -> None:
+    """Append records with one write() (O_APPEND): a batch costs one open, and a line is never
+    torn by another appender."""
+    if not records:
+        return
+    data = "".join(dumps(r) + "\n" for r in records).encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
 
 
 def validated_record(record: dict, verdict: dict) -> dict:
@@ -319,6 +342,7 @@ class Watcher:
                 subdirs = self.dir_subdirs.get(path, [])
             else:
                 subdirs = []
+                folder = self.folders.get(path)
                 try:
                     with os.scandir(path) as it:
                         entries = list(it)
@@ -333,7 +357,8 @@ class Watcher:
                             continue
                         subdirs.append(Path(entry.path))
                     elif SAMPLE_NAME.match(name):
-                        self._consider(self.folder(path), entry)
+                        folder = folder or self.folder(path)
+                        self._consider(folder, entry)
                 self.dir_mtime[path] = mtime
                 self.dir_subdirs[path] = subdirs
             if depth < 3:
@@ -391,7 +416,7 @@ class Watcher:
     def _give_up(self, folder: Folder, name: str, pend: Pending, why: str) -> None:
         print(f"[watcher] error: {why} (after {pend.tries} tries); skipped", file=sys.stderr)
         self.errors_now += 1
-        self.record(folder, name, None, _failed(None, "unparseable", why), pend.appeared)
+        self.record(folder, [(name, None, _failed(None, "unparseable", why), pend.appeared)])
 
     def submit(self, pool: ProcessPool, batch: Batch) -> None:
         fut = pool.schedule(
@@ -414,8 +439,11 @@ class Watcher:
             except Exception as exc:
                 self._batch_failed(pool, batch, exc)
                 continue
-            for (name, record, appeared), verdict in zip(batch.items, verdicts, strict=True):
-                self.record(batch.folder, name, record, verdict, appeared)
+            graded = [
+                (name, record, verdict, appeared)
+                for (name, record, appeared), verdict in zip(batch.items, verdicts, strict=True)
+            ]
+            self.record(batch.folder, graded)
 
     def _batch_failed(self, pool: ProcessPool, batch: Batch, exc: BaseException) -> None:
         if len(batch.items) > 1:
@@ -436,38 +464,43 @@ class Watcher:
             print(f"[watcher] error: {where}: {kind}: {exc}", file=sys.stderr)
             self.errors_now += 1
             verdict = _failed(record, "unparseable", f"{kind}: {exc}")
-        self.record(batch.folder, name, record, verdict, appeared)
+        self.record(batch.folder, [(name, record, verdict, appeared)])
 
-    def record(
-        self, folder: Folder, name: str, record: dict | None, verdict: dict, appeared: float
-    ) -> None:
-        """Write the validated copy (or remove a stale one) first, then the verdict line.
+    def record(self, folder: Folder, graded: list[tuple[str, dict | None, dict, float]]) -> None:
+        """Record (name, record, verdict, appeared) items: validated copies first, then the
+        verdict lines in one append.
 
         That order means a crash in between leaves no verdict, so a restart simply regrades.
         """
-        m = SAMPLE_NAME.match(name)
         now = time.time()
-        line = {
-            "file": name,
-            "problem_index": int(m.group(1)),
-            "sample_index": int(m.group(2)),
-            "is_correct": verdict["is_correct"],
-            "extracted_answer": verdict["extracted_answer"],
-            "ground_truth": verdict["ground_truth"],
-            "reason": verdict["reason"],
-            "graded_at": round(now, 3),
-        }
-        if verdict.get("error"):
-            line["error"] = verdict["error"]
-        target = folder.validated / name
-        if line["is_correct"] and record is not None:
-            atomic_write_jsonl(target, [validated_record(record, verdict)])
-        else:
-            target.unlink(missing_ok=True)
-        append_jsonl(folder.log, line)
-        folder.verdicts[name] = line
-        self.graded_now += 1
-        self.lags.append(max(0.0, now - appeared))
+        lines = []
+        for name, record, verdict, appeared in graded:
+            m = SAMPLE_NAME.match(name)
+            line = {
+                "file": name,
+                "problem_index": int(m.group(1)),
+                "sample_index": int(m.group(2)),
+                "is_correct": verdict["is_correct"],
+                "extracted_answer": verdict["extracted_answer"],
+                "ground_truth": verdict["ground_truth"],
+                "reason": verdict["reason"],
+                "graded_at": round(now, 3),
+            }
+            if verdict.get("error"):
+                line["error"] = verdict["error"]
+            copies = folder.validated_names()
+            if line["is_correct"] and record is not None:
+                atomic_write_jsonl(folder.validated / name, [validated_record(record, verdict)])
+                copies.add(name)
+            elif name in copies:
+                (folder.validated / name).unlink(missing_ok=True)
+                copies.discard(name)
+            lines.append(line)
+            self.lags.append(max(0.0, now - appeared))
+        append_lines(folder.log, lines)
+        for line in lines:
+            folder.verdicts[line["file"]] = line
+        self.graded_now += len(lines)
 
     def reconcile(self) -> int:
         """After a rescan: `_validated/` holds exactly the files whose latest verdict is correct."""
@@ -481,6 +514,7 @@ class Watcher:
                 v = folder.verdicts.get(name)
                 if not (v and v.get("is_correct")):
                     (folder.validated / name).unlink(missing_ok=True)
+                    folder.validated_names().discard(name)
                     removed += 1
         if removed:
             print(f"[watcher] rescan: removed {removed} stale validated copies")
@@ -587,9 +621,14 @@ def start_pool(cfg: Config) -> ProcessPool:
     try:
         # Lazy imports and parser start-up cost seconds: pay them once here, before the workers
         # fork, so every (re)started worker grades at full speed from its first item.
-        load_grader(cfg.grader)(WARM_UP)
+        module = importlib.import_module(cfg.grader.partition(":")[0])
+        warm_up = getattr(module, "warm_up", None)
+        if callable(warm_up):
+            warm_up()
+        else:
+            load_grader(cfg.grader)(WARM_UP)
     except Exception:
-        pass
+        pass  # only a speed-up; a grader that fails here reports per item in the workers
     return ProcessPool(max_workers=cfg.workers, initializer=_init_worker, initargs=(cfg.grader,))
 
 
@@ -616,8 +655,11 @@ def run(cfg: Config) -> int:
     try:
         while not watcher.abort_signal:
             # Look at the stop file before scanning: the generator wrote everything before touching it.
+            was_final = final
             final = final or cfg.once or cfg.stop_file.exists()
-            for batch in watcher.scan(full=first or final, final=final):
+            # Full listing at start and once the stop file is seen; between, unchanged folders
+            # are skipped (pending files are re-read whatever their folder's mtime says).
+            for batch in watcher.scan(full=first or final != was_final, final=final):
                 pool = pool or start_pool(cfg)
                 watcher.submit(pool, batch)
             first = False
