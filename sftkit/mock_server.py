@@ -376,9 +376,9 @@ class _Core:
         self.cfg = cfg
         self.book = AnswerBook.load(cfg.data_dir, cfg.seed)
         self.lock = threading.Lock()
-        self.rng = random.Random(cfg.seed)  # faults and latency, in request order
         self.script_pos = 0
         self.counter = 0
+        self.seen: dict[int, int] = {}  # prompt hash -> times asked, for per-prompt determinism
         self.stats: dict[str, int] = dict.fromkeys(
             ("requests", "completions", "choices", "correct", "wrong", "no_box", "unknown",
              *FAULTS, "models", "bad_request", "not_found"), 0,
@@ -394,24 +394,35 @@ class _Core:
             self.cfg = new
             return new
 
-    def _next_fault(self, cfg: MockConfig) -> tuple[str, float, int]:
-        """(fault or "ok", latency, request number), drawn under the lock so order is stable."""
+    def _next_fault(self, cfg: MockConfig, prompt: str) -> tuple[str, float, int]:
+        """(fault or "ok", latency, how often this prompt was asked before).
+
+        Draws are keyed by (seed, prompt, occurrence), not by arrival order, so a concurrent run
+        sees the same faults and answers on every rerun; a retry of a prompt draws afresh.
+        """
         with self.lock:
             self.counter += 1
+            key = stable_hash(prompt)
+            occurrence = self.seen.get(key, 0)
+            self.seen[key] = occurrence + 1
+            script_step = None
             if self.script_pos < len(cfg.script):
-                fault = cfg.script[self.script_pos]
+                script_step = cfg.script[self.script_pos]
                 self.script_pos += 1
-            else:
-                r, fault, acc = self.rng.random(), "ok", 0.0
-                for kind in FAULTS:
-                    acc += getattr(cfg, f"p_{kind}")
-                    if r < acc:
-                        fault = kind
-                        break
-            delay = max(0.0, cfg.latency + self.rng.uniform(-cfg.jitter, cfg.jitter))
-            return fault, delay, self.counter
+        rng = random.Random(stable_hash(cfg.seed, "fault", prompt, occurrence))
+        fault = script_step or "ok"
+        if script_step is None:
+            r, acc = rng.random(), 0.0
+            for kind in FAULTS:
+                acc += getattr(cfg, f"p_{kind}")
+                if r < acc:
+                    fault = kind
+                    break
+        delay = max(0.0, cfg.latency + rng.uniform(-cfg.jitter, cfg.jitter))
+        return fault, delay, occurrence
 
     async def start(self, host: str, port: int) -> None:
+        _raise_fd_limit()
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_get("/v1/models", self.models)
         app.router.add_get("/health", self.health)
@@ -459,7 +470,8 @@ class _Core:
             msg = f"The model `{req['model']}` does not exist or you do not have access to it."
             return _error(404, msg, "invalid_request_error", "model_not_found", param="model")
 
-        fault, delay, number = self._next_fault(cfg)
+        prompt = _prompt_text(req["messages"])
+        fault, delay, occurrence = self._next_fault(cfg, prompt)
         if fault != "ok" and fault != "length":
             self.stats[fault] += 1
         if fault == "slow":
@@ -482,10 +494,10 @@ class _Core:
             request.transport.abort()
             raise asyncio.CancelledError
 
-        replies, usage = self._replies(req, cfg, fault, number)
+        replies, usage = self._replies(req, prompt, cfg, fault, occurrence)
         self.stats["completions"] += 1
         created = int(time.time())
-        cid = f"chatcmpl-mock-{stable_hash(cfg.seed, number):016x}"
+        cid = f"chatcmpl-mock-{stable_hash(cfg.seed, prompt, occurrence, self.counter):016x}"
         if req.get("stream"):
             return await self._stream(request, req, cfg, replies, usage, cid, created)
         choices = []
@@ -500,8 +512,7 @@ class _Core:
         }  # fmt: skip
         return web.json_response(body)
 
-    def _replies(self, req: dict, cfg: MockConfig, fault: str, number: int):
-        prompt = _prompt_text(req["messages"])
+    def _replies(self, req: dict, prompt: str, cfg: MockConfig, fault: str, occurrence: int):
         entry = self.book.lookup(prompt)
         n = int(req.get("n") or 1)
         max_words = req.get("max_completion_tokens") or req.get("max_tokens")
@@ -509,7 +520,7 @@ class _Core:
         replies = []
         for i in range(n):
             # With a request seed the reply depends only on (seed, prompt, choice): reproducible.
-            key = ("req", seed) if seed is not None else ("order", number)
+            key = ("req", seed) if seed is not None else ("nth", occurrence)
             rng = random.Random(stable_hash(cfg.seed, *key, cfg.model, prompt, i))
             r = compose(entry, cfg, rng)
             words = _token_count(r.content) + _token_count(r.reasoning)
@@ -569,6 +580,19 @@ class _Core:
         await resp.write("".join(parts).encode("utf-8"))
         await resp.write_eof()
         return resp
+
+
+def _raise_fd_limit(wanted: int = 65536) -> None:
+    """1,024 clients plus their server sockets exceed the usual soft limit of 1,024 open files."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        if soft != resource.RLIM_INFINITY and soft < target:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ImportError, ValueError, OSError) as exc:  # not fatal: fewer connections, clear log
+        log.warning("could not raise the open-files limit: %s", exc)
 
 
 def _part_text(msg) -> str:
@@ -645,10 +669,20 @@ class MockServer:
 
     @property
     def stats(self) -> dict[str, int]:
+        """A snapshot of the counters.
+
+        requests: chat requests received; completions: 200 replies; choices: choices served,
+        split into correct / wrong / no_box / unknown (prompt not recognised) / length (truncated);
+        429, 500, 503, drop, slow: faults injected; models: /v1/models calls;
+        bad_request: 400s; not_found: unknown-model 404s.
+        """
         return dict(self._core.stats)
 
     def update(self, **changes) -> MockConfig:
-        """Change the config at run time: srv.update(p_correct=1.0, script=("503",))."""
+        """Change the config at run time: srv.update(p_correct=1.0, script=("503",)).
+
+        A new `script` starts from its first step. `data_dir` is read once, at construction.
+        """
         return self._core.update(**changes)
 
     def start(self) -> MockServer:
