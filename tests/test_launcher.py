@@ -7,10 +7,12 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from pathlib import Path
 from urllib.parse import urlparse
@@ -249,3 +251,69 @@ def test_interactive_terminal_attaches_then_prints_the_summary(tmp_path, tmux_en
     )
     assert "merge: exit code 0" in screen and not session_exists(tmux_env, session)
     assert_each_sample_graded_once(out, "sample_math")
+
+
+def descendants(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-e", "-o", "pid=,ppid="], capture_output=True, text=True).stdout
+    children: dict[int, list[int]] = {}
+    for line in out.splitlines():
+        c, p = map(int, line.split())
+        children.setdefault(p, []).append(c)
+    found, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            found.append(c)
+            todo.append(c)
+    return found
+
+
+def test_killed_watcher_then_validate_only_gives_identical_totals(tmp_path, tmux_env, mock_server):
+    srv = mock_server(p_correct=0.5, latency=0.4)
+    out = tmp_path / "out"
+    session = f"sft_kill_{uuid.uuid4().hex[:8]}"
+    args = ["--input_file", str(small_input(tmp_path)), "--data_dir", str(REPO / "data")]
+    args += ["--output_dir", str(out), "--n", "3", "--base_url", srv.base_url, *FAST]
+    proc = subprocess.Popen(
+        [BASH, LAUNCHER, *args, "--session", session, "--", "--worker", "2", "--max_n", "1"],
+        env=tmux_env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    logs = [out / "small_math" / f"{t}_verdicts.jsonl" for t in ("subjectives", "multiples")]
+    deadline = time.monotonic() + 60
+    while not any(p.exists() and p.stat().st_size for p in logs):
+        assert time.monotonic() < deadline and proc.poll() is None, "no verdict appeared"
+        time.sleep(0.1)
+    panes = subprocess.run(
+        ["tmux", "list-panes", "-t", f"={session}", "-F", "#{pane_pid}"],
+        env=tmux_env, capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    watcher = [
+        pid
+        for pane in map(int, panes)
+        for pid in descendants(pane)
+        if b"validate_watcher.py" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        and b"--stop_file" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+    os.kill(min(watcher), signal.SIGKILL)  # the main watcher process, not a pool worker
+    stdout, _ = proc.communicate(timeout=90)
+    assert proc.returncode == 128 + signal.SIGKILL, stdout  # the watcher's failure is reported
+    assert f"watcher: exit code {128 + signal.SIGKILL}" in stdout
+    assert (out / ".generator.rc").read_text().strip() == "0"
+
+    res = launch(tmux_env, "--validate_only", "--output_dir", str(out), *FAST)
+    assert res.returncode == 0, res.stdout + res.stderr
+    samples, correct = assert_each_sample_graded_once(out, "small_math")
+    assert samples == 4 * 2 * 3
+    status = json.loads((out / ".status.json").read_text())
+    # The same totals as grading everything from scratch.
+    fresh = tmp_path / "fresh"
+    shutil.copytree(out, fresh)
+    cmd = [sys.executable, str(REPO / "validate_watcher.py"), "--output_dir", str(fresh)]
+    subprocess.run([*cmd, "--once", "--rescan"], check=True, capture_output=True, env=tmux_env)
+    again = json.loads((fresh / ".status.json").read_text())
+    for key in ("graded", "correct", "incorrect", "no_box", "errors"):
+        assert status[key] == again[key], key
+    assert (status["graded"], status["correct"]) == (samples, correct)
