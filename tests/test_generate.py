@@ -438,3 +438,31 @@ def test_merge_only_runs_without_endpoint(tmp_path, capsys, sample_writer):
     assert rc == 0
     assert (tmp_path / "merged" / "sft_math_all_alpaca.jsonl").exists()
     assert (tmp_path / "report.json").exists() and "src" in stdout
+
+
+def test_same_prompt_batches_samples_with_n(tmp_path, capsys, mock_server):
+    srv = mock_server(p_correct=1.0)
+    out = tmp_path / "out"
+    src = subset(tmp_path, 3)
+    argv = args(srv, out, "--input_file", str(src), "--n", "4", "--same_prompt")
+    assert run(capsys, argv)[0] == 0
+    got = stored(out, "sub_math")
+    assert len(got) == 3 * 2 * 4
+    assert srv.stats["requests"] == 3 * 2  # one request with n=4 per problem version
+    for (type_, p, _), rec in got.items():
+        assert rec["meta"]["prompt"] == got[(type_, p, 0)]["meta"]["prompt"]
+    # Resume asks only for what is missing, still batched.
+    (out / "sub_math" / SUBJECTIVE / "0_1.jsonl").unlink()
+    (out / "sub_math" / SUBJECTIVE / "0_3.jsonl").unlink()
+    assert run(capsys, argv)[0] == 0
+    assert srv.stats["requests"] == 3 * 2 + 1 and len(stored(out, "sub_math")) == 24
+
+
+def test_failing_endpoint_mid_run_fails_over(tmp_path, capsys, mock_server):
+    bad, good = mock_server(p_500=1.0), mock_server(p_correct=1.0)
+    out = tmp_path / "out"
+    argv = args(good, out, "--input_file", str(subset(tmp_path, 2)), "--n", "2")
+    argv[argv.index("--base_url") + 1] = f"{bad.base_url},{good.base_url}"
+    rc, stdout, _ = run(capsys, [*argv, "--max_retries", "0"])
+    assert rc == 0 and len(stored(out, "sub_math")) == 8 and not failures(out, "sub_math")
+    assert bad.stats["500"] >= 1  # it was tried, then rested while the healthy one took over
