@@ -31,28 +31,45 @@ class _Fail(Exception):
     pass
 
 
+# pi to 70 digits: decimal comparisons need more precision than any printed answer has.
+_PI = decimal.Decimal("3.141592653589793238462643383279502884197169399375105820974944592307816")
+MAX_PI_POWER = 4
+
+
 class Surd:
-    """sum(coef * sqrt(radicand)); radicands square-free, coefficients nonzero Fractions."""
+    r"""sum(coef * sqrt(radicand) * pi^k); radicands square-free, coefficients nonzero Fractions.
+
+    pi is transcendental, so this form is still canonical: 2\pi/6 and \pi/3 get equal terms.
+    """
 
     __slots__ = ("terms",)
 
-    def __init__(self, terms: dict[int, Fraction]):
+    def __init__(self, terms: dict[tuple[int, int], Fraction]):
         if len(terms) > MAX_TERMS:
             raise _Fail("too many terms")
-        for c in terms.values():
+        for (_, k), c in terms.items():
+            if abs(k) > MAX_PI_POWER:
+                raise _Fail("pi power too large")
             if c.numerator.bit_length() > MAX_BITS or c.denominator.bit_length() > MAX_BITS:
                 raise _Fail("number too large")
-        self.terms = {r: c for r, c in terms.items() if c}
+        self.terms = {key: c for key, c in terms.items() if c}
 
     @classmethod
     def rational(cls, q: Fraction | int) -> Surd:
-        return cls({1: Fraction(q)})
+        return cls({(1, 0): Fraction(q)})
+
+    @classmethod
+    def pi(cls) -> Surd:
+        return cls({(1, 1): Fraction(1)})
 
     def is_rational(self) -> bool:
-        return all(r == 1 for r in self.terms)
+        return all(key == (1, 0) for key in self.terms)
+
+    def has_pi(self) -> bool:
+        return any(k for _, k in self.terms)
 
     def as_fraction(self) -> Fraction:
-        return self.terms.get(1, Fraction(0))
+        return self.terms.get((1, 0), Fraction(0))
 
     def __eq__(self, other) -> bool:
         return isinstance(other, Surd) and self.terms == other.terms
@@ -61,43 +78,47 @@ class Surd:
         return hash(frozenset(self.terms.items()))
 
     def __repr__(self) -> str:
-        return " + ".join(f"{c}*sqrt({r})" for r, c in sorted(self.terms.items())) or "0"
+        parts = [f"{c}*sqrt({r})*pi^{k}" for (r, k), c in sorted(self.terms.items())]
+        return " + ".join(parts) or "0"
 
     def __add__(self, other: Surd) -> Surd:
         out = dict(self.terms)
-        for r, c in other.terms.items():
-            out[r] = out.get(r, Fraction(0)) + c
+        for key, c in other.terms.items():
+            out[key] = out.get(key, Fraction(0)) + c
         return Surd(out)
 
     def __neg__(self) -> Surd:
-        return Surd({r: -c for r, c in self.terms.items()})
+        return Surd({key: -c for key, c in self.terms.items()})
 
     def __sub__(self, other: Surd) -> Surd:
         return self + (-other)
 
     def __mul__(self, other: Surd) -> Surd:
-        out: dict[int, Fraction] = {}
-        for r1, c1 in self.terms.items():
-            for r2, c2 in other.terms.items():
+        out: dict[tuple[int, int], Fraction] = {}
+        for (r1, k1), c1 in self.terms.items():
+            for (r2, k2), c2 in other.terms.items():
                 square, free = _split_square(r1 * r2)
-                out[free] = out.get(free, Fraction(0)) + c1 * c2 * square
+                key = (free, k1 + k2)
+                out[key] = out.get(key, Fraction(0)) + c1 * c2 * square
         return Surd(out)
 
     def inverse(self) -> Surd:
         if not self.terms:
             raise _Fail("division by zero")
         if len(self.terms) == 1:
-            ((r, c),) = self.terms.items()
-            return Surd({r: 1 / (c * r)})
+            (((r, k), c),) = self.terms.items()
+            return Surd({(r, -k): 1 / (c * r)})
+        if self.has_pi():
+            raise _Fail("pi in a sum in a denominator")
         # Rationalise: multiply by the conjugate in one prime at a time.
         num, den = Surd.rational(1), self
         for _ in range(6):
             if den.is_rational():
                 return num * Surd.rational(1 / den.as_fraction())
-            prime = _smallest_prime(max(r for r in den.terms if r != 1))
-            with_p = Surd({r // prime: c for r, c in den.terms.items() if r % prime == 0})
-            without_p = Surd({r: c for r, c in den.terms.items() if r % prime})
-            conj = without_p - with_p * Surd({prime: Fraction(1)})
+            prime = _smallest_prime(max(r for r, _ in den.terms if r != 1))
+            with_p = Surd({(r // prime, 0): c for (r, _), c in den.terms.items() if r % prime == 0})
+            without_p = Surd({(r, 0): c for (r, _), c in den.terms.items() if r % prime})
+            conj = without_p - with_p * Surd({(prime, 0): Fraction(1)})
             num, den = num * conj, den * conj
         raise _Fail("cannot rationalise")
 
@@ -105,11 +126,12 @@ class Surd:
         with decimal.localcontext() as ctx:
             ctx.prec = digits
             total = decimal.Decimal(0)
-            for r, c in self.terms.items():
+            for (r, k), c in self.terms.items():
                 total += (
                     decimal.Decimal(c.numerator)
                     / decimal.Decimal(c.denominator)
-                    * (decimal.Decimal(r).sqrt())
+                    * decimal.Decimal(r).sqrt()
+                    * _PI**k
                 )
             return total
 
@@ -153,7 +175,7 @@ def _sqrt(v: Surd) -> Surd:
     if q < 0:
         raise _Fail("imaginary")
     square, free = _split_square(q.numerator * q.denominator)
-    return Surd({free: Fraction(square, q.denominator)})
+    return Surd({(free, 0): Fraction(square, q.denominator)})
 
 
 def _nth_root(v: Surd, n: int) -> Surd:
@@ -261,7 +283,7 @@ class _Parser:
             elif tok[1] in ("/", "\\div"):
                 self.take()
                 value = value * self.unary().inverse()
-            elif tok[1] in ("(", "{", "\\frac", "\\sqrt"):
+            elif tok[1] in ("(", "{", "\\frac", "\\sqrt", "\\pi"):
                 # Implicit product: 2\sqrt{3}, 3(1+2). An integer right before a proper fraction
                 # of integers is a mixed number in answers: 2\frac{1}{2} = 2.5.
                 if tok[1] == "\\frac" and self.tokens[self.pos - 1][0] == "num":
@@ -340,6 +362,8 @@ class _Parser:
         elif val == "\\frac":
             num = self.group_or_digit()
             value = num * self.group_or_digit().inverse()
+        elif val == "\\pi":
+            value = Surd.pi()
         elif val == "\\sqrt":
             index = 2
             if self.peek() == ("ch", "["):

@@ -14,7 +14,7 @@ import validate_sft_data as vsd
 from sftkit import grading_symbolic
 from sftkit.formats import Conversation, render
 
-SYMBOLIC_PAIR = (r"\frac{\pi}{2}", r"\frac{2\pi}{4}")  # only the SymPy step can decide this
+SYMBOLIC_PAIR = (r"\sin\frac{\pi}{6}", r"\frac{1}{2}")  # only the SymPy step can decide this
 
 
 @pytest.fixture(autouse=True)
@@ -174,7 +174,7 @@ def test_real_symbolic_step_off_main_thread(fresh_pool):
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = [
             pool.submit(vsd.grade, r"\boxed{\log_2 8}", 3),
-            pool.submit(vsd.grade, r"\boxed{\frac{\pi}{3}}", r"\frac{\pi}{6}"),
+            pool.submit(vsd.grade, r"\boxed{\ln e^{3}}", "2"),
             pool.submit(vsd.grade, r"\boxed{7}", 7),
         ]
         verdicts = [f.result() for f in futures]
@@ -227,6 +227,8 @@ def test_typical_answers_never_reach_sympy(monkeypatch):
         (r"\boxed{③}", 3, True),
         (r"\boxed{15\text{개}}", 15, True),
         (r"\boxed{\frac{2}{\sqrt5}}", r"\frac{2\sqrt5}{5}", True),
+        (r"\boxed{\frac{2\pi}{6}}", r"\frac{\pi}{3}", True),
+        (r"\boxed{6.283185}", r"2\pi", True),
         (r"\boxed{0.333333}", r"\frac13", True),
         (r"\boxed{1,000}", 1000, True),
         (r"\boxed{x=5}", 5, True),
@@ -290,4 +292,4 @@ def test_short_nested_box_is_unwrapped():
 
 def test_warm_up_then_grade():
     vsd.warm_up()
-    assert vsd.grade(r"\boxed{\frac{\pi}{4}}", r"\frac{2\pi}{8}").reason == "match_symbolic"
+    assert vsd.grade(r"\boxed{\cos 0}", "1").reason == "match_symbolic"
