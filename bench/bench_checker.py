@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from validate_sft_data import grade  # noqa: E402
+from validate_sft_data import grade, warm_up  # noqa: E402
 
 CIRCLED = "①②③④⑤"
 
@@ -174,7 +174,8 @@ def _pct(values: list[float], q: float) -> float:
 def main(argv=None) -> int:
     args = parse_args(argv)
     cases = build_cases(args.n, args.seed)
-    grade(r"\boxed{\frac{\pi}{2}}", r"\frac{2\pi}{4}")  # import SymPy/ANTLR once, outside timing
+    warm_up()  # import SymPy and build the LaTeX parser once, outside the timing
+    grade(r"\boxed{\sin\frac{\pi}{6}}", r"\frac{1}{2}")
     times: dict[str, list[float]] = defaultdict(list)
     wrong: dict[str, int] = defaultdict(int)
     reasons: dict[str, int] = defaultdict(int)
