@@ -11,6 +11,15 @@ Usage:
     python generate_sft_data.py --input_file data/2022_math.jsonl --format sharegpt --k_correct 2
     python generate_sft_data.py --merge_only --format messages
 
+Pipeline order: parse_args() -> load_inputs() -> preflight() -> plan_jobs() -> Runner.worker()
+-> send() -> build_record() -> write_state() -> merge_and_report().
+
+Requests: a fixed set of --worker tasks pulls jobs from one queue, so exactly --worker requests
+are in flight; each endpoint has one AsyncOpenAI client whose pool holds --worker connections;
+the client's own retries (backoff, Retry-After) and per-request timeouts apply, and a request that
+still fails moves to another healthy endpoint before it is recorded as failed. Samples of one
+version whose prompts are identical go out as one request with `n` (see --same_prompt).
+
 Exit codes: 0 all samples stored; 1 some samples failed after retries (see
 `<output>/<source>/failures.jsonl`) or the merge failed; 2 bad input, bad flags or preflight
 failure (endpoint unreachable, unknown model); 130 interrupted.
@@ -104,115 +113,117 @@ class Config:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        description="Generate SFT samples (both versions of every problem) against a "
-        "vLLM / OpenAI-compatible endpoint; resumable.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Generate SFT samples (both versions of every problem, n samples each) "
+        "against a vLLM / OpenAI-compatible endpoint. Rerun the same command to resume.",
+        epilog="Exit codes: 0 done; 1 some samples failed after retries (see "
+        "<output>/<source>/failures.jsonl; rerun to retry them) or the merge failed; "
+        "2 bad input or flags, endpoint unreachable, unknown model; 130 interrupted.",
     )
-    p.add_argument("--data_dir", default="data", help="folder of *_math.jsonl problem files")
-    p.add_argument(
+    add = p.add_argument
+    add("--data_dir", default="data", help="folder of *_math.jsonl problem files (%(default)s)")
+    add(
         "--input_file",
         action="append",
         default=None,
-        help="one problem file instead of data_dir/*_math.jsonl (repeatable)",
+        help="one problem file instead of <data_dir>/*_math.jsonl; repeatable",
     )
-    p.add_argument("--output_dir", default="sft_output")
-    p.add_argument(
+    add("--output_dir", default="sft_output", help="where samples go (%(default)s)")
+    add(
         "--sentences",
         default=None,
-        help="instruction sentences jsonl (default: <data_dir>/sentences_ask_boxed.jsonl)",
+        help="instruction sentences jsonl (<data_dir>/sentences_ask_boxed.jsonl)",
     )
-    p.add_argument("--n", type=int, default=4, help="samples per problem and version")
-    p.add_argument(
+    add("--n", type=int, default=4, help="samples per problem and version (%(default)s)")
+    add(
         "--worker",
         type=int,
         default=64,
-        help="requests in flight (also the HTTP connection pool size per endpoint)",
+        help="requests in flight; also each endpoint's connection pool size (%(default)s)",
     )
-    p.add_argument(
+    add(
         "--format",
         dest="fmt",
         choices=FORMATS,
         default="messages",
-        help="record format (messages = OpenAI chat shape; the original tool "
-        "called this shape 'sharegpt')",
+        help="record format (%(default)s = OpenAI chat shape, which the original tool called "
+        "'sharegpt'; sharegpt = real ShareGPT from/value)",
     )
-    p.add_argument(
+    add(
         "--reasoning",
         choices=REASONING_MODES,
         default="think_tags",
-        help="where the server's reasoning goes in the record",
+        help="where the server's reasoning goes in the record (%(default)s)",
     )
-    p.add_argument(
+    add(
         "--base_url",
         default=DEFAULT_BASE_URL,
-        help="endpoint, or several comma-separated; load goes to the healthy ones",
+        help="endpoint, or several comma-separated; requests go to the healthy one with the "
+        "fewest in flight (%(default)s)",
     )
-    p.add_argument("--model", default=None, help="served model name (default: the first served)")
-    p.add_argument(
-        "--api_key", default=None, help="default: $OPENAI_API_KEY, else 'EMPTY'; never printed"
-    )
-    p.add_argument("--temperature", type=float, default=0.7)
-    p.add_argument("--top_p", type=float, default=0.95)
-    p.add_argument("--max_tokens", type=int, default=None, help="default: server's limit")
-    p.add_argument(
+    add("--model", default=None, help="served model name (the first model the server lists)")
+    add("--api_key", default=None, help="$OPENAI_API_KEY, else 'EMPTY'; never printed")
+    add("--temperature", type=float, default=0.7, help="(%(default)s)")
+    add("--top_p", type=float, default=0.95, help="(%(default)s)")
+    add("--max_tokens", type=int, default=None, help="completion limit (the server's)")
+    add(
         "--seed",
         type=int,
         default=None,
-        help="base seed; each request gets a seed derived from it and its "
-        "(problem, type, sample), so samples differ but a rerun reproduces them",
+        help="base seed (none); each request gets a seed derived from it and its (problem, "
+        "type, sample), so samples differ but a rerun reproduces them",
     )
-    p.add_argument("--reasoning_effort", default=None, help="e.g. low|medium|high")
-    p.add_argument(
+    add("--reasoning_effort", default=None, help="e.g. low | medium | high (not sent)")
+    add(
         "--extra_body",
         default=None,
         help="JSON object merged into the request body, e.g. '{\"top_k\": 20}'",
     )
-    p.add_argument("--timeout", type=float, default=600.0, help="seconds per request attempt")
-    p.add_argument(
+    add("--timeout", type=float, default=600.0, help="seconds per request attempt (%(default)s)")
+    add(
         "--max_retries",
         type=int,
         default=5,
-        help="client retries per request (backoff; 429/503 honour Retry-After)",
+        help="client retries per request, exponential backoff; 429/503 honour Retry-After "
+        "(%(default)s)",
     )
-    p.add_argument("--system", default=None, help="system prompt sent and stored with each sample")
-    p.add_argument(
+    add("--system", default=None, help="system prompt sent and stored with each sample (none)")
+    add(
         "--k_correct",
         type=int,
         default=0,
-        help="stop requesting a (problem, version) once K samples are graded correct "
-        "(0 = off); reads the watcher's verdict logs, grades the rest itself",
+        help="stop requesting a (problem, version) once K of its samples are graded correct "
+        "(0 = off). Reads the watcher's <type>_verdicts.jsonl and grades samples it has not "
+        "seen yet itself; samples are scheduled breadth-first (sample 0 of every problem, "
+        "then sample 1, ...) so verdicts have time to arrive",
     )
-    p.add_argument(
+    add(
         "--retry_zero",
         type=int,
         default=0,
-        help="after the first pass, up to R more rounds of n samples (new sample "
-        "indices) for problems with zero correct samples (0 = off)",
+        help="after the first pass, up to R more rounds of n samples each (sample indices n, "
+        "n+1, ...; nothing overwritten) for problem versions with zero correct samples (0 = off)",
     )
-    p.add_argument(
+    add(
         "--same_prompt",
         action="store_true",
-        help="use one prompt (that of sample 0) for all samples of a version, so they "
-        "go out as one request with n>1; by default each sample index has its own "
-        "prompt and only samples whose prompts coincide are batched",
+        help="give all samples of a version the prompt of sample 0, so they go out as one "
+        "request with n>1 (cheaper prefill). By default each sample index has its own "
+        "instruction sentence and placement; samples whose prompts coincide are still batched",
     )
-    p.add_argument(
+    add(
         "--max_n",
         type=int,
         default=16,
-        help="at most this many samples per request when batching (1 = never batch)",
+        help="most samples per request when batching; 1 = never batch (%(default)s)",
     )
-    p.add_argument(
-        "--merge_only",
-        action="store_true",
-        help="only merge validated samples and print the report",
-    )
-    p.add_argument("--no_progress", action="store_true", help="no progress bar")
-    p.add_argument(
+    add("--merge_only", action="store_true", help="only merge validated samples and report")
+    add("--no_progress", action="store_true", help="no progress bar")
+    add(
         "--http",
         choices=("aiohttp", "httpx"),
         default="aiohttp",
-        help="HTTP transport under the openai client (aiohttp is the fastest)",
+        help="transport under the openai client; aiohttp costs a third of the CPU per "
+        "request at hundreds of connections (%(default)s)",
     )
     return p.parse_args(argv)
 
