@@ -470,6 +470,14 @@ def _match_lists(rs: list, gs: list, ordered: bool, depth: int) -> tuple[bool, s
     return True, _best(reasons)
 
 
+def _assigned(items: list[str]) -> list[str] | None:
+    """["x=1", "y=2"] -> ["1", "2"]; None unless every item assigns a simple variable."""
+    pairs = [i.split("=") for i in items]
+    if all(len(p) == 2 and _SIMPLE_LHS.fullmatch(p[0]) and p[1] for p in pairs):
+        return [p[1] for p in pairs]
+    return None
+
+
 def _compare(r: str, g: str, depth: int = 0) -> tuple[bool, str]:
     """Structure first (tuples, intervals, sets, matrices), then scalars."""
     if r == g:
@@ -481,11 +489,11 @@ def _compare(r: str, g: str, depth: int = 0) -> tuple[bool, str]:
     rs, gs = _structure(r), _structure(g)
     if rs[0] == "scalar" and gs[0] == "scalar":
         return _scalar(rs[1], gs[1])
-    if rs[0] == "set" and gs[0] == "seq" and gs[1:3] == ("(", ")"):
-        # "x=1, y=2" against the ordered pair "(1, 2)"
-        values = [i.split("=")[1] for i in rs[1] if i.count("=") == 1]
-        if len(values) == len(rs[1]) and all(_SIMPLE_LHS.fullmatch(i.split("=")[0]) for i in rs[1]):
-            return _match_lists(values, gs[3], ordered=True, depth=depth)
+    # "x=1, y=2" against the ordered pair "(1, 2)", either way round
+    if rs[0] == "set" and gs[0] == "seq" and gs[1:3] == ("(", ")") and _assigned(rs[1]):
+        return _match_lists(_assigned(rs[1]), gs[3], ordered=True, depth=depth)
+    if gs[0] == "set" and rs[0] == "seq" and rs[1:3] == ("(", ")") and _assigned(gs[1]):
+        return _match_lists(rs[3], _assigned(gs[1]), ordered=True, depth=depth)
     if rs[0] != gs[0]:
         return False, "mismatch"
     if rs[0] == "set":

@@ -294,6 +294,8 @@ CASES = [
     ("(1, 2)", r"\boxed{x=1, y=2}", True),
     ("(1, 2)", r"\boxed{(2,1)}", False),
     ("(1, 2)", r"\boxed{x=2, y=1}", False),
+    ("x=1, y=2", r"\boxed{(1, 2)}", True),
+    ("x=1, y=2", r"\boxed{(2, 1)}", False),
     ("(1, 2)", r"\boxed{(1, 2, 3)}", False),
     ("(1, 2)", r"\boxed{[1, 2]}", False),
     ("[1, 3)", r"\boxed{[1,3)}", True),
