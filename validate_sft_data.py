@@ -102,6 +102,13 @@ def extract_boxed_answer(text: str | None) -> str | None:
     "so \boxed{\frac{\sqrt{3}}{2}}." -> "\frac{\sqrt{3}}{2}"; no box or an unclosed last box
     (a truncated generation) -> None; "\boxed{ }" -> "" (empty box).
     """
+    try:
+        return _extract(text)
+    except Exception:  # promised never to raise; a freak input is simply no answer
+        return None
+
+
+def _extract(text) -> str | None:
     if not isinstance(text, str):
         return None
     answer = None
