@@ -13,7 +13,8 @@
 
 set -o errexit -o nounset -o pipefail
 
-# Settings: each one can be set by an environment variable of the same name or by its flag.
+# Settings: each one can be set by an environment variable of the same name or by its flag;
+# main() makes them readonly once the flags are parsed.
 DATA_DIR="${DATA_DIR:-data}"
 OUTPUT_DIR="${OUTPUT_DIR:-sft_output}"
 N="${N:-4}"
@@ -460,16 +461,16 @@ main() {
     run_pane
     return
   fi
+  if [[ "${MODE}" == "tmux" ]]; then
+    # Refuse before touching the output of a run that may still be going.
+    prepare_session
+  fi
   mkdir -p "${OUTPUT_DIR}"
   if ((DEMO)) && [[ "${MODE}" != "merge_only" && "${MODE}" != "validate_only" ]]; then
     start_demo_server
   fi
   readonly DATA_DIR OUTPUT_DIR N WORKER FORMAT REASONING BASE_URL MODEL INPUT_FILE \
     TMUX_SESSION INTERVAL STOP_DELAY PYTHON STOP_FILE MODE
-  if [[ "${MODE}" == "tmux" ]]; then
-    # Refuse before touching the output of a run that may still be going.
-    prepare_session
-  fi
   if [[ "${MODE}" != "merge_only" ]]; then
     rm -f "${STOP_FILE}" "${OUTPUT_DIR}"/.{generator,watcher,merge}.rc
   fi

@@ -268,7 +268,7 @@ def descendants(pid: int) -> list[int]:
 
 
 def test_killed_watcher_then_validate_only_gives_identical_totals(tmp_path, tmux_env, mock_server):
-    srv = mock_server(p_correct=0.5, latency=0.4)
+    srv = mock_server(p_correct=0.5, latency=0.25)
     out = tmp_path / "out"
     session = f"sft_kill_{uuid.uuid4().hex[:8]}"
     args = ["--input_file", str(small_input(tmp_path)), "--data_dir", str(REPO / "data")]
