@@ -78,12 +78,18 @@ def too_complex(text: str) -> str | None:
     carets = [i for i, ch in enumerate(text) if ch == "^"]
     if len(carets) > MAX_CARETS:
         return "too many powers"
+    growth = 1  # product of the literal exponents: (2^{999})^{999} would be 2^998001
     for i in carets:
         exponent = _exponent_at(text, i)
         if "^" in exponent or "\\exp" in exponent or "!" in exponent:
             return "exponent tower"
-        if any(len(run) > 3 for run in re.findall(r"\d+", exponent)):
+        runs = re.findall(r"\d+", exponent)
+        if any(len(run) > 3 for run in runs):
             return "exponent too large"
+        for run in runs:
+            growth *= max(int(run), 1)
+        if growth > 10_000:
+            return "powers of powers too large"
     for m in re.finditer(r"!", text):
         before = text[: m.start()].rstrip()
         run = re.search(r"(\d+)$", before)
