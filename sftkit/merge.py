@@ -265,7 +265,8 @@ def merge_outputs(
             with atomic_open(source_path) as fh:
                 for type_ in types:
                     folder = src_dir / f"{type_}{VALIDATED_SUFFIX}"
-                    verdicts, _ = read_verdicts(src_dir / f"{type_}{VERDICTS_SUFFIX}")
+                    # The watcher's copies carry meta.verdict; the log is read only if one does not.
+                    verdicts = None
                     files, odd = list_sample_files(folder)
                     bad.extend(f"{folder / n}: not a <problem>_<sample>.jsonl name" for n in odd)
                     for _, _, name in files:
@@ -273,8 +274,15 @@ def merge_outputs(
                         files_read += 1
                         try:
                             record = read_sample(path)
+                            verdict = None
+                            meta = record.get("meta")
+                            if not (isinstance(meta, dict) and "verdict" in meta):
+                                if verdicts is None:
+                                    log = src_dir / f"{type_}{VERDICTS_SUFFIX}"
+                                    verdicts, _ = read_verdicts(log)
+                                verdict = verdicts.get(name)
                             rec, key = _training_record(
-                                record, fmt, reasoning_mode, system, verdicts.get(name)
+                                record, fmt, reasoning_mode, system, verdict
                             )
                         except (OSError, UnicodeDecodeError, ValueError) as exc:  # InputError too
                             bad.append(_problem(path, exc))

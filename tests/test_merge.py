@@ -326,3 +326,14 @@ def test_dataset_info_loads_each_merged_file_as_llamafactory_does(
             assert sys_text == (system if system and fmt != "simple" else "")
             assert [r for r, _ in turns] == ["user", "assistant"]
             assert turns[1][1].startswith("<think>\n") and "\\boxed{" in turns[1][1]
+
+
+def test_verdict_comes_from_the_log_when_the_copy_lacks_it(tmp_path, sample_writer):
+    sample_writer(tmp_path, "src", SUBJ, 0, 0)
+    path = tmp_path / "src" / f"{SUBJ}_validated" / "0_0.jsonl"
+    record = json.loads(path.read_text(encoding="utf-8"))
+    del record["meta"]["verdict"], record["meta"]["extracted_answer"]
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    merge_outputs(tmp_path, "messages")
+    meta = merged(tmp_path, "sft_math_all_messages.jsonl")[0]["meta"]
+    assert (meta["verdict"], meta["extracted_answer"]) == ("match_exact", "3")
