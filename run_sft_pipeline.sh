@@ -74,7 +74,7 @@ Settings (flag, or environment variable of the same upper-case name; current val
   --model NAME         MODEL=${MODEL}   (empty: the first model the server lists)
   --session NAME       TMUX_SESSION=${TMUX_SESSION}
   --interval S         INTERVAL=${INTERVAL}   (watcher poll interval)
-  --stop_delay S       STOP_DELAY=${STOP_DELAY}   (wait after the generator before stopping the watcher)
+  --stop_delay S       STOP_DELAY=${STOP_DELAY}   (pause after the generator, then stop the watcher)
   PYTHON=${PYTHON}
 
 Exit code: 0 all good; else the generator's code (1 some samples failed, 2 bad input or

@@ -140,9 +140,9 @@ def grade_batch(records: list[dict]) -> list[dict]:
             out.append(
                 {
                     "is_correct": bool(v.get("is_correct")),
-                    "extracted_answer": v.get("extracted_answer"),
-                    "ground_truth": v.get("ground_truth", record.get("answer")),
-                    "reason": v.get("reason") or "unparseable",
+                    "extracted_answer": _jsonable(v.get("extracted_answer")),
+                    "ground_truth": _jsonable(v.get("ground_truth", record.get("answer"))),
+                    "reason": str(v.get("reason") or "unparseable"),
                 }
             )
         except (
@@ -150,6 +150,17 @@ def grade_batch(records: list[dict]) -> list[dict]:
         ) as exc:  # the grader promises not to raise; one bad item must not sink a batch
             out.append(_failed(record, "unparseable", f"grader raised {type(exc).__name__}: {exc}"))
     return out
+
+
+def _jsonable(value):
+    """JSON values pass; others (a SymPy object, say) become str(): Rational(1, 2) -> "1/2"."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def _failed(record: dict | None, reason: str, error: str | None) -> dict:
@@ -219,7 +230,7 @@ class Folder:
     _copies: set[str] | None = None  # names in <type>_validated/, listed once
 
     def validated_names(self) -> set[str]:
-        """Names in `_validated/`, so an incorrect verdict costs no unlink() unless a copy exists."""
+        """Names in `_validated/`: an incorrect verdict costs no unlink() unless a copy exists."""
         if self._copies is None:
             try:
                 self._copies = {e.name for e in os.scandir(self.validated)}
@@ -647,6 +658,8 @@ def run(cfg: Config) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, on_signal)
     mode = "once" if cfg.once else f"every {cfg.interval:g}s until {cfg.stop_file} exists"
+    if not cfg.once and cfg.stop_file.exists():
+        mode = f"the stop file {cfg.stop_file} already exists: one full scan, then exit"
     dirs = ", ".join(str(d) for d in cfg.watch_dirs)
     print(f"[watcher] watching {dirs} ({mode}; {cfg.workers} workers, timeout {cfg.timeout:g}s)")
     final = False
@@ -654,7 +667,7 @@ def run(cfg: Config) -> int:
     pool = None
     try:
         while not watcher.abort_signal:
-            # Look at the stop file before scanning: the generator wrote everything before touching it.
+            # Stop file first, then scan: the generator wrote everything before touching it.
             was_final = final
             final = final or cfg.once or cfg.stop_file.exists()
             # Full listing at start and once the stop file is seen; between, unchanged folders

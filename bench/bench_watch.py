@@ -186,17 +186,20 @@ def main(argv=None) -> int:
             p50, p95, p99 = (pct(lags, q) for q in (50, 95, 99))
             verdict = "OK" if p95 <= target_lag else "MISSED"
             print(
-                f"  verdict lag p50 {p50:.2f}s  p95 {p95:.2f}s  p99 {p99:.2f}s  max {max(lags):.2f}s"
+                f"  verdict lag p50 {p50:.2f}s  p95 {p95:.2f}s  p99 {p99:.2f}s"
+                f"  max {max(lags):.2f}s"
                 f"  (target p95 <= {target_lag:.1f}s: {verdict}, ratio {p95 / target_lag:.2f})"
             )
         back = backlog_phase(args, stream, root)
         rate = back["graded"] / back["span"] if back["span"] and back["span"] > 0 else float("nan")
         verdict = "OK" if rate >= 500 else "MISSED"
         print(
-            f"\nbacklog: {back['files']} files, --once -> {back['graded']} graded, exit {back['rc']}"
+            f"\nbacklog: {back['files']} files, --once -> {back['graded']} graded, "
+            f"exit {back['rc']}"
         )
         print(
-            f"  grading throughput {rate:.0f} samples/s (first to last verdict, {back['span']:.2f}s)"
+            f"  grading throughput {rate:.0f} samples/s "
+            f"(first to last verdict, {back['span']:.2f}s)"
             f"  (target >= 500/s: {verdict}, ratio {rate / 500:.2f})"
         )
         print(
