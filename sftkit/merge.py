@@ -23,6 +23,7 @@ import os
 import re
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -220,6 +221,31 @@ def llamafactory_entry(file_name: str, fmt: str, has_system: bool) -> dict:
     }
 
 
+def _validated_records(
+    src_dir: Path, type_: str, fmt: str, mode: str, system: str | None, bad: list[str]
+) -> Iterator[tuple[dict | None, bytes | None]]:
+    """(training record, dedup key) per validated file of one source x type, in numeric order;
+    (None, None) for a file that cannot be used, whose reason is appended to `bad`."""
+    folder = src_dir / f"{type_}{VALIDATED_SUFFIX}"
+    files, odd = list_sample_files(folder)
+    bad.extend(f"{folder / n}: not a <problem>_<sample>.jsonl name" for n in odd)
+    verdicts = None  # the watcher's copies carry meta.verdict: read the log only if one does not
+    for _, _, name in files:
+        path = os.path.join(folder, name)
+        try:
+            record = read_sample(path)
+            meta, verdict = record.get("meta"), None
+            if not (isinstance(meta, dict) and "verdict" in meta):
+                if verdicts is None:
+                    verdicts, _ = read_verdicts(src_dir / f"{type_}{VERDICTS_SUFFIX}")
+                verdict = verdicts.get(name)
+            result = _training_record(record, fmt, mode, system, verdict)
+        except (OSError, UnicodeDecodeError, ValueError) as exc:  # InputError is a ValueError
+            bad.append(_problem(path, exc))
+            result = (None, None)
+        yield result
+
+
 def merge_outputs(
     output_dir: str | os.PathLike,
     fmt: str,
@@ -264,28 +290,10 @@ def merge_outputs(
             count, source_system = 0, True
             with atomic_open(source_path) as fh:
                 for type_ in types:
-                    folder = src_dir / f"{type_}{VALIDATED_SUFFIX}"
-                    # The watcher's copies carry meta.verdict; the log is read only if one does not.
-                    verdicts = None
-                    files, odd = list_sample_files(folder)
-                    bad.extend(f"{folder / n}: not a <problem>_<sample>.jsonl name" for n in odd)
-                    for _, _, name in files:
-                        path = os.path.join(folder, name)
+                    found = _validated_records(src_dir, type_, fmt, reasoning_mode, system, bad)
+                    for rec, key in found:
                         files_read += 1
-                        try:
-                            record = read_sample(path)
-                            verdict = None
-                            meta = record.get("meta")
-                            if not (isinstance(meta, dict) and "verdict" in meta):
-                                if verdicts is None:
-                                    log = src_dir / f"{type_}{VERDICTS_SUFFIX}"
-                                    verdicts, _ = read_verdicts(log)
-                                verdict = verdicts.get(name)
-                            rec, key = _training_record(
-                                record, fmt, reasoning_mode, system, verdict
-                            )
-                        except (OSError, UnicodeDecodeError, ValueError) as exc:  # InputError too
-                            bad.append(_problem(path, exc))
+                        if rec is None:
                             continue
                         if key in seen:
                             duplicates += 1
