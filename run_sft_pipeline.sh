@@ -354,7 +354,16 @@ start_session() {
 }
 
 wait_for_session() {
+  local generator_dead
   while tmux has-session -t "$(session_target)" 2>/dev/null && ! session_finished; do
+    # Backstop: a generator pane killed outright never touched the stop file; do it for it,
+    # or the watcher would wait forever.
+    generator_dead="$(tmux display-message -p -t "$(session_target):pipeline.1" \
+      '#{pane_dead}' 2>/dev/null || true)"
+    if [[ "${generator_dead}" == "1" && ! -e "${STOP_FILE}" ]]; then
+      log "the generator pane ended without the stop file; touching it"
+      touch "${STOP_FILE}"
+    fi
     sleep 1
   done
 }
