@@ -297,7 +297,13 @@ def test_killed_watcher_then_validate_only_gives_identical_totals(tmp_path, tmux
         if b"validate_watcher.py" in Path(f"/proc/{pid}/cmdline").read_bytes()
         and b"--stop_file" in Path(f"/proc/{pid}/cmdline").read_bytes()
     ]
-    os.kill(min(watcher), signal.SIGKILL)  # the main watcher process, not a pool worker
+    ppid = {
+        pid: int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        for pid in watcher
+    }
+    main = [pid for pid in watcher if ppid[pid] not in watcher]  # not one of its pool workers
+    assert len(main) == 1, watcher
+    os.kill(main[0], signal.SIGKILL)
     stdout, _ = proc.communicate(timeout=90)
     assert proc.returncode == 128 + signal.SIGKILL, stdout  # the watcher's failure is reported
     assert f"watcher: exit code {128 + signal.SIGKILL}" in stdout
