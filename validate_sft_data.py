@@ -237,7 +237,7 @@ def _brace_args(s: str) -> str:
 def normalize_latex(s: str) -> str:
     r"""Canonical LaTeX spelling, meaning unchanged.
 
-    "$\dfrac{3}{2}$\n" -> "\frac{3}{2}"; "\left( 1,\ 2 \right)" -> "(1, 2)"; "15\text{개}" -> "15 개".
+    "$\dfrac{3}{2}$\n" -> "\frac{3}{2}"; "\left( 1,\ 2 \right)" -> "( 1, 2 )"; "15\text{개}" -> "15 개".
     """
     s = str(s).translate(_CHAR_MAP)
     s = _strip_wrappers(s)
@@ -640,7 +640,7 @@ class Verdict:
 def grade(response_text: str | None, ground_truth) -> Verdict:
     r"""Extract and check in one call.
 
-    grade(r"... \boxed{3번}", 3) -> Verdict(is_correct=True, extracted_answer="3번",
+    grade(r"... \boxed{③}", 3) -> Verdict(is_correct=True, extracted_answer="③",
     reason="match_choice"); grade("the answer is 3", 3).reason -> "no_box".
     """
     try:
