@@ -227,6 +227,9 @@ class Folder:
     verdicts: dict[str, dict] = field(default_factory=dict)  # file name -> latest verdict line
     pending: dict[str, Pending] = field(default_factory=dict)
     inflight: set[str] = field(default_factory=set)
+    # Graded names whose sample file exists: what the totals count. A log line for a sample
+    # deleted since is kept in `verdicts` but not counted.
+    live: set[str] = field(default_factory=set)
     _copies: set[str] | None = None  # names in <type>_validated/, listed once
 
     def validated_names(self) -> set[str]:
@@ -321,6 +324,7 @@ class Watcher:
         self.dir_subdirs: dict[Path, list[Path]] = {}
         self.futures: dict = {}  # future -> Batch
         self.lags: deque[float] = deque(maxlen=5000)
+        self.counts = {"graded": 0, "correct": 0, "no_box": 0, "errors": 0}
         self.started = time.time()
         self.graded_now = 0  # verdicts written by this run
         self.errors_now = 0
@@ -337,6 +341,14 @@ class Watcher:
             if not self.cfg.rescan:
                 f.verdicts = read_verdict_log(f.log)
         return f
+
+    def _count(self, verdict: dict, sign: int) -> None:
+        """Running totals, so a poll never re-reads every verdict: O(new files) per poll."""
+        c = self.counts
+        c["graded"] += sign
+        c["correct"] += sign * bool(verdict.get("is_correct"))
+        c["no_box"] += sign * (verdict.get("reason") == "no_box")
+        c["errors"] += sign * bool(verdict.get("error"))
 
     def _walk(self, full: bool) -> None:
         """Visit watched folders (os.scandir); an unchanged folder is not listed again."""
@@ -378,7 +390,12 @@ class Watcher:
     def _consider(self, folder: Folder, entry: os.DirEntry) -> None:
         name = entry.name
         # Done by name: sample files are written once (atomically); --rescan regrades on purpose.
-        if name in folder.verdicts or name in folder.inflight or name in folder.pending:
+        if name in folder.verdicts:
+            if name not in folder.live:  # graded by an earlier run: count it once
+                folder.live.add(name)
+                self._count(folder.verdicts[name], +1)
+            return
+        if name in folder.inflight or name in folder.pending:
             return
         try:
             st = entry.stat()
@@ -510,7 +527,12 @@ class Watcher:
             self.lags.append(max(0.0, now - appeared))
         append_lines(folder.log, lines)
         for line in lines:
-            folder.verdicts[line["file"]] = line
+            name = line["file"]
+            if name in folder.live:
+                self._count(folder.verdicts[name], -1)  # regraded: the last verdict wins
+            folder.live.add(name)
+            folder.verdicts[name] = line
+            self._count(line, +1)
         self.graded_now += len(lines)
 
     def reconcile(self) -> int:
@@ -537,21 +559,15 @@ class Watcher:
     # --- visibility ---------------------------------------------------------------------------
 
     def totals(self) -> dict:
-        graded = correct = no_box = errors = 0
-        for f in self.folders.values():
-            for v in f.verdicts.values():
-                graded += 1
-                correct += bool(v.get("is_correct"))
-                no_box += v.get("reason") == "no_box"
-                errors += bool(v.get("error"))
+        c = self.counts
         pending = sum(len(f.pending) + len(f.inflight) for f in self.folders.values())
         return {
-            "graded": graded,
-            "correct": correct,
-            "incorrect": graded - correct,
-            "no_box": no_box,
+            "graded": c["graded"],
+            "correct": c["correct"],
+            "incorrect": c["graded"] - c["correct"],
+            "no_box": c["no_box"],
             "pending": pending,
-            "errors": errors,
+            "errors": c["errors"],
             "lag_p95": round(percentile(self.lags, 95), 3) if self.lags else None,
         }
 
@@ -583,7 +599,7 @@ class Watcher:
         rows = []
         tot = [0, 0, 0, 0, 0]
         for f in sorted(self.folders.values(), key=lambda f: (f.source, f.type)):
-            vs = f.verdicts.values()
+            vs = [f.verdicts[name] for name in f.live]
             n = len(vs)
             c = sum(bool(v.get("is_correct")) for v in vs)
             nb = sum(v.get("reason") == "no_box" for v in vs)

@@ -238,6 +238,12 @@ def test_rescan_regrades_and_rewrites_validated_to_match(tmp_path):
     assert latest["1_0.jsonl"]["is_correct"] is True
     copy = read_lines(out / "src" / "multiples_validated" / "1_0.jsonl")[0]
     assert copy["meta"]["extracted_answer"] == "3"
+    status = json.loads((out / ".status.json").read_text())
+    assert (status["graded"], status["correct"], status["incorrect"]) == (2, 1, 1)
+    # A plain restart reads the log (last line per file wins; 2_0 has no sample any more).
+    assert run_once(out).returncode == 0
+    status = json.loads((out / ".status.json").read_text())
+    assert (status["graded"], status["correct"], status["incorrect"]) == (2, 1, 1)
 
 
 SLOW_GRADER = """
