@@ -615,6 +615,13 @@ def _decide(extracted: str | None, ground_truth) -> tuple[bool, str]:
         picked = _choice(r)
         if picked is not None:
             return picked == gold_choice, "match_choice" if picked == gold_choice else "mismatch"
+    if re.fullmatch(r"\(?[A-E]\)?", g):
+        # Lettered choices: gold "C" takes "(C)", "C", "(C) 12"; another letter is wrong.
+        m = re.fullmatch(r"\(([A-E])\).*|([A-E])", r, re.S)
+        if m:
+            picked = m.group(1) or m.group(2)
+            same = picked == g.strip("()")
+            return same, "match_choice" if same else "mismatch"
     return _compare(r, g)
 
 
