@@ -336,15 +336,37 @@ def compose(entry: Entry | None, cfg: MockConfig, rng: random.Random) -> Reply:
     return Reply(content, reasoning, "stop", outcome)
 
 
+def _first_words(text: str, k: int) -> str:
+    """The text up to the end of its k-th word (words as _token_count counts them)."""
+    if k <= 0:
+        return ""
+    end = 0
+    for i, m in enumerate(re.finditer(r"\S+", text), 1):
+        end = m.end()
+        if i == k:
+            break
+    return text[:end]
+
+
 def truncate(reply: Reply, rng: random.Random, max_words: int | None = None) -> Reply:
-    """Cut a reply as a token limit would: never past the start of the box."""
-    words = reply.content.split(" ")
+    """Cut a reply as a token limit would: never past the start of the box.
+
+    max_words=None is the injected "length" fault: a random cut, inside the reasoning half the
+    time when there is reasoning (content is then "", as a reasoning model cut off mid-thought).
+    """
+    words = reply.content.split()
     box_at = next((i for i, w in enumerate(words) if "\\boxed" in w), len(words))
+    thought = _token_count(reply.reasoning)
     if max_words is None:
+        if thought and rng.random() < 0.5:
+            cut = max(1, int(thought * rng.uniform(0.3, 0.8)))
+            return Reply("", _first_words(reply.reasoning, cut), "length", reply.outcome)
         keep = max(1, int(box_at * rng.uniform(0.3, 0.8)))
     else:
-        keep = min(max_words, box_at)
-    return Reply(" ".join(words[:keep]), reply.reasoning, "length", reply.outcome)
+        if thought >= max_words:
+            return Reply("", _first_words(reply.reasoning, max_words), "length", reply.outcome)
+        keep = min(max_words - thought, box_at)
+    return Reply(_first_words(reply.content, keep), reply.reasoning, "length", reply.outcome)
 
 
 # --- HTTP ----------------------------------------------------------------------------------------
@@ -527,7 +549,7 @@ class _Core:
             if fault == "length":
                 r = truncate(r, rng)
             elif max_words and words > max_words:
-                r = truncate(r, rng, max(0, max_words - _token_count(r.reasoning)))
+                r = truncate(r, rng, max_words)
             if r.finish_reason == "length":
                 self.stats["length"] += 1
             else:

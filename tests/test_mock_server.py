@@ -384,8 +384,14 @@ def test_length_truncation_has_no_complete_box(mock_server, versions, sentences)
     assert all(boxed(ch.message.content) is None for ch in resp.choices)
     chunks = list(ask(c, prompt, stream=True))
     assert chunks[-1].choices[0].finish_reason == "length"
-    capped = ask(c, prompt, max_tokens=5).choices[0]
-    assert capped.finish_reason == "length" and boxed(capped.message.content) is None
+    capped = ask(c, prompt, max_tokens=5)
+    assert capped.choices[0].finish_reason == "length" and capped.usage.completion_tokens == 5
+    assert capped.choices[0].message.content == ""  # the cap fell inside the reasoning
+    srv.update(reasoning="none")
+    capped = ask(c, prompt, max_tokens=12)
+    assert capped.choices[0].finish_reason == "length" and capped.usage.completion_tokens <= 12
+    assert capped.choices[0].message.content and boxed(capped.choices[0].message.content) is None
+    assert ask(c, prompt, max_tokens=4000).choices[0].finish_reason == "stop"
 
 
 def test_random_faults_are_deterministic_given_seed(mock_server):
