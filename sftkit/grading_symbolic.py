@@ -190,10 +190,17 @@ def _alarm(seconds: float):
             signal.setitimer(signal.ITIMER_REAL, remaining, outer_interval)
 
 
+_warm = False
+
+
 def _warm_up() -> None:
-    # Imports and the ANTLR parser start-up cost seconds: pay them outside the time limit.
+    # Imports and the ANTLR parser start-up cost seconds: pay them once, outside the time limit.
+    global _warm
+    if _warm:
+        return
     try:
         _to_sympy("1+1")
+        _warm = True
     except Exception:
         pass
 
