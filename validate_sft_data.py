@@ -156,6 +156,7 @@ _CHAR_MAP = str.maketrans(
         "：": ":",
         "（": "(",
         "）": ")",
+        "…": "...",
         "²": "^{2}",
         "³": "^{3}",
         "\u00a0": " ",
@@ -320,6 +321,8 @@ def normalize_answer(s: str) -> str:
         if s == before:
             break
     s = _SEPARATOR_WORDS.sub(", ", s)
+    # "0.1666..." spells the repeating 6 out: 0.1\overline{6}
+    s = re.sub(r"(\d*)\.(\d*?)(\d)\3\3+\s*\.\.\.", r"\1.\2\\overline{\3}", s)
     s = _REPEATING.sub(_repeating, s)
     return _canonical_spaces(s)
 

@@ -92,6 +92,11 @@ CASES = [
     (r"\frac{1}{3}", r"\boxed{0.\overline{3}}", True),
     (r"\frac{1}{3}", r"\boxed{0.\dot{3}}", True),
     (r"\frac{41}{333}", r"\boxed{0.\overline{123}}", True),
+    (r"\frac{1}{3}", r"\boxed{0.333...}", True),
+    (r"\frac{1}{6}", r"\boxed{0.1666\ldots}", True),
+    (r"\frac{1}{6}", r"\boxed{0.1666…}", True),
+    (r"\frac{1}{3}", r"\boxed{0.3...}", False),
+    (r"\frac{1}{3}", r"\boxed{0.334...}", False),
     # --- decimals against irrational or repeating values ---
     (r"\frac13", r"\boxed{0.333333}", True),
     (r"\frac13", r"\boxed{0.3333333}", True),
