@@ -330,7 +330,7 @@ def normalize_answer(s: str) -> str:
 # --- decision --------------------------------------------------------------------------------
 
 _RANK = {"match_exact": 0, "match_numeric": 1, "match_choice": 1, "match_symbolic": 2}
-_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:(?:,\d{3})+|(?: \d{3})+)(?:\.\d+)?")
 _SIMPLE_LHS = re.compile(r"(?:\\[a-zA-Z]+|[a-zA-Z])(?:_\{?\w+\}?)?(?:\([a-z]\))?'*")
 _NON_LATEX = re.compile(r"[^\x00-\x7f]")
 _JAMO_SET = re.compile(r"[ㄱ-ㅎ][ㄱ-ㅎ,와과및 ]*")
@@ -424,7 +424,7 @@ def _wraps_set(s: str) -> bool:
 
 def _structure(s: str):
     if _THOUSANDS.fullmatch(s):
-        return ("scalar", s.replace(",", ""))
+        return ("scalar", s.replace(",", "").replace(" ", ""))
     m = re.fullmatch(r"\\begin\{([pbvBV]?matrix|array)\}(?:\{[^}]*\})?(.*)\\end\{\1\}", s, re.S)
     if m:
         rows = [r for r in re.split(r"\\\\", m.group(2)) if r.strip()]
