@@ -12,6 +12,7 @@ Usage:
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures
 import os
 import re
@@ -219,6 +220,7 @@ def _get_pool():
 
             _pool = pebble.ProcessPool(max_workers=1, initializer=_warm_up)
             _pool_pid = os.getpid()
+            atexit.register(shutdown_pool)
         return _pool
 
 
