@@ -275,6 +275,9 @@ _TRAILING_WORDS = re.compile(
     rf"(?<=[^가-힣\s,])\s*(?:{_COUNTERS})?\s*(?:{_COPULAS})?\s*(?<!\.)[.。]?\s*$"
 )
 _LEADING_WORDS = re.compile(r"^[가-힣\s]+(?:은|는|:)\s*(?=[^\s가-힣])")
+# A bare Korean label before a value ("최댓값 5"); words that change the value are kept
+# ("약 3" is only about 3).
+_LEADING_LABEL = re.compile(r"^(?!(?:약|대략|거의|약간)(?![가-힣]))[가-힣]+\s*(?=[-+\d\\(])")
 _SEPARATOR_WORDS = re.compile(r"\s+(?:or|and|또는|혹은|및|이고|그리고)\s+")
 
 
@@ -309,6 +312,7 @@ def normalize_answer(s: str) -> str:
         before = s
         s = _LABEL.sub("", s).strip()
         stripped = _LEADING_WORDS.sub("", s.lstrip(":"))
+        stripped = _LEADING_LABEL.sub("", stripped)
         stripped = _TRAILING_WORDS.sub("", stripped)
         stripped = re.sub(r"(?<=[\d})])\s*" + _LONG_UNITS + "$", "", stripped)
         stripped = re.sub(r"(?<=[\d})])\s*(?:percent|percentage|pct)$", "%", stripped)
@@ -544,6 +548,9 @@ def _sides(r: str, g: str) -> tuple[str, str]:
 
 
 def _scalar(r: str, g: str) -> tuple[bool, str]:
+    if r == g:
+        return True, "match_exact"
+    r, g = _LEADING_LABEL.sub("", r) or r, _LEADING_LABEL.sub("", g) or g  # "최댓값5, 최솟값1"
     if r == g:
         return True, "match_exact"
     if len(g) > 1 and r.lower() == g.lower() and not re.search(r"[\\\d]", g):

@@ -247,6 +247,10 @@ CASES = [
     (3, r"\boxed{3의 제곱}", False),
     (9, r"\boxed{3의 제곱}", False),
     (3, r"\boxed{약 3}", False),
+    (3, r"\boxed{약3}", False),
+    (5, r"\boxed{최댓값 5}", True),
+    ("5, 1", r"\boxed{\text{최댓값 } 5, \text{ 최솟값 } 1}", True),
+    ("5, 1", r"\boxed{\text{최댓값 } 5, \text{ 최솟값 } 2}", False),
     (3, r"\boxed{3개 또는 4개}", False),
     (3, r"\boxed{3분의 1}", False),
     # --- multiple choice (integer gold 1-5) ---
