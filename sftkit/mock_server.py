@@ -235,7 +235,12 @@ class AnswerBook:
     def load(cls, data_dir: str | Path, seed: int = 0) -> AnswerBook:
         entries: list[Entry] = []
         rng = random.Random(seed)
-        for path in sorted(Path(data_dir).glob("*_math.jsonl")):
+        if not Path(data_dir).is_dir():
+            raise InputError(f"{data_dir}: data_dir is not a directory")
+        paths = sorted(Path(data_dir).glob("*_math.jsonl"))
+        if not paths:
+            log.warning("%s holds no *_math.jsonl files: every prompt will be unknown", data_dir)
+        for path in paths:
             reviews = {ln: str(obj.get("review") or "") for ln, obj in read_jsonl(path)}
             for problem in load_problems(path):
                 for version in build_versions(problem):
@@ -749,6 +754,26 @@ class MockServer:
         self.stop()
 
 
+_HELP = {
+    "data_dir": "folder of *_math.jsonl problem files to recognise",
+    "model": "the one model name served",
+    "p_correct": "probability an answer is correct",
+    "latency": "seconds before each reply",
+    "jitter": "latency varies by up to +/- this many seconds",
+    "seed": "makes answers and faults reproducible",
+    "reasoning": "none | reasoning_content | reasoning | both",
+    "p_no_box": "probability an answer has no \\boxed{}",
+    "p_429": "probability of a 429 with Retry-After",
+    "p_500": "probability of a 500",
+    "p_503": "probability of a 503 with Retry-After",
+    "p_drop": "probability the connection is closed with no response",
+    "p_slow": "probability a request waits slow_seconds first",
+    "slow_seconds": "extra wait of a slow request",
+    "p_length": "probability replies are cut (finish_reason length)",
+    "retry_after": "Retry-After seconds sent with 429 and 503",
+}
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Stand-in OpenAI-compatible endpoint for demos and tests (not a model)."
@@ -759,12 +784,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--log_level", default="WARNING")
     for f in fields(MockConfig):
         if f.name == "script":
-            parser.add_argument(
-                "--script", default="", help=f"comma-separated steps from {', '.join(SCRIPT_STEPS)}"
-            )
+            steps = ", ".join(SCRIPT_STEPS)
+            parser.add_argument("--script", default="", help=f"comma-separated steps: {steps}")
             continue
         kind = {"float": float, "int": int}.get(str(f.type), str)
-        parser.add_argument(f"--{f.name}", type=kind, default=f.default)
+        parser.add_argument(
+            f"--{f.name}",
+            type=kind,
+            default=f.default,
+            help=f"{_HELP.get(f.name, '')} (%(default)s)",
+        )
     return parser.parse_args(argv)
 
 
