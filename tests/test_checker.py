@@ -85,6 +85,8 @@ CASES = [
     ("0.5", r"\boxed{.5}", True),
     ("0.5", r"\boxed{0.50}", True),
     (0.5, r"\boxed{\frac12}", True),
+    (0.5, r"\boxed{½}", True),
+    (r"\frac{3}{4}", r"\boxed{¾}", True),
     (3.0, r"\boxed{3}", True),
     (r"\frac{1}{2}", r"\boxed{\frac{1}{3}}", False),
     (r"\frac{1}{2}", r"\boxed{2}", False),
