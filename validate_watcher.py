@@ -680,7 +680,8 @@ def run(cfg: Config) -> int:
     print(f"[watcher] watching {dirs} ({mode}; {cfg.workers} workers, timeout {cfg.timeout:g}s)")
     final = False
     first = True
-    pool = None
+    # Live: warm up now, before the first samples land. Once: only if there is work.
+    pool = None if cfg.once else start_pool(cfg)
     try:
         while not watcher.abort_signal:
             # Stop file first, then scan: the generator wrote everything before touching it.

@@ -20,6 +20,7 @@ import json
 import math
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -117,7 +118,9 @@ def live_phase(args, stream, root: Path) -> dict:
         (out / SOURCE / t).mkdir(parents=True)
     proc = watcher(out, args.interval, args.workers)
     # Let it start and warm up before the clock runs: we measure steady state, not start-up.
-    time.sleep(1.0)
+    # (Its first status file is written after the warm-up and the first scan.)
+    while not (out / ".status.json").exists():
+        time.sleep(0.05)
     created: dict[str, float] = {}
     total = int(args.rate * args.seconds)
     t0 = time.monotonic()
@@ -153,9 +156,12 @@ def backlog_phase(args, stream, root: Path) -> dict:
     for _ in range(args.backlog):
         write_atomic(out, *next(stream))
     t0 = time.time()
+    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = watcher(out, args.interval, args.workers, "--once")
     proc.communicate(timeout=900)
     wall = time.time() - t0
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # the watcher and its pool workers
+    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     graded = sorted(verdicts(out).values())
     span = graded[-1] - graded[0] if len(graded) > 1 else float("nan")
     return {
@@ -163,6 +169,7 @@ def backlog_phase(args, stream, root: Path) -> dict:
         "graded": len(graded),
         "span": span,
         "wall": wall,
+        "cpu": cpu,
         "rc": proc.returncode,
     }
 
@@ -205,6 +212,15 @@ def main(argv=None) -> int:
         print(
             f"  end to end incl. start-up and warm-up: {back['wall']:.2f}s = "
             f"{back['graded'] / back['wall']:.0f} samples/s"
+        )
+        # Load-independent: CPU seconds spent per sample (start-up included), and what that
+        # means for this machine's cores when nothing else runs.
+        per = back["cpu"] / max(1, back["graded"])
+        cores = os.cpu_count() or 1
+        print(
+            f"  CPU {back['cpu']:.2f}s = {per * 1000:.2f} ms/sample -> capacity on {cores} idle "
+            f"cores ~{cores / per:.0f} samples/s (target >= 500/s: "
+            f"{'OK' if cores / per >= 500 else 'MISSED'})"
         )
     return 0
 
