@@ -1,7 +1,7 @@
 r"""Watch the generator's output and grade every sample file as it lands; never lose a verdict.
 
-Pipeline order: parse_args() -> poll loop (scan -> read -> grade in
-worker processes -> record) -> on the stop file one last full scan -> final table.
+Pipeline order: parse_args() -> poll loop (scan -> read -> grade in worker processes -> record)
+-> on the stop file one last full scan -> final table.
 
 Usage:
     python validate_watcher.py --output_dir sft_output --interval 1.0
@@ -17,8 +17,12 @@ Live status goes to `<output>/.status.json` (schema in ARCHITECTURE.md).
 Grading runs in a pebble process pool: items travel in batches for speed; a batch that times out
 or kills its worker is split and each item retried alone under the hard `--timeout`, so one
 pathological answer costs one `timeout` verdict and never stalls the loop.
+A file that is not complete yet (half-written last line, no trailing newline) is read again on
+the next poll; after `--max_tries` unchanged reads it gets an `unparseable` verdict with `error`.
+`--grader module:function` swaps the checker (default validate_sft_data:validate_item).
+
 Exit code: 0 done, 1 some sample files could not be read or graded, 2 bad arguments,
-130/143 interrupted (verdicts written so far are kept; a restart resumes).
+128+signal when interrupted (verdicts written so far are kept; a restart resumes).
 """
 
 from __future__ import annotations
