@@ -441,7 +441,8 @@ class Verdicts:
         self.validate_item = _load_validate_item()
         self.logged: dict[str, dict[str, bool]] = {}  # key -> file -> is_correct (from log)
         self.inline: dict[str, dict[str, bool]] = {}  # key -> file -> is_correct (graded here)
-        self._pos: dict[str, int] = {}
+        self._pos: dict[str, int] = {}  # bytes of the log already read
+        self._inode: dict[str, int] = {}
         self._checked: dict[str, float] = {}
         if self.validate_item is None:
             log.warning(
@@ -464,13 +465,15 @@ class Verdicts:
         path = self.output_dir / source / f"{vtype}_verdicts.jsonl"
         logged = self.logged.setdefault(key, {})
         try:
-            size = path.stat().st_size
+            st = path.stat()
         except FileNotFoundError:
             return
+        size = st.st_size
         pos = self._pos.get(key, 0)
-        if size < pos:  # rewritten (watcher --rescan): read it again
-            pos = 0
+        if size < pos or st.st_ino != self._inode.get(key, st.st_ino):
+            pos = 0  # replaced or truncated (watcher --rescan): read it again from the top
             logged.clear()
+        self._inode[key] = st.st_ino
         if size == pos:
             return
         with path.open("rb") as fh:
@@ -480,7 +483,7 @@ class Verdicts:
         for line in chunk[:end].splitlines():
             try:
                 rec = json.loads(line)
-                logged[str(rec["file"])] = bool(rec.get("is_correct"))
+                logged[str(rec["file"]).rsplit("/", 1)[-1]] = bool(rec.get("is_correct"))
             except (ValueError, KeyError, TypeError):
                 continue
         self._pos[key] = pos + end
@@ -557,6 +560,8 @@ class Endpoint:
 
 def pick_endpoint(endpoints: list[Endpoint], exclude: set[str]) -> Endpoint | None:
     """The healthy endpoint with the fewest requests in flight (else the soonest to recover)."""
+    if len(endpoints) == 1:
+        return None if exclude else endpoints[0]
     now = time.monotonic()
     live = [e for e in endpoints if e.url not in exclude]
     if not live:

@@ -466,3 +466,27 @@ def test_failing_endpoint_mid_run_fails_over(tmp_path, capsys, mock_server):
     rc, stdout, _ = run(capsys, [*argv, "--max_retries", "0"])
     assert rc == 0 and len(stored(out, "sub_math")) == 8 and not failures(out, "sub_math")
     assert bad.stats["500"] >= 1  # it was tried, then rested while the healthy one took over
+
+
+def test_verdict_log_read_incrementally(tmp_path, monkeypatch):
+    from sftkit.jsonl import atomic_write_text
+
+    monkeypatch.setattr(gen.Verdicts, "REFRESH_SECONDS", 0.0)
+    monkeypatch.setattr(gen, "_load_validate_item", lambda: None)  # log only
+    version = build_versions(load_problems(MATH)[0])[1]
+    stored_names = {"sample_math/multiples": {"0_0.jsonl", "0_1.jsonl", "0_2.jsonl"}}
+    book = gen.Verdicts(str(tmp_path), stored_names)
+    log_path = tmp_path / "sample_math" / "multiples_verdicts.jsonl"
+    assert book.correct(version) == 0  # no log yet
+
+    def line(name, ok):
+        return json.dumps({"file": name, "is_correct": ok}) + "\n"
+
+    log_path.parent.mkdir(parents=True)
+    log_path.write_text(line("0_0.jsonl", True) + line("0_1.jsonl", False) + '{"file": "0_2.js')
+    assert book.correct(version) == 1  # the half-written last line is not read yet
+    with log_path.open("a") as fh:
+        fh.write('onl", "is_correct": true}\n' + line("0_1.jsonl", True))  # last line wins
+    assert book.correct(version) == 3
+    atomic_write_text(log_path, line("0_0.jsonl", False))  # rescan replaced the log
+    assert book.correct(version) == 0
