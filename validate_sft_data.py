@@ -200,6 +200,9 @@ _SIMPLE_SUBS = [
     (re.compile(r"\\(?:rbrace)(?![a-zA-Z])"), r"\\}"),
     (re.compile(r"\\(?:infin)(?![a-zA-Z])"), r"\\infty"),
     (re.compile(r"\\varnothing(?![a-zA-Z])|∅|\\\{\s*\\\}"), r"\\emptyset"),
+    (re.compile(r">="), r"\\geq "),
+    (re.compile(r"<="), r"\\leq "),
+    (re.compile(r"!="), r"\\neq "),
     (re.compile(r"\\lt(?![a-zA-Z])"), "<"),
     (re.compile(r"\\gt(?![a-zA-Z])"), ">"),
     (re.compile(r"\\(?:le)(?![a-zA-Z])"), r"\\leq"),
@@ -545,10 +548,12 @@ def _sides(r: str, g: str) -> tuple[str, str]:
     if g_eq and "=" not in r:
         lhs, rhs = g.split("=")
         return (r, rhs) if _SIMPLE_LHS.fullmatch(lhs) else (r, g)
-    if r_eq and g_eq:
-        (rl, rr), (gl, gr) = r.split("="), g.split("=")
-        if rl == gl:
-            return rr, gr
+    if "=" in r and "=" in g:
+        r_parts, g_parts = r.split("="), g.split("=")
+        if r_parts[0] == g_parts[0] and _SIMPLE_LHS.fullmatch(g_parts[0]):
+            return r_parts[-1], g_parts[-1]  # "x = 5+5+1 = 11" against "x = 11"
+        if r_eq and g_eq and r_parts[0] == g_parts[0]:
+            return r_parts[1], g_parts[1]
     return r, g
 
 
@@ -586,7 +591,7 @@ def _scalar(r: str, g: str) -> tuple[bool, str]:
         return False, "mismatch"  # Korean words or symbols left in the value: SymPy can't decide
     for text in (r, g):
         # "3 4" and "2\frac12" are ambiguous: SymPy would read them as products.
-        if re.search(r"\d \d|\d\\frac|[①-⑩]|\.\.\.|[<>]|\\[lg]eq|\\neq", text):
+        if re.search(r"\d \d|\d\\frac|[①-⑩]|\.\.\.", text):
             return False, "mismatch"
     r_letters, g_letters = (
         set(re.findall("[A-Za-z]", re.sub(r"\\[a-zA-Z]+", "", t))) for t in (r, g)

@@ -131,6 +131,8 @@ def symbolic_equal(a: str, b: str) -> bool:
             return da == 0
         ratio = sympy.simplify(da / db)
         return bool(ratio.is_number and ratio != 0 and ratio.is_finite)
+    if isinstance(ea, sympy.Rel) and isinstance(eb, sympy.Rel):
+        return _same_relation(ea, eb)
     if not isinstance(ea, sympy.Expr) or not isinstance(eb, sympy.Expr):
         return bool(ea == eb)
     if ea.free_symbols or eb.free_symbols:
@@ -151,6 +153,29 @@ def symbolic_equal(a: str, b: str) -> bool:
         return False
     scale = max(1, abs(va), abs(vb))
     return bool(abs(va - vb) <= sympy.Float(10) ** -40 * scale)
+
+
+def _same_relation(ea, eb) -> bool:
+    """x < 1 and -x > -1 state the same thing: both read "e > 0" (or >= / !=) with e1/e2 a
+    positive constant (any nonzero constant for !=)."""
+    import sympy
+
+    def positive_form(rel):
+        if isinstance(rel, sympy.StrictLessThan | sympy.LessThan):
+            return rel.rhs - rel.lhs, isinstance(rel, sympy.StrictLessThan), "order"
+        if isinstance(rel, sympy.StrictGreaterThan | sympy.GreaterThan):
+            return rel.lhs - rel.rhs, isinstance(rel, sympy.StrictGreaterThan), "order"
+        if isinstance(rel, sympy.Unequality):
+            return rel.lhs - rel.rhs, True, "ne"
+        return None
+
+    fa, fb = positive_form(ea), positive_form(eb)
+    if fa is None or fb is None or fa[1:] != fb[1:] or fb[0] == 0:
+        return False
+    ratio = sympy.simplify(fa[0] / fb[0])
+    if not (ratio.is_number and ratio.is_finite and ratio != 0):
+        return False
+    return bool(ratio > 0) if fa[2] == "order" else True
 
 
 def _decimal_matches_expr(text: str, expr) -> bool:
