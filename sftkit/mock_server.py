@@ -421,7 +421,7 @@ class _Core:
             self.cfg = new
             return new
 
-    def _next_fault(self, cfg: MockConfig, prompt: str) -> tuple[str, float, int]:
+    def _next_fault(self, cfg: MockConfig, key: int) -> tuple[str, float, int]:
         """(fault or "ok", latency, how often this prompt was asked before).
 
         Draws are keyed by (seed, prompt, occurrence), not by arrival order, so a concurrent run
@@ -429,14 +429,13 @@ class _Core:
         """
         with self.lock:
             self.counter += 1
-            key = stable_hash(prompt)
             occurrence = self.seen.get(key, 0)
             self.seen[key] = occurrence + 1
             script_step = None
             if self.script_pos < len(cfg.script):
                 script_step = cfg.script[self.script_pos]
                 self.script_pos += 1
-        rng = random.Random(stable_hash(cfg.seed, "fault", prompt, occurrence))
+        rng = random.Random(stable_hash(cfg.seed, "fault", key, occurrence))
         fault = script_step or "ok"
         if script_step is None:
             r, acc = rng.random(), 0.0
@@ -498,7 +497,8 @@ class _Core:
             return _error(404, msg, "invalid_request_error", "model_not_found", param="model")
 
         prompt = _prompt_text(req["messages"])
-        fault, delay, occurrence = self._next_fault(cfg, prompt)
+        key = stable_hash(prompt)  # hash the (long) prompt once; later draws hash this number
+        fault, delay, occurrence = self._next_fault(cfg, key)
         if fault != "ok" and fault != "length":
             self.stats[fault] += 1
         if fault == "slow":
@@ -521,10 +521,10 @@ class _Core:
             request.transport.abort()
             raise asyncio.CancelledError
 
-        replies, usage = self._replies(req, prompt, cfg, fault, occurrence)
+        replies, usage = self._replies(req, prompt, key, cfg, fault, occurrence)
         self.stats["completions"] += 1
         created = int(time.time())
-        cid = f"chatcmpl-mock-{stable_hash(cfg.seed, prompt, occurrence, self.counter):016x}"
+        cid = f"chatcmpl-mock-{stable_hash(cfg.seed, key, occurrence, self.counter):016x}"
         if req.get("stream"):
             return await self._stream(request, req, cfg, replies, usage, cid, created)
         choices = []
@@ -539,7 +539,7 @@ class _Core:
         }  # fmt: skip
         return web.json_response(body)
 
-    def _replies(self, req: dict, prompt: str, cfg: MockConfig, fault: str, occurrence: int):
+    def _replies(self, req, prompt: str, key: int, cfg: MockConfig, fault: str, occurrence: int):
         entry = self.book.lookup(prompt)
         n = int(req.get("n") or 1)
         max_words = req.get("max_completion_tokens") or req.get("max_tokens")
@@ -547,8 +547,8 @@ class _Core:
         replies = []
         for i in range(n):
             # With a request seed the reply depends only on (seed, prompt, choice): reproducible.
-            key = ("req", seed) if seed is not None else ("nth", occurrence)
-            rng = random.Random(stable_hash(cfg.seed, *key, cfg.model, prompt, i))
+            which = ("req", seed) if seed is not None else ("nth", occurrence)
+            rng = random.Random(stable_hash(cfg.seed, *which, cfg.model, key, i))
             r = compose(entry, cfg, rng)
             words = _token_count(r.content) + _token_count(r.reasoning)
             if fault == "length":
