@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import pytest
 
@@ -337,3 +338,19 @@ def test_verdict_comes_from_the_log_when_the_copy_lacks_it(tmp_path, sample_writ
     merge_outputs(tmp_path, "messages")
     meta = merged(tmp_path, "sft_math_all_messages.jsonl")[0]["meta"]
     assert (meta["verdict"], meta["extracted_answer"]) == ("match_exact", "3")
+
+
+def test_a_source_left_without_validated_samples_loses_its_stale_file(tmp_path, sample_writer):
+    sample_writer(tmp_path, "a", SUBJ, 0, 0)
+    sample_writer(tmp_path, "b", SUBJ, 0, 0)
+    sample_writer(tmp_path, "c", SUBJ, 0, 0)
+    merge_outputs(tmp_path, "alpaca")
+    (tmp_path / "b" / f"{SUBJ}_validated" / "0_0.jsonl").unlink()  # re-graded wrong
+    shutil.rmtree(tmp_path / "c" / f"{SUBJ}_validated")
+    stats = merge_outputs(tmp_path, "alpaca")
+    assert stats.by_source == {"a": 1}
+    assert sorted(p.name for p in (tmp_path / "merged").iterdir()) == [
+        "a_alpaca.jsonl",
+        "dataset_info.json",
+        "sft_math_all_alpaca.jsonl",
+    ]
