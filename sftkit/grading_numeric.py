@@ -7,7 +7,7 @@ of distinct square-free integers are linearly independent over Q).
 Usage:
     parse_exact(r"\frac{2}{\sqrt{5}}") == parse_exact(r"\frac{2\sqrt{5}}{5}")   # True
     parse_exact(r"\pi") is None          # not a simple numeric form: the symbolic step decides
-    decimal_matches("1.414214", parse_exact(r"\sqrt{2}"))   # True: 7 significant digits agree
+    decimal_matches("1.41421", parse_exact(r"\sqrt{2}"))   # True: 6 significant digits agree
 """
 
 from __future__ import annotations
@@ -427,9 +427,8 @@ def decimal_matches(text: str, exact: decimal.Decimal | Surd) -> bool:
     MIN_SIG_DIGITS significant digits and all of them agree (rounded or cut off). Never rounds
     the printed decimal itself. "0.333333" vs 1/3 -> True; "0.33" vs 1/3 -> False."""
     info = decimal_digits(text)
-    # 0.333333 (6 digits) counts, 1.41421 (5 decimals) does not: 6 significant digits are
-    # required, and 7 when the integer part uses one of them.
-    if info is None or info[0] < MIN_SIG_DIGITS or (info[0] == MIN_SIG_DIGITS and info[1] < 6):
+    # 0.333333 and 1.41421 (6 significant digits) count; 0.33333 and 1.4142 (5) do not.
+    if info is None or info[0] < MIN_SIG_DIGITS:
         return False
     places = info[1]
     value = exact.to_decimal() if isinstance(exact, Surd) else exact

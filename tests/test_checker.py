@@ -113,7 +113,13 @@ CASES = [
     (r"\frac23", r"\boxed{0.67}", False),
     ("0.333", r"\boxed{\frac{1}{3}}", False),
     (r"\sqrt{2}", r"\boxed{1.414214}", True),
-    (r"\sqrt{2}", r"\boxed{1.41421}", False),
+    (r"\sqrt{2}", r"\boxed{1.41421}", True),  # 6 significant digits, all agree
+    (r"\sqrt{2}", r"\boxed{1.4142}", False),  # only 5 significant digits
+    (r"\pi", r"\boxed{3.14159}", True),
+    (r"\pi", r"\boxed{3.14160}", False),  # neither rounded nor cut off
+    (r"\frac{2}{3}", r"\boxed{0.666667}", True),
+    (r"\frac{2}{3}", r"\boxed{0.666666}", True),  # cut off, every digit agrees
+    (r"\frac{2}{3}", r"\boxed{0.666668}", False),
     (r"\sqrt{2}", r"\boxed{1.414}", False),
     (r"\sqrt{2}", r"\boxed{1.414215}", False),
     (r"\pi", r"\boxed{3.14159265}", True),
