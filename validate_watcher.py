@@ -435,7 +435,11 @@ class Watcher:
                     continue
                 del folder.pending[name]
                 ready.append((name, record, pend.appeared))
+            ready.sort(key=lambda item: item[2])
             batches.extend(self._batches(folder, ready))
+        # Oldest first: a file that waited a whole interval is graded before one that just landed,
+        # which keeps the lag tail near the interval instead of interval + the whole poll's work.
+        batches.sort(key=lambda b: b.items[0][2])
         return batches
 
     def _batches(self, folder: Folder, ready: list) -> list[Batch]:
@@ -688,6 +692,7 @@ def run(cfg: Config) -> int:
     pool = None if cfg.once else start_pool(cfg)
     try:
         while not watcher.abort_signal:
+            poll_started = time.monotonic()  # polls start every interval, however long one takes
             # Stop file first, then scan: the generator wrote everything before touching it.
             was_final = final
             final = final or cfg.once or cfg.stop_file.exists()
@@ -704,7 +709,7 @@ def run(cfg: Config) -> int:
                 watcher.reconciled = True
             if final and not watcher.busy():
                 break
-            deadline = time.monotonic() + (min(cfg.interval, 0.5) if final else cfg.interval)
+            deadline = poll_started + (min(cfg.interval, 0.5) if final else cfg.interval)
             while time.monotonic() < deadline and not watcher.abort_signal:
                 watcher.collect(pool, min(0.2, deadline - time.monotonic()))
                 if final and not watcher.busy():
