@@ -710,9 +710,10 @@ def run(cfg: Config) -> int:
             if final and not watcher.busy():
                 break
             deadline = poll_started + (min(cfg.interval, 0.5) if final else cfg.interval)
-            while time.monotonic() < deadline and not watcher.abort_signal:
+            while not watcher.abort_signal:
+                # At least once per poll, even when the scan alone took the whole interval.
                 watcher.collect(pool, min(0.2, deadline - time.monotonic()))
-                if final and not watcher.busy():
+                if time.monotonic() >= deadline or (final and not watcher.busy()):
                     break
                 if not final and cfg.stop_file.exists():
                     break  # finish now rather than after a long interval
