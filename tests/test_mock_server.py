@@ -503,3 +503,12 @@ def test_cli_rejects_bad_settings_naming_the_problem(tmp_path, extra, message):
     cmd += [e.format(tmp=tmp_path) for e in extra]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=30)
     assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+
+
+def test_cli_port_in_use_exits_1(mock_server):
+    busy = mock_server()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "sftkit.mock_server", "--data_dir", str(DATA),
+           "--port", str(busy.port)]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=30)
+    assert proc.returncode == 1 and f"cannot listen on 127.0.0.1:{busy.port}" in proc.stderr
