@@ -209,6 +209,30 @@ def test_validate_only_grades_existing_samples_and_merges(tmp_path, tmux_env):
     assert len((out / "merged" / "sft_math_all_messages.jsonl").read_text().splitlines()) == 1
     assert not (out / ".generator.rc").exists()
 
+    shutil.rmtree(out / "merged")
+    res = launch(tmux_env, "--merge_only", "--output_dir", str(out), "--format", "alpaca")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert len((out / "merged" / "sft_math_all_alpaca.jsonl").read_text().splitlines()) == 1
+    assert "merge: exit code 0" in res.stdout and "watcher:" not in res.stdout
+
+
+def test_generate_only_writes_samples_and_touches_the_stop_file(tmp_path, tmux_env, mock_server):
+    srv = mock_server()
+    out = tmp_path / "out"
+    args = [
+        "--input_file",
+        str(small_input(tmp_path, problems=2)),
+        "--data_dir",
+        str(REPO / "data"),
+    ]
+    res = launch(tmux_env, "--generate_only", *args, "--output_dir", str(out), "--n", "1",
+                 "--base_url", srv.base_url, *FAST)  # fmt: skip
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert len(list(out.glob("small_math/*/*.jsonl"))) == 2 * 2
+    assert (out / ".watcher_stop").exists()  # a watcher running elsewhere now finishes
+    assert not list(out.glob("small_math/*_verdicts.jsonl"))
+    assert "generator: exit code 0" in res.stdout
+
 
 @pytest.mark.parametrize(
     "args, env_extra, code, message",
