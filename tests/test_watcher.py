@@ -314,3 +314,20 @@ def test_stop_file_grades_everything_pending_before_exit(tmp_path):
 def test_bad_arguments_exit_2(tmp_path, args, message):
     res = run_once(tmp_path, *args)
     assert res.returncode == 2 and message in res.stderr
+
+
+def test_watch_dirs_can_name_a_source_or_type_folder(tmp_path):
+    out = tmp_path / "out"
+    write_sample(out, "a", "multiples", 0, 0, correct=None, answer=3)
+    write_sample(out, "b", "subjectives", 0, 0, correct=None, answer=3)
+    write_sample(out, "c", "multiples", 0, 0, correct=None, answer=3)  # not watched
+    res = run_once(
+        out, "--watch_dirs", str(out / "a"), str(out / "b" / "subjectives"), str(out / "a")
+    )
+    assert res.returncode == 0, res.stderr
+    assert (
+        len(read_lines(out / "a" / "multiples_verdicts.jsonl")) == 1
+    )  # watched twice, graded once
+    assert len(read_lines(out / "b" / "subjectives_verdicts.jsonl")) == 1
+    assert not (out / "c" / "multiples_verdicts.jsonl").exists()
+    assert (out / ".status.json").exists()  # status still goes to the output folder
