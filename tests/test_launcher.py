@@ -277,12 +277,26 @@ def test_interactive_terminal_attaches_then_prints_the_summary(tmp_path, tmux_en
     assert_each_sample_graded_once(out, "sample_math")
 
 
+def parent_pid(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None  # gone meanwhile
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def descendants(pid: int) -> list[int]:
-    out = subprocess.run(["ps", "-e", "-o", "pid=,ppid="], capture_output=True, text=True).stdout
-    children: dict[int, list[int]] = {}
-    for line in out.splitlines():
-        c, p = map(int, line.split())
-        children.setdefault(p, []).append(c)
+    """Every process below pid, from /proc (no ps needed)."""
+    children: dict[int | None, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            children.setdefault(parent_pid(int(entry.name)), []).append(int(entry.name))
     found, todo = [], [pid]
     while todo:
         for c in children.get(todo.pop(), []):
@@ -318,14 +332,9 @@ def test_killed_watcher_then_validate_only_gives_identical_totals(tmp_path, tmux
         pid
         for pane in map(int, panes)
         for pid in descendants(pane)
-        if b"validate_watcher.py" in Path(f"/proc/{pid}/cmdline").read_bytes()
-        and b"--stop_file" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        if b"validate_watcher.py\0" in cmdline(pid) and b"--stop_file" in cmdline(pid)
     ]
-    ppid = {
-        pid: int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-        for pid in watcher
-    }
-    main = [pid for pid in watcher if ppid[pid] not in watcher]  # not one of its pool workers
+    main = [pid for pid in watcher if parent_pid(pid) not in watcher]  # not a pool worker
     assert len(main) == 1, watcher
     os.kill(main[0], signal.SIGKILL)
     stdout, _ = proc.communicate(timeout=90)
