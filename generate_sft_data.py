@@ -338,10 +338,12 @@ class Result:
 
 
 def key_of(version: Version) -> str:
+    """The "<source>/<type>" a version's samples are counted under: "2022_math/multiples"."""
     return f"{version.problem.source}/{version.type}"
 
 
 def type_dir(output_dir: str, version: Version) -> Path:
+    """Folder of a version's sample files: sft_output/2022_math/multiples."""
     return Path(output_dir) / version.problem.source / version.type
 
 
@@ -382,6 +384,8 @@ def plan_jobs(
 
     `indices` is one range for all versions, or a range per position in `versions`.
     Samples of one version whose prompts are identical share a request (n > 1).
+    n=2, nothing stored -> [Job(v0, samples=(0,)), Job(v1, (0,)), ..., Job(v0, (1,)), ...];
+    with --same_prompt -> [Job(v0, samples=(0, 1)), Job(v1, (0, 1)), ...]
     """
     jobs: list[tuple[tuple, Job]] = []
     for pos, version in enumerate(versions):
@@ -623,6 +627,8 @@ async def preflight(endpoints: list[Endpoint], model: str | None) -> tuple[list[
 
 
 def request_body(cfg: Config, model: str, job: Job) -> dict:
+    """The chat completion request: {"model", "messages": [system?, user], "temperature",
+    "top_p", "n" (only when > 1), "max_tokens"?, "seed"?, "reasoning_effort"?, **extra_body}."""
     messages = [{"role": "system", "content": cfg.system}] if cfg.system else []
     messages.append({"role": "user", "content": job.prompt})
     body: dict = {
@@ -736,6 +742,7 @@ def build_record(cfg: Config, result: Result, sample: int, choice: dict, created
 
 
 def failure_record(cfg: Config, job: Job, sample: int, error: str, result: Result) -> dict:
+    """One failures.jsonl line: {"generation_id": "src/multiples/3_1", ..., "error": "timeout"}."""
     p = job.version.problem
     return {
         "generation_id": f"{p.source}/{job.version.type}/{p.index}_{sample}",
