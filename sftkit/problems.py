@@ -80,7 +80,9 @@ def _parse_answer(raw, has_choices: int, where: str) -> int | str:
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         raise InputError(f"{where}: missing 'answer'")
     if isinstance(raw, bool) or not isinstance(raw, int | float | str):
-        raise InputError(f"{where}: 'answer' must be a number or a string, got {type(raw).__name__}")
+        raise InputError(
+            f"{where}: 'answer' must be a number or a string, got {type(raw).__name__}"
+        )
     if not has_choices:
         return raw if isinstance(raw, int) else str(raw).strip()
     text = str(raw).strip()
