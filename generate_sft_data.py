@@ -793,6 +793,7 @@ class Runner:
         self.cfg, self.model, self.endpoints = cfg, model, endpoints
         self.totals, self.stats, self.stored, self.verdicts = totals, stats, stored, verdicts
         self.jobs: deque[Job] = deque()
+        self.folders: dict[str, Path] = {}
         self.bar: tqdm | None = None
 
     def next_job(self) -> Job | None:
@@ -842,7 +843,9 @@ class Runner:
             totals.tokens_in += result.usage.get("prompt_tokens") or 0
             totals.tokens_out += result.usage.get("completion_tokens") or 0
         now = time.time()
-        folder = type_dir(cfg.output_dir, job.version)
+        folder = self.folders.get(key)
+        if folder is None:  # building a Path per sample costs more than the rest of store()
+            folder = self.folders[key] = type_dir(cfg.output_dir, job.version)
         for i, sample in enumerate(job.samples):
             if i < len(choices):
                 record = build_record(cfg, result, sample, choices[i], now)

@@ -134,9 +134,16 @@ def run_bare(url: str, regime: Regime, total: int) -> tuple[dict, float]:
     return json.loads(proc.stdout), cpu
 
 
+def _cpu(before: os.times_result, after: os.times_result) -> float:
+    return (after.children_user - before.children_user) + (
+        after.children_system - before.children_system
+    )
+
+
 def run_regime(regime: Regime, per_worker: int, versions: int, bare: bool, min_total: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench_gen_") as tmp_name:
         tmp = Path(tmp_name)
+        start = os.times()
         server, url = start_server(regime, tmp)
         try:
             # At least MIN_COMPLETIONS so the generator's start-up CPU is spread thin.
@@ -159,6 +166,7 @@ def run_regime(regime: Regime, per_worker: int, versions: int, bare: bool, min_t
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(30)
+            end = os.times()
     timing = state["timing"]
     done = timing["written"]
     window = timing["last_response"] - timing["first_request"]
@@ -184,6 +192,10 @@ def run_regime(regime: Regime, per_worker: int, versions: int, bare: bool, min_t
         "target": regime.target,
         "cpu_ms_total": 1000 * cpu_total / done,
         "cpu_ms_steady": 1000 * timing["cpu_seconds"] / done,
+        # The stand-in's own CPU over the whole regime (both runs), per completion served.
+        "server_cpu_ms": 1000
+        * (_cpu(start, end) - cpu_total - (ref_cpu if bare else 0.0))
+        / (done * (2 if bare else 1)),
     }
 
 
@@ -200,10 +212,12 @@ def main(argv=None) -> int:
     print(header)
     print("-" * len(header))
     ok = True
+    server_cpu = []
     for regime in regimes:
         r = run_regime(
             regime, per_worker, versions, args.bare, 0 if args.quick else MIN_COMPLETIONS
         )
+        server_cpu.append((r["workers"], r["server_cpu_ms"]))
         good = r["efficiency"] >= r["target"] and r["cpu_ms_total"] <= CPU_TARGET_MS
         ok &= good
         print(
@@ -220,6 +234,10 @@ def main(argv=None) -> int:
                 f"(generator / bare = {r['efficiency'] / r['bare_efficiency']:.2f})",
                 flush=True,
             )
+    print(
+        "stand-in server CPU ms per completion: "
+        + ", ".join(f"{w} workers {ms:.2f}" for w, ms in server_cpu)
+    )
     print(
         "efficiency = completions/s / (workers / mean latency) over first request .. last "
         f"response; cpu ms = generator user+sys per completion (target <= {CPU_TARGET_MS:g}), "
