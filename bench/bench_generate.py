@@ -15,7 +15,8 @@ Targets (issue 5, 2 cores shared with the stand-in): efficiency >= 0.90 / 0.85 /
 Usage:
     python bench/bench_generate.py            # the three regimes, >= max(10 x workers, 2000)
                                               # completions each
-    python bench/bench_generate.py --quick    # smoke run: 3 x workers completions each
+    python bench/bench_generate.py --quick    # smoke run: 3 x workers (>= 300) completions each;
+                                              # start-up and tail dominate, not a measurement
     python bench/bench_generate.py --bare     # plus a bare openai-client loop as the reference
 """
 
@@ -215,16 +216,17 @@ def main(argv=None) -> int:
     server_cpu = []
     for regime in regimes:
         r = run_regime(
-            regime, per_worker, versions, args.bare, 0 if args.quick else MIN_COMPLETIONS
+            regime, per_worker, versions, args.bare, 300 if args.quick else MIN_COMPLETIONS
         )
         server_cpu.append((r["workers"], r["server_cpu_ms"]))
         good = r["efficiency"] >= r["target"] and r["cpu_ms_total"] <= CPU_TARGET_MS
-        ok &= good
+        ok &= good or args.quick
         print(
             f"{r['workers']:>7} {r['latency']:>11} {r['completions']:>6} {r['window_s']:>8.1f} "
             f"{r['rate']:>8.1f} {r['ideal']:>8.1f} {r['efficiency']:>6.3f} {r['target']:>6.2f} "
             f"{r['cpu_ms_total']:>6.2f} {r['cpu_ms_steady']:>6.2f}  "
-            f"{'ok' if good else 'BELOW TARGET'}{' (failures!)' if r['failed'] else ''}",
+            f"{'smoke run' if args.quick else 'ok' if good else 'BELOW TARGET'}"
+            f"{' (failures!)' if r['failed'] else ''}",
             flush=True,
         )
         if r["bare_efficiency"] is not None:
