@@ -470,6 +470,11 @@ main() {
     run_pane
     return
   fi
+  if [[ "${MODE}" == "tmux" ]] && ((DEMO)) && ! command -v tmux >/dev/null 2>&1; then
+    # The quick start must work on a fresh machine: the demo does not need the split screen.
+    log "tmux is not installed: running the demo in this terminal (--no-tmux)"
+    MODE="no_tmux"
+  fi
   if [[ "${MODE}" == "tmux" ]]; then
     # Refuse before touching the output of a run that may still be going.
     prepare_session

@@ -195,6 +195,24 @@ def test_missing_tmux_names_no_tmux(tmp_path, tmux_env):
     )
 
 
+def test_demo_without_tmux_runs_in_this_terminal(tmp_path, tmux_env):
+    """The quick-start line must work on a fresh machine, where tmux is not installed yet."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    tools = ("dirname", "basename", "mkdir", "mktemp", "rm", "cat", "tee", "sleep", "touch", "tail")
+    for tool in tools:
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+    env = dict(tmux_env, PATH=str(bin_dir))
+    out = tmp_path / "out"
+    res = launch(env, "--demo", "--n", "1", "--output_dir", str(out), *FAST)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "running the demo in this terminal (--no-tmux)" in res.stdout
+    samples, correct = assert_each_sample_graded_once(out, "sample_math")
+    assert samples == 2 * len((REPO / "data" / "sample_math.jsonl").read_text().splitlines())
+    merged = (out / "merged" / "sft_math_all_messages.jsonl").read_text().splitlines()
+    assert 0 < len(merged) <= correct
+
+
 def test_validate_only_grades_existing_samples_and_merges(tmp_path, tmux_env):
     out = tmp_path / "out"
     for s in range(3):
