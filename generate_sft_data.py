@@ -591,7 +591,8 @@ async def preflight(endpoints: list[Endpoint], model: str | None) -> tuple[list[
         except TimeoutError:
             return f"no answer within {PREFLIGHT_SECONDS:.0f} s"
         except openai.APIStatusError as exc:
-            return f"HTTP {exc.status_code} from GET /models"
+            hint = " (does --base_url end in /v1?)" if exc.status_code == 404 else ""
+            return f"HTTP {exc.status_code} from GET /models{hint}"
         except openai.APIError as exc:
             return f"{type(exc).__name__}: {exc.message}"
 
