@@ -43,7 +43,12 @@ from pathlib import Path
 
 from pebble import ProcessExpired, ProcessPool
 
-from sftkit.jsonl import atomic_write_jsonl, atomic_write_text, dumps
+from sftkit.jsonl import (
+    append_jsonl,
+    atomic_write_jsonl,
+    atomic_write_text,
+    read_verdict_log,
+)
 
 SAMPLE_NAME = re.compile(r"^(\d+)_(\d+)\.jsonl$")
 SKIP_DIRS = ("merged",)
@@ -262,39 +267,14 @@ class Folder:
         return self.path.parent / f"{self.path.name}_validated"
 
 
-def read_verdict_log(path: Path) -> dict[str, dict]:
+def read_verdicts(path: Path) -> dict[str, dict]:
     """Latest verdict per file name; a torn or foreign line is skipped with a warning."""
-    latest: dict[str, dict] = {}
-    try:
-        fh = path.open(encoding="utf-8")
-    except FileNotFoundError:
-        return latest
-    with fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-                latest[obj["file"]] = obj
-            except (json.JSONDecodeError, KeyError, TypeError):
-                print(
-                    f"[watcher] warning: {path}:{lineno}: unreadable verdict line skipped",
-                    file=sys.stderr,
-                )
+    latest, bad = read_verdict_log(path)
+    for lineno in bad:
+        print(
+            f"[watcher] warning: {path}:{lineno}: unreadable verdict line skipped", file=sys.stderr
+        )
     return latest
-
-
-def append_lines(path: Path, records: list[dict]) -> None:
-    """Append records with one write() (O_APPEND): a batch costs one open, and a line is never
-    torn by another appender."""
-    if not records:
-        return
-    data = "".join(dumps(r) + "\n" for r in records).encode("utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
 
 
 def validated_record(record: dict, verdict: dict) -> dict:
@@ -343,7 +323,7 @@ class Watcher:
             f = self.folders[path] = Folder(path)
             # Restart safety: what the log says was graded is done, unless --rescan.
             if not self.cfg.rescan:
-                f.verdicts = read_verdict_log(f.log)
+                f.verdicts = read_verdicts(f.log)
         return f
 
     def _count(self, verdict: dict, sign: int) -> None:
@@ -533,7 +513,7 @@ class Watcher:
                 copies.discard(name)
             lines.append(line)
             self.lags.append(max(0.0, now - appeared))
-        append_lines(folder.log, lines)
+        append_jsonl(folder.log, *lines)
         for line in lines:
             name = line["file"]
             if name in folder.live:

@@ -91,13 +91,58 @@ def atomic_write_jsonl(path: str | os.PathLike, records: Iterable[dict]) -> None
     atomic_write_text(path, "".join(dumps(r) + "\n" for r in records))
 
 
-def append_jsonl(path: str | os.PathLike, record: dict) -> None:
-    """Append one line with a single write() so concurrent appenders never interleave a line."""
+def append_jsonl(path: str | os.PathLike, *records: dict) -> None:
+    """Append records with a single write() (O_APPEND), so a batch costs one open and concurrent
+    appenders never interleave a line."""
+    if not records:
+        return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = (dumps(record) + "\n").encode("utf-8")
+    data = "".join(dumps(r) + "\n" for r in records).encode("utf-8")
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, data)
     finally:
         os.close(fd)
+
+
+def read_log(path: str | os.PathLike) -> tuple[list[tuple[int, dict]], list[int]]:
+    """(line number, object) for each line of an append-only log, and the numbers of lines that
+    are not JSON objects.
+
+    A crash may leave a torn last line: it is skipped, never fatal. A missing file is empty.
+    '{"a":1}\n{"a"' -> ([(1, {"a": 1})], [2])
+    """
+    records: list[tuple[int, dict]] = []
+    bad: list[int] = []
+    try:
+        fh = open(path, encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return records, bad
+    with fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError:
+                bad.append(lineno)
+                continue
+            if isinstance(obj, dict):
+                records.append((lineno, obj))
+            else:
+                bad.append(lineno)
+    return records, bad
+
+
+def read_verdict_log(path: str | os.PathLike) -> tuple[dict[str, dict], list[int]]:
+    """Latest verdict per sample file name (the log is append-only: the last line wins) and the
+    numbers of lines that are unreadable or name no file."""
+    records, bad = read_log(path)
+    latest: dict[str, dict] = {}
+    for lineno, record in records:
+        if isinstance(record.get("file"), str):
+            latest[record["file"]] = record
+        else:
+            bad.append(lineno)
+    return latest, sorted(bad)

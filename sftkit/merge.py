@@ -28,7 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sftkit.formats import FORMATS, REASONING_MODES, add_answer_meta, parse, render, with_system
-from sftkit.jsonl import InputError, atomic_open, atomic_write_text, dumps
+from sftkit.jsonl import (
+    InputError,
+    atomic_open,
+    atomic_write_text,
+    dumps,
+    read_log,
+    read_verdict_log,
+)
 from sftkit.problems import TYPES
 
 MERGED_DIR = "merged"
@@ -80,28 +87,9 @@ def list_sample_files(folder: Path) -> tuple[list[tuple[int, int, str]], list[st
 
 
 def read_verdicts(path: Path) -> tuple[dict[str, dict], int]:
-    """Last verdict per sample file name, and the number of unreadable lines skipped.
-
-    The log is append-only and a crash may leave a half line at the end: skip it, never fail.
-    """
-    verdicts: dict[str, dict] = {}
-    bad = 0
-    if not path.is_file():
-        return verdicts, bad
-    with path.open(encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError:
-                bad += 1
-                continue
-            if isinstance(obj, dict) and isinstance(obj.get("file"), str):
-                verdicts[obj["file"]] = obj
-            else:
-                bad += 1
-    return verdicts, bad
+    """Last verdict per sample file name, and the number of unreadable lines skipped."""
+    verdicts, bad = read_verdict_log(path)
+    return verdicts, len(bad)
 
 
 def read_sample(path: str | os.PathLike) -> dict:
@@ -381,27 +369,14 @@ def read_failures(path: Path) -> tuple[dict[str, set], dict[str, int], int]:
     """Failed samples per type, unidentifiable failure lines per type, and bad lines."""
     failed: dict[str, set] = defaultdict(set)
     vague: dict[str, int] = defaultdict(int)
-    bad = 0
-    if not path.is_file():
-        return failed, vague, bad
-    with path.open(encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError:
-                bad += 1
-                continue
-            if not isinstance(obj, dict):
-                bad += 1
-                continue
-            type_, keys = _failure_keys(obj)
-            if keys and type_:
-                failed[type_].update(keys)
-            else:
-                vague[type_ or "?"] += 1
-    return failed, vague, bad
+    records, bad = read_log(path)
+    for _, obj in records:
+        type_, keys = _failure_keys(obj)
+        if keys and type_:
+            failed[type_].update(keys)
+        else:
+            vague[type_ or "?"] += 1
+    return failed, vague, len(bad)
 
 
 def read_generation(output_dir: Path) -> tuple[dict | None, str | None]:
