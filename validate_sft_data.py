@@ -176,7 +176,7 @@ _CHAR_MAP = str.maketrans(
 )
 _UNWRAP = re.compile(
     r"\\(?:text|textrm|textnormal|mathrm|mbox|textbf|mathbf|textit|mathit|mathsf|boxed|"
-    r"operatorname|hbox)\s*\{"
+    r"operatorname|hbox|underline)\s*\{"
 )
 _SIMPLE_SUBS = [
     (
@@ -193,6 +193,7 @@ _SIMPLE_SUBS = [
         ),
         "",
     ),
+    (re.compile(r"\\(?:color|textcolor)\s*\{[^{}]*\}"), ""),  # \color{red}{7}: the 7 stays
     (re.compile(r"\\[dtc]frac(?![a-zA-Z])"), r"\\frac"),
     (re.compile(r"\\[dt]binom(?![a-zA-Z])"), r"\\binom"),
     (re.compile(r"\\textcircled\s*\{?\s*([1-9])\s*\}?"), lambda m: _CIRCLED[int(m[1]) - 1]),
@@ -259,16 +260,17 @@ def normalize_latex(s: str) -> str:
 
 
 _LABEL = re.compile(
-    r"^(?:정답|답|최종\s*답|final answer|the answer is|answer|therefore|thus|so|따라서)"
+    r"^(?:\(\s*(?:정답|답)\s*\)|정답|답|최종\s*답|final answer|the answer is|answer|therefore|thus|so|따라서)"
     r"\s*(?:은|는|:)?\s*:?\s*",
     re.I,
 )
-_UNITS = r"(?:m|g|L|s|h)(?:\^\{?[23]\}?|[²³])?"
+_UNITS = r"(?:m|g|L|s|h)(?:\s*\^\s*\{?[23]\}?|[²³])?"
 _LONG_UNITS = r"(?:cm|mm|km|kg|mg|ml|mL|sec|min|hr|cc)(?:\s*\^\s*\{?[23]\}?|[²³])?"
 _WORD_UNITS = (
     r"(?:(?:square|sq\.?|cubic)\s+)?(?:meters?|metres?|centimeters?|millimeters?|kilometers?|"
     r"inches|inch|feet|foot|ft|yards?|miles?|units?|degrees?|dollars?|cents?|hours?|minutes?|"
-    r"seconds?|days?|weeks?|months?|years?|grams?|kilograms?|liters?|litres?|people|students|ways)"
+    r"seconds?|days?|weeks?|months?|years?|grams?|kilograms?|liters?|litres?|people|students|ways|"
+    r"radians?|rad)"
     r"(?:\s*\^\s*\{?[23]\}?|[²³])?"
 )
 # Only known counters and copulas are stripped: "3이 아니다", "3 이상", "3만", "3의 제곱" keep
@@ -286,6 +288,7 @@ _LEADING_WORDS = re.compile(r"^[가-힣\s]+(?:은|는|:)\s*(?=[^\s가-힣])")
 # A bare Korean label before a value ("최댓값 5"); words that change the value are kept
 # ("약 3" is only about 3).
 _LEADING_LABEL = re.compile(r"^(?!(?:약|대략|거의|약간)(?![가-힣]))[가-힣]+\s*(?=[-+\d\\(])")
+_TRIG_DEGREES = re.compile(r"(\\(?:sin|cos|tan|sec|csc|cot))\s*\(?\s*(\d+(?:\.\d+)?)\s*°\s*\)?")
 _SEPARATOR_WORDS = re.compile(r"\s+(?:or|and|또는|혹은|및|이고|그리고)\s+")
 
 
@@ -316,17 +319,22 @@ def normalize_answer(s: str) -> str:
     "\text{답: } 15\text{개}" -> "15"; "483\,\mathrm{cm}" -> "483"; "x = \dfrac12" -> "x=\frac{1}{2}".
     """
     s = normalize_latex(s)
+    # Degrees inside trig functions are angles, not decorations: \sin 30° = \sin(\pi/6).
+    s = _TRIG_DEGREES.sub(r"\1(\\frac{\2\\pi}{180})", s)
     for _ in range(3):
         before = s
         s = _LABEL.sub("", s).strip()
         stripped = _LEADING_WORDS.sub("", s.lstrip(":"))
         stripped = _LEADING_LABEL.sub("", stripped)
         stripped = _TRAILING_WORDS.sub("", stripped)
-        stripped = re.sub(r"(?<=[\d})])\s*" + _LONG_UNITS + "$", "", stripped)
+        stripped = re.sub(r"(?:(?<=[\d})])|(?<=\\pi))\s*" + _LONG_UNITS + "$", "", stripped)
         stripped = re.sub(r"(?<=[\d})])\s*(?:percent|percentage|pct)$", "%", stripped)
-        stripped = re.sub(r"(?<=[\d})])\s+" + _WORD_UNITS + "$", "", stripped)
-        # One-letter units only after a plain number: "5 m", but "\pi r^2 h" keeps its h.
-        stripped = re.sub(r"^([+-]?[\d.,]+)\s+" + _UNITS + "$", r"\1", stripped)
+        stripped = re.sub(r"(?:(?<=[\d})])|(?<=\\pi))\s+" + _WORD_UNITS + "$", "", stripped)
+        # One-letter units only after a number without letters: "5 m", "10\sqrt{3} m", but
+        # "\pi r^2 h" keeps its h.
+        stripped = re.sub(
+            r"^((?:[-+\d.,{}^/ ]|\\sqrt|\\frac|\\pi)+?)\s+" + _UNITS + "$", r"\1", stripped
+        )
         stripped = re.sub(r"(?<=\S)\s*°$", "", stripped)
         if stripped.strip():
             s = stripped.strip()
@@ -500,6 +508,61 @@ def _assigned(items: list[str]) -> list[str] | None:
     return None
 
 
+_RELATION = re.compile(r"(<|>|\\leq(?![a-zA-Z])|\\geq(?![a-zA-Z]))")
+_SET_BUILDER = re.compile(r"\\\{([a-zA-Z])(?:\||\\mid(?![a-zA-Z])|:)(.+)\\\}")
+
+
+def _interval_like(s: str) -> bool:
+    return (s[:1] in "([" and s[-1:] in ")]" and "," in s) or "\\cup" in s
+
+
+def _one_interval(s: str, var: str | None) -> str | None:
+    parts = [p.strip() for p in _RELATION.split(s)]
+    ops, values = parts[1::2], parts[0::2]
+    if (
+        len(parts) == 3
+        and re.fullmatch("[a-zA-Z]", values[1])
+        and not re.fullmatch("[a-zA-Z]", values[0])
+    ):
+        flip = {"<": ">", ">": "<", "\\leq": "\\geq", "\\geq": "\\leq"}
+        ops, values = [flip[ops[0]]], values[::-1]  # "2 > x" is "x < 2"
+    if len(parts) == 3:
+        x, (op,), bound = values[0], ops, values[1]
+        values, ops = (
+            (["-\\infty", x, bound], ["<", op])
+            if op in ("<", "\\leq")
+            else ([bound, x, "\\infty"], [{">": "<", "\\geq": "\\leq"}[op], "<"])
+        )
+    if len(values) != 3 or not re.fullmatch("[a-zA-Z]", values[1]) or var not in (None, values[1]):
+        return None
+    if ops[0] in (">", "\\geq") and ops[1] in (">", "\\geq"):
+        values, ops = values[::-1], [{">": "<", "\\geq": "\\leq"}[o] for o in ops[::-1]]
+    if not all(o in ("<", "\\leq") for o in ops) or not values[0] or not values[2]:
+        return None
+    left = "(" if ops[0] == "<" else "["
+    right = ")" if ops[1] == "<" else "]"
+    return f"{left}{values[0]},{values[2]}{right}"
+
+
+def _relation_interval(s: str) -> str | None:
+    r"""The interval a one-variable relation describes, else None.
+
+    "1\leq x<3" -> "[1,3)"; "x\geq2" -> "[2,\infty)"; "\{x|x<-2\}" -> "(-\infty,-2)";
+    "x<-2,x>2" -> "(-\infty,-2)\cup(2,\infty)".
+    """
+    var = None
+    m = _SET_BUILDER.fullmatch(s)
+    if m:
+        var, s = m.group(1), m.group(2)
+    parts = _split_top(s)
+    if len(parts) > 4 or not all(_RELATION.search(p) for p in parts):
+        return None
+    found = [_one_interval(p, var) for p in parts]
+    if any(f is None for f in found):
+        return None
+    return "\\cup".join(found)
+
+
 def _compare(r: str, g: str, depth: int = 0) -> tuple[bool, str]:
     """Structure first (tuples, intervals, sets, matrices), then scalars."""
     if r == g:
@@ -508,6 +571,13 @@ def _compare(r: str, g: str, depth: int = 0) -> tuple[bool, str]:
     rest = r[m.end() :] if m else ""
     if m and "=" not in g + rest and "\\in" not in g + rest:
         r = r[m.end() :]  # "x=(1, 2)", "x \in [1, 2]": compare the value
+    if depth == 0 and _interval_like(g) != _interval_like(r):
+        # "1 \leq x < 3" against "[1, 3)": the same set of reals, written two ways
+        r, g = (
+            (_relation_interval(r) or r, g)
+            if _interval_like(g)
+            else (r, _relation_interval(g) or g)
+        )
     rs, gs = _structure(r), _structure(g)
     if rs[0] == "scalar" and gs[0] == "scalar":
         return _scalar(rs[1], gs[1])

@@ -151,6 +151,8 @@ def symbolic_equal(a: str, b: str) -> bool:
     va, vb = sympy.N(ea, 60), sympy.N(eb, 60)
     if not (va.is_number and vb.is_number) or va.has(sympy.nan, sympy.zoo):
         return False
+    if not (va.is_finite and vb.is_finite):
+        return bool(va == vb)  # oo - (-oo) is oo, which no tolerance scaled by oo may absorb
     scale = max(1, abs(va), abs(vb))
     return bool(abs(va - vb) <= sympy.Float(10) ** -40 * scale)
 
