@@ -196,7 +196,10 @@ _SIMPLE_SUBS = [
     (re.compile(r"\\(?:color|textcolor)\s*\{[^{}]*\}"), ""),  # \color{red}{7}: the 7 stays
     (re.compile(r"\\[dtc]frac(?![a-zA-Z])"), r"\\frac"),
     (re.compile(r"\\[dt]binom(?![a-zA-Z])"), r"\\binom"),
-    (re.compile(r"\\textcircled\s*\{?\s*([1-9])\s*\}?"), lambda m: _CIRCLED[int(m[1]) - 1]),
+    (
+        re.compile(r"\\(?:textcircled|circled)\s*\{?\s*([1-9])\s*\}?"),
+        lambda m: _CIRCLED[int(m[1]) - 1],
+    ),
     (re.compile(r"\\(?:lbrace)(?![a-zA-Z])"), r"\\{"),
     (re.compile(r"\\(?:rbrace)(?![a-zA-Z])"), r"\\}"),
     (re.compile(r"\\(?:infin)(?![a-zA-Z])"), r"\\infty"),
@@ -234,6 +237,7 @@ def _unwrap_commands(s: str) -> str:
 
 def _brace_args(s: str) -> str:
     r"""\frac12 -> \frac{1}{2}, \sqrt10 -> \sqrt{10}, \frac1x -> \frac{1}{x}."""
+    s = re.sub(r"\{([^{}]*)\\over(?![a-zA-Z])([^{}]*)\}", r"\\frac{\1}{\2}", s)  # {1 \over 2}
     s = re.sub(r"\\frac\s*([0-9a-zA-Z])\s*([0-9a-zA-Z])", r"\\frac{\1}{\2}", s)
     s = re.sub(r"\\frac\s*(\{[^{}]*\})\s*([0-9a-zA-Z])", r"\\frac\1{\2}", s)
     s = re.sub(r"\\frac\s*([0-9a-zA-Z])\s*(\{)", r"\\frac{\1}\2", s)
@@ -277,17 +281,19 @@ _WORD_UNITS = (
 # their words and so never match 3.
 _COUNTERS = (
     "개|가지|명|마리|권|장|자루|대|살|세|원|점|쌍|곳|회|번째|번|째|시간|분|초|일|년|개월|달|쪽|"
-    "병|송이|그루|켤레|벌|채|층|칸|줄|조각|팀|상자|잔|배|도|개수|종류|가지 경우|경우|센티미터|"
+    "병|송이|그루|켤레|벌|채|층|칸|줄|조각|팀|상자|잔|배|도|개수|종류|가지 경우|가지 방법|경우|센티미터|"
     "미터|킬로미터|그램|킬로그램|리터|퍼센트|제곱센티미터|세제곱센티미터"
 )
 _COPULAS = "이다|입니다|이에요|예요|이며|임|이고|이|가|은|는|다"
 _TRAILING_WORDS = re.compile(
-    rf"(?<=[^가-힣\s,])\s*(?:{_COUNTERS})?\s*(?:{_COPULAS})?\s*(?<!\.)[.。]?\s*$"
+    rf"(?<=[^가-힣\s,])\s*(?:{_COUNTERS}|\((?:{_COUNTERS})\))?\s*(?:{_COPULAS})?\s*(?<!\.)[.。]?\s*$"
 )
 _LEADING_WORDS = re.compile(r"^[가-힣\s]+(?:은|는|:)\s*(?=[^\s가-힣])")
 # A bare Korean label before a value ("최댓값 5"); words that change the value are kept
 # ("약 3" is only about 3).
-_LEADING_LABEL = re.compile(r"^(?!(?:약|대략|거의|약간)(?![가-힣]))[가-힣]+\s*(?=[-+\d\\(])")
+_LEADING_LABEL = re.compile(
+    r"^(?!(?:약|대략|거의|약간|적어도|많아야|최소한|최대한)(?![가-힣]))[가-힣]+\s*(?=[-+\d\\(])"
+)
 _TRIG_DEGREES = re.compile(r"(\\(?:sin|cos|tan|sec|csc|cot))\s*\(?\s*(\d+(?:\.\d+)?)\s*°\s*\)?")
 _SEPARATOR_WORDS = re.compile(r"\s+(?:or|and|또는|혹은|및|이고|그리고)\s+")
 
@@ -563,14 +569,23 @@ def _relation_interval(s: str) -> str | None:
     return "\\cup".join(found)
 
 
+def _drop_lhs(a: str, b: str) -> tuple[str, str]:
+    """ "x=(1, 2)", "x \\in [1, 2]" -> the value, unless the other side is an equation too."""
+    m = re.match(
+        r"((?:\\[a-zA-Z]+|[a-zA-Z])(?:_\{?\w+\}?)?|\([a-z](?:,[a-z])+\))(=|\\in(?![a-zA-Z]))", a
+    )
+    rest = a[m.end() :] if m else ""
+    if m and "=" not in b + rest and "\\in" not in b + rest:
+        return a[m.end() :], b
+    return a, b
+
+
 def _compare(r: str, g: str, depth: int = 0) -> tuple[bool, str]:
     """Structure first (tuples, intervals, sets, matrices), then scalars."""
     if r == g:
         return True, "match_exact"
-    m = re.match(r"((?:\\[a-zA-Z]+|[a-zA-Z])(?:_\{?\w+\}?)?)(=|\\in(?![a-zA-Z]))", r)
-    rest = r[m.end() :] if m else ""
-    if m and "=" not in g + rest and "\\in" not in g + rest:
-        r = r[m.end() :]  # "x=(1, 2)", "x \in [1, 2]": compare the value
+    r, g = _drop_lhs(r, g)
+    g, r = _drop_lhs(g, r)  # the gold may name the variable too: "x \in (1, 2)"
     if depth == 0 and _interval_like(g) != _interval_like(r):
         # "1 \leq x < 3" against "[1, 3)": the same set of reals, written two ways
         r, g = (
