@@ -452,6 +452,10 @@ def _structure(s: str):
     if _THOUSANDS.fullmatch(s):
         return ("scalar", s.replace(",", "").replace(" ", ""))
     m = re.fullmatch(r"\\begin\{([pbvBV]?matrix|array)\}(?:\{[^}]*\})?(.*)\\end\{\1\}", s, re.S)
+    if m is None:  # "[\begin{array}{cc}...\end{array}]": brackets drawn around a bare array
+        m = re.fullmatch(
+            r"[(\[]\\begin\{(matrix|array)\}(?:\{[^}]*\})?(.*)\\end\{\1\}[)\]]", s, re.S
+        )
     if m:
         rows = [r for r in re.split(r"\\\\", m.group(2)) if r.strip()]
         return ("matrix", [[c.strip() for c in r.split("&")] for r in rows])

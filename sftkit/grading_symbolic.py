@@ -137,7 +137,8 @@ def symbolic_equal(a: str, b: str) -> bool:
         return bool(ea == eb)
     if ea.free_symbols or eb.free_symbols:
         if ea.free_symbols != eb.free_symbols:
-            return False
+            # \sin^2 x + \cos^2 x against 1: the symbol cancels, or the two differ
+            return sympy.simplify(ea - eb) == 0
         diff = sympy.expand(ea - eb)
         return diff == 0 or sympy.simplify(diff) == 0
     for text, other in ((a, eb), (b, ea)):

@@ -195,6 +195,8 @@ CASES = [
     ("x^2-1", r"\boxed{(x-1)(x+1)}", True),
     (r"\frac{1}{3}\pi r^2 h", r"\boxed{\frac{\pi r^2 h}{3}}", True),
     ("x^2-1", r"\boxed{(x-1)^2}", False),
+    (r"\sin^2 x + \cos^2 x", r"\boxed{1}", True),
+    (r"\sin^2 x + \cos^2 x", r"\boxed{2}", False),
     ("2x", r"\boxed{2y}", False),
     ("A", r"\boxed{a}", False),
     ("2a", r"\boxed{2A}", False),
@@ -402,6 +404,16 @@ CASES = [
         False,
     ),
     (r"\begin{pmatrix}1&2\end{pmatrix}", r"\boxed{\begin{pmatrix}1\\2\end{pmatrix}}", False),
+    (
+        r"\begin{pmatrix}1&2\\3&4\end{pmatrix}",
+        r"\boxed{\left[\begin{array}{cc}1&2\\3&4\end{array}\right]}",
+        True,
+    ),
+    (
+        r"\begin{pmatrix}1&2\\3&4\end{pmatrix}",
+        r"\boxed{\left[\begin{array}{cc}1&2\\3&5\end{array}\right]}",
+        False,
+    ),
     # --- text answers ---
     ("Yes", r"\boxed{\text{yes}}", True),
     ("Monday", r"\boxed{\text{Monday}}", True),
