@@ -269,7 +269,10 @@ _LABEL = re.compile(
     re.I,
 )
 _UNITS = r"(?:m|g|L|s|h)(?:\s*\^\s*\{?[23]\}?|[²³])?"
-_LONG_UNITS = r"(?:cm|mm|km|kg|mg|ml|mL|sec|min|hr|cc)(?:\s*\^\s*\{?[23]\}?|[²³])?"
+_LONG_UNITS = (
+    r"(?:(?:cm|mm|km|m)\s*/\s*(?:s|sec|h|hr|min)(?:\s*\^\s*\{?2\}?)?|"  # speeds: 12 m/s, 3 km/h
+    r"(?:cm|mm|km|kg|mg|ml|mL|sec|min|hr|cc)(?:\s*\^\s*\{?[23]\}?|[²³])?)"
+)
 _WORD_UNITS = (
     r"(?:(?:square|sq\.?|cubic)\s+)?(?:meters?|metres?|centimeters?|millimeters?|kilometers?|"
     r"inches|inch|feet|foot|ft|yards?|miles?|units?|degrees?|dollars?|cents?|hours?|minutes?|"
@@ -299,7 +302,7 @@ _SEPARATOR_WORDS = re.compile(r"\s+(?:or|and|또는|혹은|및|이고|그리고)
 
 
 _REPEATING = re.compile(
-    r"(\d*)\.(\d*)(?:\\overline\{(\d+)\}|\\dot\{?(\d)\}?(\d*)\\dot\{?(\d)\}?|\\dot\{?(\d)\}?)"
+    r"(\d*)\.(\d*)(?:\\overline\s*\{(\d+)\}|\\dot\s*\{?(\d)\}?(\d*)\\dot\s*\{?(\d)\}?|\\dot\s*\{?(\d)\}?)"
 )
 
 
