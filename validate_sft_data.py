@@ -182,7 +182,7 @@ _SIMPLE_SUBS = [
     (
         re.compile(
             r"\\(?:displaystyle|textstyle|scriptstyle|limits|nolimits|tiny|small|normalsize|"
-            r"large|Large|LARGE|huge|Huge|bf|it|rm)(?![a-zA-Z])"
+            r"large|Large|LARGE|huge|Huge|footnotesize|scriptsize|bf|it|rm)(?![a-zA-Z])"
         ),
         "",
     ),
@@ -264,7 +264,7 @@ def normalize_latex(s: str) -> str:
 
 
 _LABEL = re.compile(
-    r"^(?:\(\s*(?:정답|답)\s*\)|정답|답|최종\s*답|final answer|the answer is|answer|therefore|thus|so|따라서)"
+    r"^(?:\(\s*(?:정답|답)\s*\)|\\(?:therefore|Rightarrow|Longrightarrow|implies)(?![a-zA-Z])|정답|답|최종\s*답|final answer|the answer is|answer|therefore|thus|so|따라서)"
     r"\s*(?:은|는|:)?\s*:?\s*",
     re.I,
 )
@@ -336,6 +336,7 @@ def normalize_answer(s: str) -> str:
         stripped = _LEADING_WORDS.sub("", s.lstrip(":"))
         stripped = _LEADING_LABEL.sub("", stripped)
         stripped = _TRAILING_WORDS.sub("", stripped)
+        stripped = re.sub(r"(?<=\S)\s*\(\s*(?:정답|답)\s*\)$", "", stripped)  # "12 (답)"
         stripped = re.sub(r"(?:(?<=[\d})])|(?<=\\pi))\s*" + _LONG_UNITS + "$", "", stripped)
         stripped = re.sub(r"(?<=[\d})])\s*(?:percent|percentage|pct)$", "%", stripped)
         stripped = re.sub(r"(?:(?<=[\d})])|(?<=\\pi))\s+" + _WORD_UNITS + "$", "", stripped)
