@@ -202,7 +202,14 @@ _SIMPLE_SUBS = [
     ),
     (re.compile(r"\\(?:lbrace)(?![a-zA-Z])"), r"\\{"),
     (re.compile(r"\\(?:rbrace)(?![a-zA-Z])"), r"\\}"),
-    (re.compile(r"\\(?:infin)(?![a-zA-Z])"), r"\\infty"),
+    (
+        re.compile(r"\\(?:infin)(?![a-zA-Z])|(?<![a-zA-Z\\])(?:infinity|inf)(?![a-zA-Z])"),
+        r"\\infty",
+    ),
+    # Plain-text spellings: "sqrt(2)", "2pi"
+    (re.compile(r"(?<![a-zA-Z\\])sqrt\s*\(([^()]*)\)"), r"\\sqrt{\1}"),
+    (re.compile(r"(?<![a-zA-Z\\])sqrt(?=\s*\d)"), r"\\sqrt"),
+    (re.compile(r"(?<![a-zA-Z\\])pi(?![a-zA-Z])"), r"\\pi "),
     (re.compile(r"\\varnothing(?![a-zA-Z])|∅|\\\{\s*\\\}"), r"\\emptyset"),
     (re.compile(r">="), r"\\geq "),
     (re.compile(r"<="), r"\\leq "),
@@ -277,7 +284,8 @@ _WORD_UNITS = (
     r"(?:(?:square|sq\.?|cubic)\s+)?(?:meters?|metres?|centimeters?|millimeters?|kilometers?|"
     r"inches|inch|feet|foot|ft|yards?|miles?|units?|degrees?|dollars?|cents?|hours?|minutes?|"
     r"seconds?|days?|weeks?|months?|years?|grams?|kilograms?|liters?|litres?|people|students|ways|"
-    r"radians?|rad)"
+    r"radians?|rad|mph|pounds?|points?|digits?|integers?|edges?|multiples?|gm|"
+    r"(?:miles|kilometers|meters|feet) per (?:hour|minute|second))"
     r"(?:\s*\^\s*\{?[23]\}?|[²³])?"
 )
 # Only known counters and copulas are stripped: "3이 아니다", "3 이상", "3만", "3의 제곱" keep
@@ -346,6 +354,9 @@ def normalize_answer(s: str) -> str:
             r"^((?:[-+\d.,{}^/ ]|\\sqrt|\\frac|\\pi)+?)\s+" + _UNITS + "$", r"\1", stripped
         )
         stripped = re.sub(r"(?<=\S)\s*°$", "", stripped)
+        stripped = re.sub(
+            r"(?<=\d)\s*(?:\^\s*\{?\s*)?(?:th|st|nd|rd)\s*\}?$", "", stripped
+        )  # 5^{th}
         if stripped.strip():
             s = stripped.strip()
         if s == before:
