@@ -29,7 +29,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from sftkit.formats import final_text
+from sftkit.formats import final_text, split_reasoning
 from sftkit.grading_numeric import decimal_digits, decimal_matches, parse_exact, terminates
 from sftkit.grading_symbolic import run_symbolic
 from sftkit.jsonl import atomic_write_jsonl
@@ -100,7 +100,8 @@ def extract_boxed_answer(text: str | None) -> str | None:
     r"""Content of the last complete \boxed{...} / \fbox{...} / `\boxed 3`, wrappers stripped.
 
     "so \boxed{\frac{\sqrt{3}}{2}}." -> "\frac{\sqrt{3}}{2}"; no box or an unclosed last box
-    (a truncated generation) -> None; "\boxed{ }" -> "" (empty box).
+    (a truncated generation) -> None; "\boxed{ }" -> "" (empty box); a box only inside
+    <think>...</think> -> None (reasoning is not the answer).
     """
     try:
         return _extract(text)
@@ -111,6 +112,10 @@ def extract_boxed_answer(text: str | None) -> str | None:
 def _extract(text) -> str | None:
     if not isinstance(text, str):
         return None
+    if "think>" in text:
+        # Only the final content counts: a box inside <think>...</think> is reasoning, and an
+        # unclosed <think> is a generation cut off before its answer.
+        text = split_reasoning(text)[1]
     answer = None
     pos = 0
     while (m := _BOX.search(text, pos)) is not None:

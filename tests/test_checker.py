@@ -522,6 +522,10 @@ CASES = [
     (3, r"\boxed{\neq 3}", False),
     (3, r"The answer is 3. \boxed{4}", False),
     (3, r"\boxed{4} The answer is 3.", False),
+    (3, r"<think>so \boxed{3}</think> 정답은 ③입니다.", False),
+    (3, r"<think>maybe \boxed{4}</think> 정답은 \boxed{3}", True),
+    (3, r"<think>first try \boxed{3} and then", False),
+    (3, r"reasoning</think>\boxed{3}", True),
     ("1, 2", r"\boxed{1}", False),
     (r"\frac{1}{2}", r"\boxed{\frac{1}{2}x}", False),
     # --- adversarial inputs: rejected quickly, never raise ---
