@@ -746,6 +746,9 @@ def _decide(extracted: str | None, ground_truth) -> tuple[bool, str]:
         picked = _choice(r)
         if picked is not None:
             return picked == gold_choice, "match_choice" if picked == gold_choice else "mismatch"
+        option = re.fullmatch(r"\(?[①-⑤]\)?(.+)", g, re.S)
+        if option and option.group(1).strip():
+            g = option.group(1).strip()  # gold "③ 12" states option 3's value: "12" matches
     if re.fullmatch(r"\(?[A-E]\)?", g):
         # Lettered choices: gold "C" takes "(C)", "C", "(C) 12"; another letter is wrong.
         m = re.fullmatch(r"\(([A-E])\).*|([A-E])", r, re.S)
