@@ -606,6 +606,19 @@ def _drop_lhs(a: str, b: str) -> tuple[str, str]:
     return a, b
 
 
+def _vector(structure) -> list[str] | None:
+    """Entries of a tuple "(a, b)" or of a one-column / one-row matrix, else None."""
+    if structure[0] == "seq" and structure[1:3] == ("(", ")"):
+        return structure[3]
+    if structure[0] == "matrix":
+        rows = structure[1]
+        if all(len(row) == 1 for row in rows):
+            return [row[0] for row in rows]
+        if len(rows) == 1:
+            return rows[0]
+    return None
+
+
 def _compare(r: str, g: str, depth: int = 0) -> tuple[bool, str]:
     """Structure first (tuples, intervals, sets, matrices), then scalars."""
     if r == g:
@@ -627,6 +640,10 @@ def _compare(r: str, g: str, depth: int = 0) -> tuple[bool, str]:
         return _match_lists(_assigned(rs[1]), gs[3], ordered=True, depth=depth)
     if gs[0] == "set" and rs[0] == "seq" and rs[1:3] == ("(", ")") and _assigned(gs[1]):
         return _match_lists(rs[3], _assigned(gs[1]), ordered=True, depth=depth)
+    # A vector written as a column (or row) matrix or as a tuple: "(1, 2)" = pmatrix 1 \\ 2
+    vectors = [_vector(x) for x in (rs, gs)]
+    if None not in vectors and "matrix" in (rs[0], gs[0]) and rs[0] != gs[0]:
+        return _match_lists(vectors[0], vectors[1], ordered=True, depth=depth)
     if rs[0] != gs[0]:
         return False, "mismatch"
     if rs[0] == "set":

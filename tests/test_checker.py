@@ -426,6 +426,11 @@ CASES = [
         False,
     ),
     (r"\begin{pmatrix}1&2\end{pmatrix}", r"\boxed{\begin{pmatrix}1\\2\end{pmatrix}}", False),
+    ("(1, 2, 3)", r"\boxed{\begin{pmatrix}1\\2\\3\end{pmatrix}}", True),
+    (r"\begin{pmatrix}1\\2\end{pmatrix}", r"\boxed{(1, 2)}", True),
+    (r"\begin{pmatrix}1\\2\end{pmatrix}", r"\boxed{(2, 1)}", False),
+    (r"\begin{pmatrix}1\\2\end{pmatrix}", r"\boxed{[1, 2]}", False),
+    (r"\begin{pmatrix}1&2\\3&4\end{pmatrix}", r"\boxed{(1, 2, 3, 4)}", False),
     (
         r"\begin{pmatrix}1&2\\3&4\end{pmatrix}",
         r"\boxed{\left[\begin{array}{cc}1&2\\3&4\end{array}\right]}",
