@@ -276,7 +276,8 @@ def normalize_latex(s: str) -> str:
 
 
 _LABEL = re.compile(
-    r"^(?:\(\s*(?:정답|답)\s*\)|\\(?:therefore|Rightarrow|Longrightarrow|implies)(?![a-zA-Z])|정답|답|최종\s*답|final answer|the answer is|answer|therefore|thus|so|따라서)"
+    r"^(?:\(\s*(?:정답|답)\s*\)|\\(?:therefore|Rightarrow|Longrightarrow|implies)(?![a-zA-Z])|"
+    r"정답|답|최종\s*답|(?:the )?final answer(?: is)?|the answer is|answer|therefore|thus|so|따라서)"
     r"\s*(?:은|는|:)?\s*:?\s*",
     re.I,
 )

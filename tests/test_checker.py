@@ -278,6 +278,8 @@ CASES = [
     (12, r"\boxed{\text{정답: } 12}", True),
     (12, r"\boxed{답: 12}", True),
     (12, r"\boxed{Answer: 12}", True),
+    (12, r"\boxed{\text{The final answer is } 12}", True),
+    (12, r"\boxed{\text{The final answer is } 13}", False),
     (12, r"\boxed{\text{(답)} 12}", True),
     (12, r"\boxed{12\text{ (답)}}", True),
     (12, r"\boxed{\therefore 12}", True),
