@@ -312,7 +312,7 @@ _VALUE_WORDS = (
     "약|대략|거의|약간|적어도|많아야|최소한|최대한|마이너스|플러스|음수|양수|루트|제곱근|세제곱근|"
     "제곱|세제곱|로그|역수|빼기|더하기|곱하기|나누기|영점"
 )
-_LEADING_LABEL = re.compile(rf"^(?!(?:{_VALUE_WORDS})(?![가-힣]))[가-힣]+\s*(?=[-+\d\\(])")
+_LEADING_LABEL = re.compile(rf"^(?!(?:{_VALUE_WORDS})(?![가-힣]))[가-힣]+\s*:?\s*(?=[-+\d\\(])")
 _TRIG_DEGREES = re.compile(r"(\\(?:sin|cos|tan|sec|csc|cot))\s*\(?\s*(\d+(?:\.\d+)?)\s*°\s*\)?")
 _SEPARATOR_WORDS = re.compile(r"\s+(?:or|and|또는|혹은|및|이고|그리고)\s+")
 

@@ -316,6 +316,8 @@ CASES = [
     (5, r"\boxed{최댓값 5}", True),
     ("5, 1", r"\boxed{\text{최댓값 } 5, \text{ 최솟값 } 1}", True),
     ("5, 1", r"\boxed{\text{최댓값 } 5, \text{ 최솟값 } 2}", False),
+    ("최댓값: 5, 최솟값: 1", r"\boxed{5, 1}", True),
+    ("최댓값: 5, 최솟값: 1", r"\boxed{5, 2}", False),
     (3, r"\boxed{3개 또는 4개}", False),
     (3, r"\boxed{3분의 1}", False),
     # --- multiple choice (integer gold 1-5) ---
