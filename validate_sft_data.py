@@ -541,6 +541,7 @@ def _assigned(items: list[str]) -> list[str] | None:
     return None
 
 
+_IN = re.compile(r"\\in(?![a-zA-Z])")
 _RELATION = re.compile(r"(<|>|\\leq(?![a-zA-Z])|\\geq(?![a-zA-Z]))")
 _SET_BUILDER = re.compile(r"\\\{([a-zA-Z])(?:\||\\mid(?![a-zA-Z])|:)(.+)\\\}")
 
@@ -602,7 +603,7 @@ def _drop_lhs(a: str, b: str) -> tuple[str, str]:
         r"((?:\\[a-zA-Z]+|[a-zA-Z])(?:_\{?\w+\}?)?|\([a-z](?:,[a-z])+\))(=|\\in(?![a-zA-Z]))", a
     )
     rest = a[m.end() :] if m else ""
-    if m and "=" not in b + rest and "\\in" not in b + rest:
+    if m and "=" not in b + rest and not _IN.search(b + rest):  # \infty is not \in
         return a[m.end() :], b
     return a, b
 
@@ -626,6 +627,8 @@ def _compare(r: str, g: str, depth: int = 0) -> tuple[bool, str]:
         return True, "match_exact"
     r, g = _drop_lhs(r, g)
     g, r = _drop_lhs(g, r)  # the gold may name the variable too: "x \in (1, 2)"
+    if depth == 0 and (_SET_BUILDER.fullmatch(r) or _SET_BUILDER.fullmatch(g)):
+        r, g = _relation_interval(r) or r, _relation_interval(g) or g  # {x | x > 2} and x > 2
     if depth == 0 and _interval_like(g) != _interval_like(r):
         # "1 \leq x < 3" against "[1, 3)": the same set of reals, written two ways
         r, g = (
@@ -665,8 +668,8 @@ def _compare(r: str, g: str, depth: int = 0) -> tuple[bool, str]:
 
 def _sides(r: str, g: str) -> tuple[str, str]:
     """Compare right-hand sides: "x=5" vs "5", "p+q=17" vs "17", "y=2x+1" vs "2x+1"."""
-    if "\\in" in r and "\\in" not in g and _SIMPLE_LHS.fullmatch(r.split("\\in")[0]):
-        r = r.split("\\in", 1)[1]  # "x \in [1, 2]"
+    if _IN.search(r) and not _IN.search(g) and _SIMPLE_LHS.fullmatch(_IN.split(r)[0]):
+        r = _IN.split(r, 1)[1]  # "x \in [1, 2]"
     r = r.replace("\\approx", "=")  # "\approx 1.414214": the decimal rule still applies
     r_eq, g_eq = r.count("=") == 1, g.count("=") == 1
     if "=" in r and "=" not in g:
