@@ -91,6 +91,8 @@ def _strip_wrappers(ans: str) -> str:
         m = re.match(r"\\(?:boxed|fbox)\s*\{", ans)
         if m and _closing_brace(ans, m.end() - 1) == len(ans) - 1:
             ans = ans[m.end() : -1]  # \boxed{\boxed{3}}
+        elif ans.startswith("{") and _closing_brace(ans, 0) == len(ans) - 1:
+            ans = ans[1:-1]  # a group around the whole answer: {\log_2 3}
         if ans == prev:
             break
     return ans.strip()
@@ -272,6 +274,8 @@ def normalize_latex(s: str) -> str:
         s = pattern.sub(repl, s)
     s = _brace_args(s)
     s = re.sub(r"\s+", " ", s).strip()
+    while s.startswith("{") and _closing_brace(s, 0) == len(s) - 1:
+        s = s[1:-1].strip()  # what \color{red}{...} and friends leave behind
     return re.sub(r"(?<!\.)(?:\.|。)$", "", s).strip()
 
 
