@@ -18,6 +18,8 @@ Usage:
     python bench/bench_generate.py --quick    # smoke run: 3 x workers (>= 300) completions each;
                                               # start-up and tail dominate, not a measurement
     python bench/bench_generate.py --bare     # plus a bare openai-client loop as the reference
+                                              # (same transport and client.post; its CPU is the
+                                              # floor the generator's own work adds to)
 """
 
 from __future__ import annotations
@@ -100,7 +102,8 @@ import httpx2, openai
 url, workers, total = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 prompt = [json.loads(x)["problem"] for x in open(sys.argv[4], encoding="utf-8")]
 async def main():
-    http = openai.DefaultAsyncHttpxClient(
+    # The generator's transport and call: aiohttp under the SDK, client.post with a ready body.
+    http = openai.DefaultAioHttpClient(
         limits=httpx2.Limits(max_connections=workers, max_keepalive_connections=workers))
     client = openai.AsyncOpenAI(base_url=url, api_key="x", http_client=http, timeout=120)
     model = (await client.models.list()).data[0].id
@@ -108,14 +111,18 @@ async def main():
     async def worker():
         while left[0] > 0:
             left[0] -= 1
-            t.setdefault("first", time.time())
-            await client.chat.completions.create(
-                model=model, messages=[{"role": "user", "content": prompt[left[0] % len(prompt)]}])
+            if "first" not in t:
+                t["first"], t["cpu"] = time.time(), time.process_time()
+            body = {"model": model, "messages": [
+                {"role": "user", "content": prompt[left[0] % len(prompt)]}]}
+            r = await client.post("/chat/completions", body=body, cast_to=httpx2.Response)
+            json.loads(r.content)
             t["last"] = time.time()
     await asyncio.gather(*(worker() for _ in range(workers)))
+    cpu = time.process_time() - t["cpu"]
     await client.close()
     print(json.dumps({"written": total, "failed": 0, "first_request": t["first"],
-                      "last_response": t["last"], "cpu_seconds": time.process_time()}))
+                      "last_response": t["last"], "cpu_seconds": cpu}))
 asyncio.run(main())
 """
 
@@ -182,6 +189,7 @@ def run_regime(regime: Regime, per_worker: int, versions: int, bare: bool, min_t
     return {
         "bare_efficiency": ref_eff,
         "bare_cpu_ms": 1000 * ref_cpu / ref["written"] if bare else None,
+        "bare_cpu_ms_steady": 1000 * ref["cpu_seconds"] / ref["written"] if bare else None,
         "workers": regime.workers,
         "latency": f"{regime.latency:g}+-{regime.jitter:g}s",
         "completions": done,
@@ -209,7 +217,11 @@ def main(argv=None) -> int:
         f"{'workers':>7} {'latency':>11} {'done':>6} {'window s':>8} {'compl/s':>8} "
         f"{'ideal/s':>8} {'effic.':>6} {'target':>6} {'cpu ms':>6} {'steady':>6}  verdict"
     )
-    print(f"bench_generate: {per_worker} x workers completions per regime, {os.cpu_count()} cores")
+    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(
+        f"bench_generate: {per_worker} x workers completions per regime, {os.cpu_count()} cores, "
+        f"load average {load} (1/5/15 min) at start"
+    )
     print(header)
     print("-" * len(header))
     ok = True
@@ -232,10 +244,14 @@ def main(argv=None) -> int:
         if r["bare_efficiency"] is not None:
             print(
                 f"{'':>7} {'bare loop':>11} {r['completions']:>6} {'':>8} {'':>8} {'':>8} "
-                f"{r['bare_efficiency']:>6.3f} {'':>6} {r['bare_cpu_ms']:>6.2f}  reference "
-                f"(generator / bare = {r['efficiency'] / r['bare_efficiency']:.2f})",
+                f"{r['bare_efficiency']:>6.3f} {'':>6} {r['bare_cpu_ms']:>6.2f} "
+                f"{r['bare_cpu_ms_steady']:>6.2f}  reference (generator / bare: efficiency "
+                f"{r['efficiency'] / r['bare_efficiency']:.2f}, steady CPU "
+                f"{r['cpu_ms_steady'] / r['bare_cpu_ms_steady']:.2f})",
                 flush=True,
             )
+    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"load average at end: {load}")
     print(
         "stand-in server CPU ms per completion: "
         + ", ".join(f"{w} workers {ms:.2f}" for w, ms in server_cpu)
