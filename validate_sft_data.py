@@ -360,11 +360,9 @@ def normalize_answer(s: str) -> str:
         stripped = re.sub(r"(?:(?<=[\d})])|(?<=\\pi))\s*" + _LONG_UNITS + "$", "", stripped)
         stripped = re.sub(r"(?<=[\d})])\s*(?:percent|percentage|pct)$", "%", stripped)
         stripped = re.sub(r"(?:(?<=[\d})])|(?<=\\pi))\s+" + _WORD_UNITS + "$", "", stripped)
-        # One-letter units only after a number without letters: "5 m", "10\sqrt{3} m", but
-        # "\pi r^2 h" keeps its h.
-        stripped = re.sub(
-            r"^((?:[-+\d.,{}^/ ]|\\sqrt|\\frac|\\pi)+?)\s+" + _UNITS + "$", r"\1", stripped
-        )
+        # One-letter units only after a number or surd: "5 m", "10\sqrt{3} m"; after \pi or a
+        # fraction the letter may be a variable ("2\pi h", "\frac{1}{2} h") and stays.
+        stripped = re.sub(r"^((?:[-+\d., ]|\\sqrt\s*\{\d+\})+?)\s+" + _UNITS + "$", r"\1", stripped)
         stripped = re.sub(r"(?<=\S)\s*°$", "", stripped)
         stripped = re.sub(
             r"(?<=\d)\s*(?:\^\s*\{?\s*)?(?:th|st|nd|rd)\s*\}?$", "", stripped

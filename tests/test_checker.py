@@ -290,6 +290,8 @@ CASES = [
     (12, r"\boxed{12\,\mathrm{m}^3}", True),
     (r"4\pi", r"\boxed{4\pi \text{ cm}^2}", True),
     (r"10\sqrt{3}", r"\boxed{10 \sqrt{3} \text{ m}}", True),
+    (r"2\pi", r"\boxed{2\pi h}", False),
+    (r"\frac{1}{2}", r"\boxed{\frac{1}{2} h}", False),
     (r"4\pi", r"\boxed{4\pi \text{ cm}^2 + 1}", False),
     (7, r"\boxed{\underline{7}}", True),
     (7, r"\boxed{\color{red}{7}}", True),
