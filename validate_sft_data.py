@@ -549,10 +549,12 @@ _SET_BUILDER = re.compile(r"\\\{([a-zA-Z])(?:\||\\mid(?![a-zA-Z])|:)(.+)\\\}")
 
 
 def _interval_like(s: str) -> bool:
+    r"""An interval or a union of them: "[1,3)", "(-\infty,2)\cup(3,\infty)"."""
     return (s[:1] in "([" and s[-1:] in ")]" and "," in s) or "\\cup" in s
 
 
 def _one_interval(s: str, var: str | None) -> str | None:
+    r"""One relation in one variable as an interval: "3>x\geq1" -> "[1,3)", "x<2" -> "(-\infty,2)"."""
     parts = [p.strip() for p in _RELATION.split(s)]
     ops, values = parts[1::2], parts[0::2]
     if (
@@ -600,7 +602,8 @@ def _relation_interval(s: str) -> str | None:
 
 
 def _drop_lhs(a: str, b: str) -> tuple[str, str]:
-    """ "x=(1, 2)", "x \\in [1, 2]" -> the value, unless the other side is an equation too."""
+    r"""Drop a simple left-hand side unless b is an equation too: ("x\in[1,2]", "[1,2]") ->
+    ("[1,2]", "[1,2]"); ("(x,y)=(2,3)", "(2,3)") -> ("(2,3)", "(2,3)")."""
     m = re.match(
         r"((?:\\[a-zA-Z]+|[a-zA-Z])(?:_\{?\w+\}?)?|\([a-z](?:,[a-z])+\))(=|\\in(?![a-zA-Z]))", a
     )
