@@ -348,6 +348,9 @@ def normalize_answer(s: str) -> str:
     "\text{답: } 15\text{개}" -> "15"; "483\,\mathrm{cm}" -> "483"; "x = \dfrac12" -> "x=\frac{1}{2}".
     """
     s = normalize_latex(s)
+    # Korean readings of a fraction and a root: "3분의 1" is 1/3, "루트 3" is sqrt(3).
+    s = re.sub(r"(\d+)\s*분의\s*(\d+)", r"\\frac{\2}{\1}", s)
+    s = re.sub(r"루트\s*(\d+)", r"\\sqrt{\1}", s)
     # Degrees inside trig functions are angles, not decorations: \sin 30° = \sin(\pi/6).
     s = _TRIG_DEGREES.sub(r"\1(\\frac{\2\\pi}{180})", s)
     for _ in range(3):

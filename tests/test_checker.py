@@ -328,6 +328,11 @@ CASES = [
     ("최댓값: 5, 최솟값: 1", r"\boxed{5, 2}", False),
     (3, r"\boxed{3개 또는 4개}", False),
     (3, r"\boxed{3분의 1}", False),
+    (r"\frac{1}{3}", r"\boxed{3분의 1}", True),
+    (r"\frac{3}{2}", r"\boxed{\text{2분의 3}}", True),
+    (r"\frac{2}{3}", r"\boxed{2분의 3}", False),
+    (r"2\sqrt{3}", r"\boxed{2루트3}", True),
+    (r"2\sqrt{3}", r"\boxed{2루트2}", False),
     # --- multiple choice (integer gold 1-5) ---
     (3, r"\boxed{③}", True),
     (3, r"\boxed{3번}", True),
