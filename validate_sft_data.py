@@ -317,6 +317,13 @@ _VALUE_WORDS = (
     "제곱|세제곱|로그|역수|빼기|더하기|곱하기|나누기|영점"
 )
 _LEADING_LABEL = re.compile(rf"^(?!(?:{_VALUE_WORDS})(?![가-힣]))[가-힣]+\s*:?\s*(?=[-+\d\\(])")
+# A unit set in upright text after any value: "\frac{3}{2}\ \text{m}", "4\pi\,\mathrm{cm}^2".
+# Upright type marks it as a unit, so even a one-letter one is not a variable.
+_TEXT_UNIT = re.compile(
+    r"(?<=\S)(?:\s|\\[,;: ]|~)*\\(?:text|mathrm|textrm|mbox|rm)\s*\{\s*"
+    r"(?:m|g|L|s|h|cm|mm|km|kg|mg|ml|mL|sec|min|hr|cc|m/s|km/h|rad)(?:\s*\^\s*\{?[23]\}?)?\s*\}"
+    r"(?:\s*\^\s*\{?\s*[23]\s*\}?)?\s*$"
+)
 _TRIG_DEGREES = re.compile(r"(\\(?:sin|cos|tan|sec|csc|cot))\s*\(?\s*(\d+(?:\.\d+)?)\s*°\s*\)?")
 _SEPARATOR_WORDS = re.compile(r"\s+(?:or|and|또는|혹은|및|이고|그리고)\s+")
 
@@ -347,7 +354,7 @@ def normalize_answer(s: str) -> str:
 
     "\text{답: } 15\text{개}" -> "15"; "483\,\mathrm{cm}" -> "483"; "x = \dfrac12" -> "x=\frac{1}{2}".
     """
-    s = normalize_latex(s)
+    s = normalize_latex(_TEXT_UNIT.sub("", _strip_wrappers(str(s))))
     # Korean readings of a fraction and a root: "3분의 1" is 1/3, "루트 3" is sqrt(3).
     s = re.sub(r"(\d+)\s*분의\s*(\d+)", r"\\frac{\2}{\1}", s)
     s = re.sub(r"루트\s*(\d+)", r"\\sqrt{\1}", s)
