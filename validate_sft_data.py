@@ -382,6 +382,7 @@ def normalize_answer(s: str) -> str:
         if s == before:
             break
     s = _SEPARATOR_WORDS.sub(", ", s)
+    s = re.sub(r"(?<=[\d}])\s*(?:와|과)\s+(?=[-\d\\a-zA-Z])", ", ", s)  # "2와 3", "x=1과 x=2"
     # "0.1666..." spells the repeating 6 out: 0.1\overline{6}
     s = re.sub(r"(\d*)\.(\d*?)(\d)\3\3+\s*\.\.\.", r"\1.\2\\overline{\3}", s)
     s = _REPEATING.sub(_repeating, s)
