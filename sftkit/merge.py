@@ -33,6 +33,7 @@ from sftkit.jsonl import (
     atomic_open,
     atomic_write_text,
     dumps,
+    read_jsonl,
     read_log,
     read_verdict_log,
 )
@@ -93,21 +94,8 @@ def read_verdicts(path: Path) -> tuple[dict[str, dict], int]:
 
 
 def read_sample(path: str | os.PathLike) -> dict:
-    """The one record of a sample file; InputError naming the file (and line) otherwise.
-
-    One open and one read per file: the report reads every sample file of the output.
-    """
-    with open(path, encoding="utf-8") as fh:
-        text = fh.read()
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}:{lineno}: invalid JSON: {exc.msg}") from None
-        if not isinstance(obj, dict):
-            raise InputError(f"{path}:{lineno}: expected a JSON object")
+    """The one record of a sample file; InputError naming the file (and line) otherwise."""
+    for _, obj in read_jsonl(path):
         return obj
     raise InputError(f"{path}:1: empty sample file")
 
