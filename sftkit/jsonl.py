@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,19 +46,37 @@ def dumps(obj) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
+_TMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+_tmp_counter = itertools.count()
+
+
+def _open_temp(path: str) -> tuple[int, str]:
+    """A new, exclusive temp file in `path`'s folder: (fd, temp path).
+
+    The temp name must not end in .jsonl: watchers glob for *.jsonl and must never see it.
+    pid + a per-process counter make it unique without mkstemp's random names and retries
+    (a third of the cost of a one-sample write); O_EXCL still refuses to reuse a leftover.
+    """
+    folder, name = os.path.split(path)
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}.{next(_tmp_counter)}.tmp")
+    try:
+        return os.open(tmp, _TMP_FLAGS, 0o666), tmp
+    except FileNotFoundError:  # first write into a new folder; mkdir per call costs more
+        os.makedirs(folder or ".", exist_ok=True)
+        return os.open(tmp, _TMP_FLAGS, 0o666), tmp
+
+
+def _discard(tmp: str) -> None:
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write via a temp file in the same folder + os.replace, so readers see all or nothing."""
     path = os.fspath(path)
-    folder, name = os.path.split(path)
-    # The temp name must not end in .jsonl: watchers glob for *.jsonl and must never see it.
-    # pid + a per-process counter make it unique without mkstemp's random names and retries
-    # (a third of the cost of a one-sample write); O_EXCL still refuses to reuse a leftover.
-    tmp = os.path.join(folder, f".{name}.{os.getpid()}.{next(_tmp_counter)}.tmp")
-    try:
-        fd = os.open(tmp, _TMP_FLAGS, 0o666)
-    except FileNotFoundError:  # first write into a new folder; mkdir per call costs more
-        os.makedirs(folder or ".", exist_ok=True)
-        fd = os.open(tmp, _TMP_FLAGS, 0o666)
+    fd, tmp = _open_temp(path)
     try:
         try:
             data = memoryview(text.encode("utf-8"))
@@ -69,15 +86,8 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
             os.close(fd)
         os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        _discard(tmp)
         raise
-
-
-_TMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-_tmp_counter = itertools.count()
 
 
 @contextmanager
@@ -87,18 +97,14 @@ def atomic_open(path: str | os.PathLike) -> Iterator[TextIO]:
 
     with atomic_open("merged/all.jsonl") as fh: fh.write(line)
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    path = os.fspath(path)
+    fd, tmp = _open_temp(path)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             yield fh
         os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        _discard(tmp)
         raise
 
 
