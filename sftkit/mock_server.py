@@ -35,6 +35,7 @@ import signal
 import sys
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, fields
 from fractions import Fraction
 from pathlib import Path
@@ -51,6 +52,7 @@ FAULTS = ("429", "500", "503", "drop", "slow", "length")
 SCRIPT_STEPS = (*FAULTS, "ok")  # "ok" in a script means: serve this request normally
 CIRCLED = "①②③④⑤⑥⑦⑧⑨"
 BACKLOG = 4096  # listen() queue: 1,024 clients connecting at once must not get refused
+BODIES_KEPT = 1000  # request bodies kept for inspection (MockServer.bodies)
 
 
 @dataclass(frozen=True)
@@ -410,6 +412,9 @@ class _Core:
             ("requests", "completions", "choices", "correct", "wrong", "no_box", "unknown",
              *FAULTS, "models", "bad_request", "not_found"), 0,
         )  # fmt: skip
+        # The latest request bodies, for tests that check what the client sent (bounded: the
+        # benchmarks send tens of thousands).
+        self.bodies: deque[dict] = deque(maxlen=BODIES_KEPT)
         self.runner: web.AppRunner | None = None
         self.port = 0
 
@@ -487,6 +492,7 @@ class _Core:
         except (json.JSONDecodeError, UnicodeDecodeError):
             self.stats["bad_request"] += 1
             return _error(400, "Request body is not valid JSON.", "invalid_request_error", None)
+        self.bodies.append(req)
         problem = _validate(req)
         if problem:
             self.stats["bad_request"] += 1
@@ -704,6 +710,12 @@ class MockServer:
         bad_request: 400s; not_found: unknown-model 404s.
         """
         return dict(self._core.stats)
+
+    @property
+    def bodies(self) -> list[dict]:
+        """The latest chat request bodies as received (JSON objects), oldest first; at most
+        BODIES_KEPT: srv.bodies[-1]["temperature"] -> 0.7."""
+        return list(self._core.bodies)
 
     def update(self, **changes) -> MockConfig:
         """Change the config at run time: srv.update(p_correct=1.0, script=("503",)).

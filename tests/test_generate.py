@@ -301,6 +301,57 @@ def test_second_endpoint_down_load_goes_to_healthy_one(tmp_path, capsys, mock_se
     assert rc == 0 and len(stored(out, "sub_math")) == 8 and dead in err
 
 
+def test_two_healthy_endpoints_share_the_load(tmp_path, capsys, mock_server):
+    a, b = mock_server(p_correct=1.0, latency=0.05), mock_server(p_correct=1.0, latency=0.05)
+    out = tmp_path / "out"
+    argv = args(a, out, "--input_file", str(subset(tmp_path, 4)), "--n", "4", "--max_n", "1")
+    argv[argv.index("--base_url") + 1] = f"{a.base_url},{b.base_url}"
+    rc, _, _ = run(capsys, argv)
+    requests = a.stats["requests"], b.stats["requests"]
+    assert rc == 0 and sum(requests) == 32 and len(stored(out, "sub_math")) == 32
+    assert min(requests) >= 8, requests  # fewest in flight: both endpoints get a fair share
+
+
+# --- request parameters ---
+
+
+SAMPLING = [
+    "--temperature", "0.3", "--top_p", "0.8", "--max_tokens", "321", "--seed", "11",
+    "--reasoning_effort", "high", "--extra_body", '{"top_k": 20, "repetition_penalty": 1.05}',
+    "--system", "You are careful.",
+]  # fmt: skip
+
+
+def test_sampling_flags_reach_the_server_and_seeds_are_reproducible(tmp_path, capsys, mock_server):
+    srv = mock_server(p_correct=1.0)
+    src = ["--input_file", str(subset(tmp_path, 2)), "--n", "2", "--max_n", "1"]
+    assert run(capsys, args(srv, tmp_path / "a", *src, *SAMPLING))[0] == 0
+    first = srv.bodies
+    assert len(first) == 8
+    for body in first:
+        assert body["temperature"] == 0.3 and body["top_p"] == 0.8 and body["max_tokens"] == 321
+        assert body["reasoning_effort"] == "high"
+        assert body["top_k"] == 20 and body["repetition_penalty"] == 1.05
+        assert body["messages"][0] == {"role": "system", "content": "You are careful."}
+        assert body["messages"][1]["role"] == "user" and "n" not in body
+    seeds = sorted(b["seed"] for b in first)
+    assert len(set(seeds)) == 8 and all(0 <= s < 2**31 for s in seeds)  # one per sample
+
+    # The same flags into a new folder: the same (prompt, seed) pairs, so samples reproduce.
+    assert run(capsys, args(srv, tmp_path / "b", *src, *SAMPLING))[0] == 0
+    pairs = [
+        {(b["messages"][1]["content"], b["seed"]) for b in run_} for run_ in (first, srv.bodies[8:])
+    ]
+    assert pairs[0] == pairs[1]
+
+    # Defaults: temperature 0.7, top_p 0.95, nothing else sent.
+    assert run(capsys, args(srv, tmp_path / "c", *src))[0] == 0
+    for body in srv.bodies[16:]:
+        assert (body["temperature"], body["top_p"]) == (0.7, 0.95)
+        assert not {"seed", "max_tokens", "reasoning_effort", "top_k", "n"} & body.keys()
+        assert [m["role"] for m in body["messages"]] == ["user"]
+
+
 CHOICES = r"\begin{itemize} \item[1] $1$ \item[2] $2$ \item[3] $3$ \end{itemize}"
 
 
