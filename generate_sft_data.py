@@ -592,7 +592,11 @@ async def preflight(endpoints: list[Endpoint], model: str | None) -> tuple[list[
         except TimeoutError:
             return f"no answer within {PREFLIGHT_SECONDS:.0f} s"
         except openai.APIStatusError as exc:
-            hint = " (does --base_url end in /v1?)" if exc.status_code == 404 else ""
+            hint = {
+                401: " (wrong or missing key: --api_key or $OPENAI_API_KEY)",
+                403: " (wrong or missing key: --api_key or $OPENAI_API_KEY)",
+                404: " (does --base_url end in /v1?)",
+            }.get(exc.status_code, "")
             return f"HTTP {exc.status_code} from GET /models{hint}"
         except openai.APIError as exc:
             return f"{type(exc).__name__}: {exc.message}"

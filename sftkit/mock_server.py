@@ -10,6 +10,7 @@ sometimes wrong, sometimes with no box at all. Unknown prompts get a polite repl
 Faults can be injected at random or by a fixed script: 429 (with Retry-After), 500, 503 (with
 Retry-After), a dropped connection, a slow request, and `finish_reason: "length"` truncation.
 Everything is deterministic given `seed` (and the request's own `seed`, when it sends one).
+With `api_key` set it refuses requests without that bearer key (401), as vLLM --api-key does.
 
 Usage:
     python -m sftkit.mock_server --data_dir data --port 0 --port_file /tmp/mock.url --p_correct 0.7
@@ -74,6 +75,7 @@ class MockConfig:
     p_length: float = 0.0
     retry_after: float = 1
     script: tuple[str, ...] = ()  # faults for the first requests, in order, e.g. ("429", "ok")
+    api_key: str | None = None  # like vLLM's --api-key: 401 unless "Authorization: Bearer <key>"
 
     def __post_init__(self):
         if self.reasoning not in REASONING:
@@ -410,8 +412,9 @@ class _Core:
         self.seen: dict[int, int] = {}  # prompt hash -> times asked, for per-prompt determinism
         self.stats: dict[str, int] = dict.fromkeys(
             ("requests", "completions", "choices", "correct", "wrong", "no_box", "unknown",
-             *FAULTS, "models", "bad_request", "not_found"), 0,
+             *FAULTS, "models", "bad_request", "not_found", "unauthorized", "peak_inflight"), 0,
         )  # fmt: skip
+        self.inflight = 0
         # The latest request bodies, for tests that check what the client sent (bounded: the
         # benchmarks send tens of thousands).
         self.bodies: deque[dict] = deque(maxlen=BODIES_KEPT)
@@ -479,14 +482,34 @@ class _Core:
     async def health(self, request: web.Request) -> web.Response:
         return web.Response(text="ok")
 
+    def _refused(self, request: web.Request) -> web.Response | None:
+        """vLLM's answer to a missing or wrong key when it runs with --api-key."""
+        key = self.cfg.api_key
+        if key is None or request.headers.get("Authorization") == f"Bearer {key}":
+            return None
+        self.stats["unauthorized"] += 1
+        return web.json_response({"error": "Unauthorized"}, status=401)
+
     async def models(self, request: web.Request) -> web.Response:
         self.stats["models"] += 1
+        if refused := self._refused(request):
+            return refused
         card = {"id": self.cfg.model, "object": "model", "created": 0, "owned_by": "sftkit-mock"}
         return web.json_response({"object": "list", "data": [card]})
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
-        cfg = self.cfg
         self.stats["requests"] += 1
+        if refused := self._refused(request):
+            return refused
+        self.inflight += 1
+        self.stats["peak_inflight"] = max(self.stats["peak_inflight"], self.inflight)
+        try:
+            return await self._chat(request)
+        finally:
+            self.inflight -= 1
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        cfg = self.cfg
         try:
             req = await request.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
@@ -707,7 +730,8 @@ class MockServer:
         requests: chat requests received; completions: 200 replies; choices: choices served,
         split into correct / wrong / no_box / unknown (prompt not recognised) / length (truncated);
         429, 500, 503, drop, slow: faults injected; models: /v1/models calls;
-        bad_request: 400s; not_found: unknown-model 404s.
+        bad_request: 400s; not_found: unknown-model 404s; unauthorized: 401s (api_key set);
+        peak_inflight: most chat requests being served at once.
         """
         return dict(self._core.stats)
 
@@ -783,6 +807,7 @@ _HELP = {
     "slow_seconds": "extra wait of a slow request",
     "p_length": "probability replies are cut (finish_reason length)",
     "retry_after": "Retry-After seconds sent with 429 and 503",
+    "api_key": "require this bearer key, as vLLM --api-key does (none: open)",
 }
 
 

@@ -312,6 +312,29 @@ def test_two_healthy_endpoints_share_the_load(tmp_path, capsys, mock_server):
     assert min(requests) >= 8, requests  # fewest in flight: both endpoints get a fair share
 
 
+def test_exactly_worker_requests_in_flight(tmp_path, capsys, mock_server):
+    srv = mock_server(p_correct=1.0, latency=0.2)
+    argv = args(srv, tmp_path / "out", "--input_file", str(subset(tmp_path, 2)), "--n", "6")
+    argv[argv.index("--worker") + 1] = "5"
+    assert run(capsys, [*argv, "--max_n", "1"])[0] == 0
+    assert srv.stats["requests"] == 24 and srv.stats["peak_inflight"] == 5
+
+
+def test_api_key_flag_then_environment_then_empty(tmp_path, capsys, mock_server, monkeypatch):
+    srv = mock_server(p_correct=1.0, api_key="sk-right")
+    src = ["--input_file", str(subset(tmp_path, 1)), "--n", "1"]
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-right")
+    assert run(capsys, args(srv, tmp_path / "env", *src))[0] == 0
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong")
+    assert run(capsys, args(srv, tmp_path / "flag", *src, "--api_key", "sk-right"))[0] == 0
+    assert srv.stats["completions"] == 4
+
+    monkeypatch.delenv("OPENAI_API_KEY")  # falls back to "EMPTY", which this server refuses
+    rc, _, err = run(capsys, args(srv, tmp_path / "none", *src))
+    assert rc == 2 and "HTTP 401" in err and "--api_key" in err and "sk-right" not in err
+    assert srv.stats["completions"] == 4 and not (tmp_path / "none" / "sub_math").exists()
+
+
 # --- request parameters ---
 
 

@@ -305,6 +305,21 @@ def test_unknown_model_is_404_in_openai_shape(mock_server):
     assert err.value.status_code == 404 and err.value.code == "model_not_found"
 
 
+def test_api_key_required_like_vllm(mock_server):
+    srv = mock_server(api_key="sk-right")
+    for key in ("sk-wrong", "test"):
+        c = openai.OpenAI(base_url=srv.base_url, api_key=key, max_retries=0, timeout=10)
+        with pytest.raises(openai.AuthenticationError):
+            c.models.list()
+        with pytest.raises(openai.AuthenticationError):
+            ask(c, "hi")
+    good = openai.OpenAI(base_url=srv.base_url, api_key="sk-right", max_retries=0, timeout=10)
+    assert [m.id for m in good.models.list().data] == [MODEL]
+    assert ask(good, "hi").choices[0].message.content
+    stats = srv.stats
+    assert stats["unauthorized"] == 4 and stats["requests"] == 3 and stats["completions"] == 1
+
+
 @pytest.mark.parametrize(
     "body, status",
     [
@@ -443,6 +458,7 @@ def test_many_concurrent_async_requests(mock_server, versions, sentences):
     started = time.monotonic()
     results = asyncio.run(run())
     assert len(results) == 200 and all(r.choices[0].message.content for r in results)
+    assert 100 <= srv.stats["peak_inflight"] <= 200  # counted while the replies wait
     assert time.monotonic() - started < 15  # served concurrently, not one 0.2 s sleep after another
 
 
