@@ -361,7 +361,8 @@ def truncate(reply: Reply, rng: random.Random, max_words: int | None = None) -> 
     """Cut a reply as a token limit would: never past the start of the box.
 
     max_words=None is the injected "length" fault: a random cut, inside the reasoning half the
-    time when there is reasoning (content is then "", as a reasoning model cut off mid-thought).
+    time when there is reasoning (content is then "": the reply carries it as null, as vLLM
+    does for a reasoning model cut off mid-thought).
     """
     words = reply.content.split()
     box_at = next((i for i, w in enumerate(words) if "\\boxed" in w), len(words))
@@ -558,7 +559,10 @@ class _Core:
             return await self._stream(request, req, cfg, replies, usage, cid, created)
         choices = []
         for i, r in enumerate(replies):
-            message = {"role": "assistant", "content": r.content, **_reasoning_fields(cfg, r)}
+            extra = _reasoning_fields(cfg, r)
+            # Cut off mid-thought, vLLM's reasoning parser sends content null, not "".
+            content = None if extra and not r.content else r.content
+            message = {"role": "assistant", "content": content, **extra}
             choices.append(
                 {"index": i, "message": message, "logprobs": None, "finish_reason": r.finish_reason}
             )

@@ -227,6 +227,18 @@ def test_length_truncation_kept_and_marked(tmp_path, capsys, mock_server):
     assert "(4 truncated)" in stdout
 
 
+def test_cut_inside_the_reasoning_keeps_the_thought(tmp_path, capsys, mock_server):
+    # max_tokens below the reasoning length: vLLM replies with content null + the partial thought.
+    srv = mock_server(reasoning="reasoning_content")
+    out = tmp_path / "out"
+    src = ["--input_file", str(subset(tmp_path, 2)), "--n", "1", "--max_tokens", "3"]
+    assert run(capsys, args(srv, out, *src))[0] == 0
+    for rec in stored(out, "sub_math").values():
+        meta, reply = rec["meta"], rec["messages"][-1]["content"]
+        assert meta["truncated"] and len(meta["reasoning"].split()) == 3
+        assert reply == f"<think>\n{meta['reasoning']}\n</think>\n\n"
+
+
 # --- resume ---
 
 
