@@ -41,6 +41,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from sftkit import merge
 from sftkit.formats import (
     FORMATS,
     REASONING_MODES,
@@ -302,6 +303,14 @@ def input_paths(cfg: Config) -> list[Path]:
     dup = {s for s in stems if stems.count(s) > 1}
     if dup:
         raise InputError(f"{paths[stems.index(dup.pop())]}: two input files share the source name")
+    for path in paths:
+        # The source name is a folder next to merged/ and names its merged file: it must not
+        # be either of those, nor hidden from the watcher and the merge.
+        if path.stem in (merge.MERGED_DIR, merge.ALL_NAME) or path.stem.startswith("."):
+            raise InputError(
+                f"{path}: the source name {path.stem!r} is reserved for merged output; "
+                "rename the file"
+            )
     return paths
 
 
@@ -1043,11 +1052,6 @@ def print_summary(summary: dict) -> None:
 
 def merge_and_report(cfg: Config) -> bool:
     """Merge validated samples and print the report; True unless the merge itself failed."""
-    try:
-        from sftkit import merge
-    except ImportError:
-        log.info("sftkit.merge not available yet: skipping merge and report")
-        return True
     try:
         stats = merge.merge_outputs(
             cfg.output_dir, cfg.fmt, reasoning_mode=cfg.reasoning, system=cfg.system

@@ -421,6 +421,14 @@ def test_empty_folder_and_missing_file_exit_2(tmp_path, capsys):
     assert rc == 2 and "nope_math.jsonl: no such file" in err
 
 
+@pytest.mark.parametrize("name", ["merged", "sft_math_all", ".hidden"])
+def test_source_names_of_merged_output_are_refused(tmp_path, capsys, name):
+    src = subset(tmp_path, 1, name=name)
+    rc, _, err = run(capsys, ["--input_file", str(src), "--output_dir", str(tmp_path / "o")])
+    assert rc == 2 and f"{src}: the source name '{name}' is reserved" in err
+    assert not (tmp_path / "o").exists()
+
+
 # --- reasoning fields ---
 
 
