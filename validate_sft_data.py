@@ -31,7 +31,7 @@ from pathlib import Path
 
 from sftkit.formats import final_text, split_reasoning
 from sftkit.grading_numeric import decimal_digits, decimal_matches, parse_exact, terminates
-from sftkit.grading_symbolic import run_symbolic
+from sftkit.grading_symbolic import bracket_nesting, run_symbolic
 from sftkit.jsonl import atomic_write_jsonl
 
 REASONS = (
@@ -398,17 +398,6 @@ _NON_LATEX = re.compile(r"[^\x00-\x7f]")
 _JAMO_SET = re.compile(r"[ㄱ-ㅎ][ㄱ-ㅎ,와과및 ]*")
 
 
-def _depth(s: str) -> int:
-    depth = peak = 0
-    for ch in s:
-        if ch in "([{":
-            depth += 1
-            peak = max(peak, depth)
-        elif ch in ")]}":
-            depth -= 1
-    return peak
-
-
 def _gold_text(gold) -> str | None:
     if gold is None or isinstance(gold, bool):
         return None
@@ -772,7 +761,7 @@ def _decide(extracted: str | None, ground_truth) -> tuple[bool, str]:
         return False, "empty_box"
     if r == g:
         return True, "match_exact"
-    if _depth(r) > MAX_DEPTH or _depth(g) > MAX_DEPTH:
+    if bracket_nesting(r)[0] > MAX_DEPTH or bracket_nesting(g)[0] > MAX_DEPTH:
         return False, "unparseable"
     gold_choice = None
     if isinstance(ground_truth, int) and not isinstance(ground_truth, bool):

@@ -59,20 +59,26 @@ def _exponent_at(text: str, i: int) -> str:
     return m.group(0) if m else ""
 
 
-def too_complex(text: str) -> str | None:
-    """Why `text` must not reach SymPy, or None. "9^{9^{9}}" -> "exponent tower"."""
-    if len(text) > MAX_LENGTH:
-        return "too long"
+def bracket_nesting(text: str) -> tuple[int, bool]:
+    """(deepest bracket nesting, balanced?): "f(x[1])" -> (2, True), ")(" -> (0, False)."""
     depth = peak = 0
+    balanced = True
     for ch in text:
         if ch in "({[":
             depth += 1
             peak = max(peak, depth)
         elif ch in ")}]":
             depth -= 1
-        if depth < 0:
-            return "unbalanced"
-    if depth != 0:
+            balanced = balanced and depth >= 0
+    return peak, balanced and depth == 0
+
+
+def too_complex(text: str) -> str | None:
+    """Why `text` must not reach SymPy, or None. "9^{9^{9}}" -> "exponent tower"."""
+    if len(text) > MAX_LENGTH:
+        return "too long"
+    peak, balanced = bracket_nesting(text)
+    if not balanced:
         return "unbalanced"
     if peak > MAX_DEPTH:
         return "too deeply nested"

@@ -654,6 +654,8 @@ REASONS = [
     (3, r"\boxed{③}", "match_choice"),
     (3, r"\boxed{4}", "mismatch"),
     (1, r"\boxed{9^{9^{9^{9}}}}", "unparseable"),
+    (1, r"\boxed{" + "(" * 45 + "1" + ")" * 45 + "}", "unparseable"),  # nesting gate, no parser
+    ("x+1", r"\boxed{(x+1}", "unparseable"),  # unbalanced: never handed to SymPy
 ]
 
 
