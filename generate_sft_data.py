@@ -64,15 +64,6 @@ log = logging.getLogger("generate")
 
 DEFAULT_BASE_URL = "http://localhost:8000/v1"
 PREFLIGHT_SECONDS = 8.0  # the whole preflight ends well within the promised 10 s
-STATE_FILE = ".generation.json"
-COUNTERS = (
-    "planned",
-    "skipped_existing",
-    "skipped_k_correct",
-    "retry_samples",
-    "written",
-    "failed",
-)
 
 
 class PreflightError(RuntimeError):
@@ -964,7 +955,7 @@ async def generate(cfg: Config, versions: list[Version], sentences: list[str]) -
         # every few requests: 20,000 cut the time in gc from 1.0 s to 0.2 s per 5,000 requests.
         gc.freeze()
         gc.set_threshold(20_000, 20, 10)
-        stats = {key_of(v): dict.fromkeys(COUNTERS, 0) for v in versions}
+        stats = {key_of(v): dict.fromkeys(merge.GENERATION_COUNTERS, 0) for v in versions}
         stored = scan_stored(cfg, versions)
         verdicts = Verdicts(cfg.output_dir, stored) if (cfg.k_correct or cfg.retry_zero) else None
         runner = Runner(cfg, model, endpoints, totals, stats, stored, verdicts)
@@ -1029,7 +1020,7 @@ def write_state(cfg: Config, summary: dict) -> None:
             "failed": t.failed,
         },
     }
-    atomic_write_text(Path(cfg.output_dir) / STATE_FILE, json.dumps(state, indent=2) + "\n")
+    atomic_write_text(Path(cfg.output_dir) / merge.STATE_FILE, json.dumps(state, indent=2) + "\n")
 
 
 def print_summary(summary: dict) -> None:

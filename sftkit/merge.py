@@ -43,6 +43,7 @@ MERGED_DIR = "merged"
 ALL_NAME = "sft_math_all"
 VALIDATED_SUFFIX = "_validated"
 VERDICTS_SUFFIX = "_verdicts.jsonl"
+STATE_FILE = ".generation.json"  # written by the generator, read by the report
 _SAMPLE_NAME = re.compile(r"(\d+)_(\d+)\.jsonl")
 _GENERATION_ID = re.compile(r"(?:^|/)([^/]+)/(\d+)_(\d+)(?:\.jsonl)?$")
 
@@ -323,7 +324,8 @@ _COUNTS = (
     "completion_tokens",
     "unreadable",
 )
-_GEN_COUNTS = (
+# Per-(source, type) counters the generator keeps in .generation.json "by_source_type".
+GENERATION_COUNTERS = (
     "planned",
     "skipped_existing",
     "skipped_k_correct",
@@ -369,7 +371,7 @@ def read_failures(path: Path) -> tuple[dict[str, set], dict[str, int], int]:
 
 def read_generation(output_dir: Path) -> tuple[dict | None, str | None]:
     """The generator's sampling state `.generation.json`, or (None, problem) if absent or bad."""
-    path = output_dir / ".generation.json"
+    path = output_dir / STATE_FILE
     if not path.is_file():
         return None, None
     try:
@@ -498,7 +500,7 @@ def build_report(output_dir: str | os.PathLike) -> dict:
         summary = {k: v for k, v in generation.items() if k != "by_source_type"}
         summary["totals"] = {
             k: sum(v.get(k) or 0 for v in by_key.values() if isinstance(v, dict))
-            for k in _GEN_COUNTS
+            for k in GENERATION_COUNTERS
         }
         generation = summary
     return {
