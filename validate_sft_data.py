@@ -23,7 +23,6 @@ incorrect/<file>. Exit code 1 when any input line could not be read (named as fi
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from pathlib import Path
 from sftkit.formats import final_text, split_reasoning
 from sftkit.grading_numeric import decimal_digits, decimal_matches, parse_exact, terminates
 from sftkit.grading_symbolic import bracket_nesting, run_symbolic
-from sftkit.jsonl import atomic_write_jsonl
+from sftkit.jsonl import atomic_write_jsonl, parse_lines
 
 REASONS = (
     "no_box",
@@ -917,16 +916,9 @@ def grade_file(path: Path, rel: Path, config: Config, audit: list, errors: list)
     except (OSError, UnicodeDecodeError) as exc:
         errors.append(f"{path}:0: cannot read: {exc}")
         return stats
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            errors.append(f"{path}:{lineno}: invalid JSON: {exc.msg}")
-            continue
-        if not isinstance(record, dict):
-            errors.append(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
+    for lineno, record in parse_lines(path, lines):
+        if isinstance(record, str):
+            errors.append(record)
             continue
         verdict = validate_item(record)
         stats.total += 1

@@ -47,6 +47,7 @@ from sftkit.jsonl import (
     append_jsonl,
     atomic_write_jsonl,
     atomic_write_text,
+    parse_lines,
     read_verdict_log,
 )
 
@@ -207,15 +208,9 @@ def read_sample(path: Path, lenient: bool = False) -> dict:
     except UnicodeDecodeError as exc:
         raise Incomplete(f"{path}: not UTF-8 ({exc.reason})") from None
     first = None
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise Incomplete(f"{path}:{lineno}: invalid JSON: {exc.msg}") from None
-        if not isinstance(obj, dict):
-            raise Incomplete(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+    for _, obj in parse_lines(path, text.splitlines()):
+        if isinstance(obj, str):
+            raise Incomplete(obj)
         first = first if first is not None else obj
     return first
 

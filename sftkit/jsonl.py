@@ -20,6 +20,24 @@ class InputError(ValueError):
     """Bad user input; the message already reads `file:line: what is wrong`."""
 
 
+def parse_lines(path: str | os.PathLike, lines: Iterable[str]) -> Iterator[tuple[int, dict | str]]:
+    """(1-based line number, object) for each non-blank line, or (line number, what is wrong):
+    callers decide whether a bad line stops them. '[1]' on line 7 -> (7, "x.jsonl:7: expected a
+    JSON object, got list")."""
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield lineno, f"{path}:{lineno}: invalid JSON: {exc.msg}"
+            continue
+        if not isinstance(obj, dict):
+            yield lineno, f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}"
+            continue
+        yield lineno, obj
+
+
 def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
     """Yield (1-based line number, object) for each non-blank line.
 
@@ -27,17 +45,9 @@ def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
     """
     path = Path(path)
     with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{lineno}: invalid JSON: {exc.msg}") from None
-            if not isinstance(obj, dict):
-                raise InputError(
-                    f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}"
-                )
+        for lineno, obj in parse_lines(path, fh):
+            if isinstance(obj, str):
+                raise InputError(obj)
             yield lineno, obj
 
 

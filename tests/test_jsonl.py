@@ -8,6 +8,7 @@ from sftkit.jsonl import (
     InputError,
     append_jsonl,
     atomic_write_jsonl,
+    parse_lines,
     read_jsonl,
     read_log,
     read_verdict_log,
@@ -33,6 +34,16 @@ def test_read_jsonl_skips_blank_lines_and_keeps_numbers(tmp_path):
     path = tmp_path / "x.jsonl"
     path.write_text('\n{"a": 1}\n\n{"a": 2}\n', encoding="utf-8")
     assert list(read_jsonl(path)) == [(2, {"a": 1}), (4, {"a": 2})]
+
+
+def test_parse_lines_reports_bad_lines_and_goes_on():
+    lines = ['{"a": 1}', "", "[1]", '{"a":', '{"a": 2}']
+    assert list(parse_lines("f.jsonl", lines)) == [
+        (1, {"a": 1}),
+        (3, "f.jsonl:3: expected a JSON object, got list"),
+        (4, "f.jsonl:4: invalid JSON: Expecting value"),
+        (5, {"a": 2}),
+    ]
 
 
 def test_atomic_write_replaces_whole_file_and_leaves_no_temp(tmp_path):
