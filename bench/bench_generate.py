@@ -138,25 +138,28 @@ asyncio.run(main())
 """
 
 
-def run_bare(url: str, regime: Regime, total: int) -> tuple[dict, float]:
-    """The reference: a bare loop of the openai async client against the same server."""
-    cmd = [sys.executable, "-c", BARE_LOOP, url, str(regime.workers), str(total),
-           str(DATA / "sample_math.jsonl")]  # fmt: skip
-    before = os.times()
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-    after = os.times()
-    if proc.returncode != 0:
-        raise SystemExit(f"bare loop failed:\n{proc.stderr[-3000:]}")
-    cpu = (after.children_user - before.children_user) + (
-        after.children_system - before.children_system
-    )
-    return json.loads(proc.stdout), cpu
-
-
 def _cpu(before: os.times_result, after: os.times_result) -> float:
     return (after.children_user - before.children_user) + (
         after.children_system - before.children_system
     )
+
+
+def run_child(cmd: list[str], what: str) -> tuple[str, float]:
+    """Run one child process to the end: (its stdout, its user+sys CPU seconds)."""
+    before = os.times()
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    after = os.times()
+    if proc.returncode != 0:
+        raise SystemExit(f"{what} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return proc.stdout, _cpu(before, after)
+
+
+def run_bare(url: str, regime: Regime, total: int) -> tuple[dict, float]:
+    """The reference: a bare loop of the openai async client against the same server."""
+    cmd = [sys.executable, "-c", BARE_LOOP, url, str(regime.workers), str(total),
+           str(DATA / "sample_math.jsonl")]  # fmt: skip
+    out, cpu = run_child(cmd, "bare loop")
+    return json.loads(out), cpu
 
 
 def probe_fs(folder: Path, files: int = 300) -> float:
@@ -169,16 +172,6 @@ def probe_fs(folder: Path, files: int = 300) -> float:
     for i in range(files):
         atomic_write_text(folder / f"{i}_0.jsonl", text)
     return 1000 * (time.process_time() - cpu) / files
-
-
-def run_generator(cmd: list[str]) -> float:
-    """Run one generator child; its user+sys CPU seconds."""
-    before = os.times()
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-    after = os.times()
-    if proc.returncode != 0:
-        raise SystemExit(f"generator failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    return _cpu(before, after)
 
 
 def run_regime(
@@ -199,10 +192,10 @@ def run_regime(
             "--worker", str(regime.workers), "--max_n", "1", "--no_progress",
             "--timeout", "120",
         ]  # fmt: skip
-        cpu_total = run_generator(cmd)
+        cpu_total = run_child(cmd, "generator")[1]
         state = json.loads((out / ".generation.json").read_text())
         # The same command again: everything is stored, so this is the fixed cost alone.
-        cpu_fixed = run_generator(cmd)
+        cpu_fixed = run_child(cmd, "generator rerun")[1]
         rerun = json.loads((out / ".generation.json").read_text())["timing"]
         if rerun["requests"]:
             raise SystemExit(f"the rerun requested {rerun['requests']} samples again")
