@@ -592,12 +592,9 @@ async def preflight(endpoints: list[Endpoint], model: str | None) -> tuple[list[
         except TimeoutError:
             return f"no answer within {PREFLIGHT_SECONDS:.0f} s"
         except openai.APIStatusError as exc:
-            hint = {
-                401: " (wrong or missing key: --api_key or $OPENAI_API_KEY)",
-                403: " (wrong or missing key: --api_key or $OPENAI_API_KEY)",
-                404: " (does --base_url end in /v1?)",
-            }.get(exc.status_code, "")
-            return f"HTTP {exc.status_code} from GET /models{hint}"
+            key_hint = " (wrong or missing key: --api_key or $OPENAI_API_KEY)"
+            hints = {401: key_hint, 403: key_hint, 404: " (does --base_url end in /v1?)"}
+            return f"HTTP {exc.status_code} from GET /models{hints.get(exc.status_code, '')}"
         except openai.APIError as exc:
             return f"{type(exc).__name__}: {exc.message}"
 
