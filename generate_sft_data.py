@@ -418,14 +418,6 @@ def plan_jobs(
 # --------------------------------------------------------------------------- verdicts
 
 
-def _load_validate_item():
-    try:
-        from validate_sft_data import validate_item
-    except ImportError:
-        return None
-    return validate_item
-
-
 class Verdicts:
     """Correct-sample counts per (source, type, problem) for --k_correct / --retry_zero.
 
@@ -443,17 +435,15 @@ class Verdicts:
         for key, names in stored.items():
             for name in names:
                 self.add(key, name)
-        self.validate_item = _load_validate_item()
+        # Imported here, so only --k_correct / --retry_zero runs pay for loading the grader.
+        from validate_sft_data import validate_item
+
+        self.validate_item = validate_item
         self.logged: dict[str, dict[str, bool]] = {}  # key -> file -> is_correct (from log)
         self.inline: dict[str, dict[str, bool]] = {}  # key -> file -> is_correct (graded here)
         self._pos: dict[str, int] = {}  # bytes of the log already read
         self._inode: dict[str, int] = {}
         self._checked: dict[str, float] = {}
-        if self.validate_item is None:
-            log.warning(
-                "validate_sft_data.validate_item unavailable: only the watcher's "
-                "verdict logs count; ungraded samples count as not correct"
-            )
 
     def add(self, key: str, name: str) -> None:
         """Note a stored sample file `<p>_<s>.jsonl` of `key`."""
@@ -519,7 +509,7 @@ class Verdicts:
                 count += logged[name]
             elif name in inline:
                 count += inline[name]
-            elif self.validate_item is not None:
+            else:
                 verdict = self._grade(key, name)
                 if verdict is not None:
                     inline[name] = verdict

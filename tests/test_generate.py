@@ -566,7 +566,6 @@ def test_verdict_log_read_incrementally(tmp_path, monkeypatch):
     from sftkit.jsonl import atomic_write_text
 
     monkeypatch.setattr(gen.Verdicts, "REFRESH_SECONDS", 0.0)
-    monkeypatch.setattr(gen, "_load_validate_item", lambda: None)  # log only
     version = build_versions(load_problems(MATH)[0])[1]
     stored_names = {"sample_math/multiples": {"0_0.jsonl", "0_1.jsonl", "0_2.jsonl"}}
     book = gen.Verdicts(str(tmp_path), stored_names)
