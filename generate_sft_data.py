@@ -51,6 +51,7 @@ from sftkit.formats import (
     split_reasoning,
 )
 from sftkit.jsonl import InputError, append_jsonl, atomic_write_text, dumps
+from sftkit.oslimits import raise_open_files
 from sftkit.problems import (
     Version,
     build_prompt,
@@ -64,6 +65,7 @@ log = logging.getLogger("generate")
 
 DEFAULT_BASE_URL = "http://localhost:8000/v1"
 PREFLIGHT_SECONDS = 8.0  # the whole preflight ends well within the promised 10 s
+SPARE_FILES = 256  # open files besides the connections: data, samples, logs, the interpreter's
 
 
 class PreflightError(RuntimeError):
@@ -314,6 +316,21 @@ def load_inputs(cfg: Config) -> tuple[list[Version], list[str]]:
     if not Path(cfg.sentences).is_file():
         raise InputError(f"{cfg.sentences}: no such file (instruction sentences)")
     return versions, load_sentences(cfg.sentences)
+
+
+def ensure_open_files(cfg: Config) -> None:
+    """Make room for one socket per connection; InputError if the system will not allow it.
+
+    Each endpoint's pool may hold --worker connections. With the common soft limit of 1,024,
+    --worker 1024 would otherwise end in "Too many open files" tracebacks mid-run.
+    """
+    need = cfg.worker + SPARE_FILES
+    limit = raise_open_files(cfg.worker * len(cfg.base_urls) + SPARE_FILES)
+    if limit is not None and limit < need:
+        raise InputError(
+            f"--worker {cfg.worker}: needs about {need} open files, but this process may open "
+            f"only {limit}; raise the limit (ulimit -n {need}) or lower --worker"
+        )
 
 
 # --------------------------------------------------------------------------- planning
@@ -1079,6 +1096,7 @@ def main(argv: list[str] | None = None) -> int:
         if cfg.merge_only:
             return 0 if merge_and_report(cfg) else 1
         versions, sentences = load_inputs(cfg)
+        ensure_open_files(cfg)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -44,6 +44,7 @@ from pathlib import Path
 from aiohttp import web
 
 from sftkit.jsonl import InputError, atomic_write_text, read_jsonl
+from sftkit.oslimits import raise_open_files
 from sftkit.problems import MULTIPLE, Version, build_versions, load_problems, stable_hash
 
 log = logging.getLogger("sftkit.mock_server")
@@ -457,7 +458,8 @@ class _Core:
         return fault, delay, occurrence
 
     async def start(self, host: str, port: int) -> None:
-        _raise_fd_limit()
+        # 1,024 clients plus their server sockets exceed the usual soft limit of 1,024 files.
+        raise_open_files(65536)
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_get("/v1/models", self.models)
         app.router.add_get("/health", self.health)
@@ -640,19 +642,6 @@ class _Core:
         await resp.write("".join(parts).encode("utf-8"))
         await resp.write_eof()
         return resp
-
-
-def _raise_fd_limit(wanted: int = 65536) -> None:
-    """1,024 clients plus their server sockets exceed the usual soft limit of 1,024 open files."""
-    try:
-        import resource
-
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-        if soft != resource.RLIM_INFINITY and soft < target:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    except (ImportError, ValueError, OSError) as exc:  # not fatal: fewer connections, clear log
-        log.warning("could not raise the open-files limit: %s", exc)
 
 
 def _part_text(msg) -> str:

@@ -325,11 +325,45 @@ def test_two_healthy_endpoints_share_the_load(tmp_path, capsys, mock_server):
 
 
 def test_exactly_worker_requests_in_flight(tmp_path, capsys, mock_server):
-    srv = mock_server(p_correct=1.0, latency=0.2)
+    srv = mock_server(p_correct=1.0, latency=0.5)  # long enough for all 5 to connect under load
     argv = args(srv, tmp_path / "out", "--input_file", str(subset(tmp_path, 2)), "--n", "6")
     argv[argv.index("--worker") + 1] = "5"
     assert run(capsys, [*argv, "--max_n", "1"])[0] == 0
     assert srv.stats["requests"] == 24 and srv.stats["peak_inflight"] == 5
+
+
+def _open_files_limit(soft: int, hard: int):
+    def apply():  # runs in the child before exec
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+    return apply
+
+
+def test_worker_beyond_the_soft_open_files_limit(tmp_path, mock_server):
+    # A soft limit below --worker is raised when the hard limit allows; else exit 2 up front.
+    srv = mock_server(p_correct=1.0, latency=1.0)
+    out = tmp_path / "out"
+    cmd = [
+        sys.executable, str(ROOT / "generate_sft_data.py"), "--input_file",
+        str(subset(tmp_path, 2)), "--output_dir", str(out), "--sentences", str(SENT),
+        "--base_url", srv.base_url, "--n", "100", "--max_n", "1", "--worker", "400",
+        "--no_progress",
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=gen_env(), cwd=tmp_path,
+                          preexec_fn=_open_files_limit(256, 4096))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    # More connections open at once than the soft limit of 256 files would have allowed.
+    assert len(stored(out, "sub_math")) == 400 and srv.stats["peak_inflight"] > 256
+
+    requests = srv.stats["requests"]
+    cmd[cmd.index(str(out))] = str(tmp_path / "out2")
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=gen_env(), cwd=tmp_path,
+                          preexec_fn=_open_files_limit(256, 512))  # fmt: skip
+    assert proc.returncode == 2
+    assert "--worker 400: needs about 656 open files" in proc.stderr and "only 512" in proc.stderr
+    assert srv.stats["requests"] == requests and not (tmp_path / "out2").exists()
 
 
 def test_api_key_flag_then_environment_then_empty(tmp_path, capsys, mock_server, monkeypatch):
