@@ -50,6 +50,7 @@ from sftkit.jsonl import (
     parse_lines,
     read_verdict_log,
 )
+from sftkit.merge import text_table
 
 SAMPLE_NAME = re.compile(r"^(\d+)_(\d+)\.jsonl$")
 SKIP_DIRS = ("merged",)
@@ -593,19 +594,8 @@ class Watcher:
                 (f.source, f.type, n, c, n - c, nb, er, f"{100 * c / n:.1f}%" if n else "-")
             )
         n, c = tot[0], tot[1]
-        rows.append(("TOTAL", "", *tot, f"{100 * c / n:.1f}%" if n else "-"))
-        cells = [head, *[tuple(str(x) for x in r) for r in rows]]
-        widths = [max(len(r[i]) for r in cells) for i in range(len(head))]
-        lines = [
-            "  ".join(
-                c.ljust(w) if i < 2 else c.rjust(w)
-                for i, (c, w) in enumerate(zip(r, widths, strict=True))
-            )
-            for r in cells
-        ]
-        lines.insert(1, "-" * len(lines[0]))
-        lines.insert(len(lines) - 1, "-" * len(lines[0]))
-        return "\n".join(lines)
+        total = ("TOTAL", "", *tot, f"{100 * c / n:.1f}%" if n else "-")
+        return "\n".join(text_table(head, rows, total, sep="  "))
 
 
 def percentile(values, q: float) -> float:

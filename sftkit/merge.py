@@ -23,8 +23,9 @@ import os
 import re
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import zip_longest
 from pathlib import Path
 
 from sftkit.formats import FORMATS, REASONING_MODES, add_answer_meta, parse, render, with_system
@@ -526,34 +527,49 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
+def text_table(
+    head: Sequence[str], body: Iterable[Sequence], total: Sequence, sep: str = " ", min_widths=()
+) -> list[str]:
+    """Lines of a plain table: the first two columns (names) left-aligned, the rest right-aligned,
+    a rule under the header and above the total. Used by the report and the watcher.
+
+    text_table(("type", "n"), [("multiples", 3)], ("TOTAL", 3)) ->
+    ["type      n", "-----------", "multiples 3", "-----------", "TOTAL     3"]
+    """
+    cells = [[str(c) for c in row] for row in (head, *body, total)]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(head))]
+    widths = [max(w, m) for w, m in zip_longest(widths, min_widths, fillvalue=0)]
+
+    def pad(i: int, cell: str) -> str:
+        return cell.ljust(widths[i]) if i < 2 else cell.rjust(widths[i])
+
+    lines = [sep.join(pad(i, c) for i, c in enumerate(row)) for row in cells]
+    rule = "-" * len(lines[0])
+    return [lines[0], rule, *lines[1:-1], rule, lines[-1]]
+
+
 def format_report(report: dict, max_listed: int = 30) -> str:
     """The printed table: one line per source x type, a total, zero-correct problems, sampling."""
-    rows = report["rows"]
-    sw = max([len("source")] + [len(r["source"]) for r in rows])
-    tw = max([len("type")] + [len(r["type"]) for r in rows])
     head = (
-        ("source", sw), ("type", tw), ("problems", 8), ("samples", 7), ("correct", 7),
-        ("acc", 6), (">=1", 5), ("zero", 5), ("mean", 5), ("ungraded", 8), ("fail", 5),
-        ("trunc", 5), ("tok_in", 9), ("tok_out", 10),
+        "source", "type", "problems", "samples", "correct", "acc", ">=1", "zero", "mean",
+        "ungraded", "fail", "trunc", "tok_in", "tok_out",
     )  # fmt: skip
 
-    def line(row: dict, source: str, type_: str) -> str:
+    def cells(row: dict, source: str, type_: str) -> tuple:
         mean = row["mean_correct_per_problem"]
-        cells = (
+        return (
             source, type_, row["problems"], row["samples"], row["correct"],
             _pct(row["accuracy"]), row["problems_with_correct"], row["problems_zero_correct"],
             "-" if mean is None else f"{mean:.2f}", row["ungraded"], row["failures"],
             row["truncations"], row["prompt_tokens"], row["completion_tokens"],
         )  # fmt: skip
-        return " ".join(
-            str(c).ljust(w) if i < 2 else str(c).rjust(w)
-            for i, (c, (_, w)) in enumerate(zip(cells, head, strict=True))
-        )
 
-    header = " ".join(n.ljust(w) if i < 2 else n.rjust(w) for i, (n, w) in enumerate(head))
-    lines = [header, "-" * len(header)]
-    lines += [line(r, r["source"], r["type"]) for r in rows]
-    lines += ["-" * len(header), line(report["totals"], "TOTAL", "")]
+    lines = text_table(
+        head,
+        [cells(r, r["source"], r["type"]) for r in report["rows"]],
+        cells(report["totals"], "TOTAL", ""),
+        min_widths=(0, 0, 8, 7, 7, 6, 5, 5, 5, 8, 5, 5, 9, 10),
+    )
     zero = report["zero_correct"]
     lines.append(f"Problems with zero correct: {len(zero)}")
     for z in zero[:max_listed]:
