@@ -156,9 +156,8 @@ def grade_batch(records: list[dict]) -> list[dict]:
                     "reason": str(v.get("reason") or "unparseable"),
                 }
             )
-        except (
-            Exception
-        ) as exc:  # the grader promises not to raise; one bad item must not sink a batch
+        # The grader promises not to raise; still, one bad item must not sink a batch.
+        except Exception as exc:
             out.append(_failed(record, "unparseable", f"grader raised {type(exc).__name__}: {exc}"))
     return out
 
@@ -486,6 +485,7 @@ class Watcher:
         """
         now = time.time()
         lines = []
+        copies = folder.validated_names()
         for name, record, verdict, appeared in graded:
             m = SAMPLE_NAME.match(name)
             line = {
@@ -500,7 +500,6 @@ class Watcher:
             }
             if verdict.get("error"):
                 line["error"] = verdict["error"]
-            copies = folder.validated_names()
             if line["is_correct"] and record is not None:
                 atomic_write_jsonl(folder.validated / name, [validated_record(record, verdict)])
                 copies.add(name)
