@@ -30,7 +30,7 @@ from pathlib import Path
 
 from sftkit.formats import final_text, split_reasoning
 from sftkit.grading_numeric import decimal_digits, decimal_matches, parse_exact, terminates
-from sftkit.grading_symbolic import bracket_nesting, run_symbolic
+from sftkit.grading_symbolic import bracket_nesting, closing_brace, run_symbolic
 from sftkit.jsonl import atomic_write_jsonl, parse_lines
 
 REASONS = (
@@ -56,25 +56,6 @@ _LABEL_TEXT = re.compile(
 )
 
 
-def _closing_brace(text: str, start: int) -> int:
-    r"""Index of the brace closing text[start] == "{", skipping \{ and \}; -1 if unclosed."""
-    depth = 0
-    i, n = start, len(text)
-    while i < n:
-        ch = text[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return -1
-
-
 def _strip_wrappers(ans: str) -> str:
     if len(ans) > MAX_ANSWER_CHARS:
         return ans.strip()  # not an answer anyway; keep the work linear
@@ -88,9 +69,9 @@ def _strip_wrappers(ans: str) -> str:
         ans = _LABEL_TEXT.sub("", ans)
         ans = re.sub(r"(?<!\.)(?:\.|。|\\\.)$", "", ans.strip())
         m = re.match(r"\\(?:boxed|fbox)\s*\{", ans)
-        if m and _closing_brace(ans, m.end() - 1) == len(ans) - 1:
+        if m and closing_brace(ans, m.end() - 1) == len(ans) - 1:
             ans = ans[m.end() : -1]  # \boxed{\boxed{3}}
-        elif ans.startswith("{") and _closing_brace(ans, 0) == len(ans) - 1:
+        elif ans.startswith("{") and closing_brace(ans, 0) == len(ans) - 1:
             ans = ans[1:-1]  # a group around the whole answer: {\log_2 3}
         if ans == prev:
             break
@@ -124,7 +105,7 @@ def _extract(text) -> str | None:
         while j < len(text) and text[j] in " \t":
             j += 1
         if j < len(text) and text[j] == "{":
-            end = _closing_brace(text, j)
+            end = closing_brace(text, j)
             if end == -1:
                 return None  # unclosed last box: the generation was cut off
             answer, pos = text[j + 1 : end], end + 1
@@ -240,7 +221,7 @@ def _unwrap_commands(s: str) -> str:
         m = _UNWRAP.search(s)
         if not m:
             break
-        end = _closing_brace(s, m.end() - 1)
+        end = closing_brace(s, m.end() - 1)
         if end == -1:
             s = s[: m.start()] + s[m.end() :]
             continue
@@ -273,7 +254,7 @@ def normalize_latex(s: str) -> str:
         s = pattern.sub(repl, s)
     s = _brace_args(s)
     s = re.sub(r"\s+", " ", s).strip()
-    while s.startswith("{") and _closing_brace(s, 0) == len(s) - 1:
+    while s.startswith("{") and closing_brace(s, 0) == len(s) - 1:
         s = s[1:-1].strip()  # what \color{red}{...} and friends leave behind
     return re.sub(r"(?<!\.)(?:\.|。)$", "", s).strip()
 

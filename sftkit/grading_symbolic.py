@@ -42,19 +42,36 @@ class SymbolicTimeout(Exception):
 # --- caps: refuse before parsing -------------------------------------------------------------
 
 
+def closing_brace(text: str, start: int) -> int:
+    r"""Index of the brace closing text[start] == "{", skipping \{ and \}; -1 if unclosed.
+
+    closing_brace(r"\frac{a}{b}", 5) -> 7
+    """
+    depth = 0
+    i, n = start, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return -1
+
+
 def _exponent_at(text: str, i: int) -> str:
     """The exponent written after the caret at text[i]: a braced group or one token."""
     j = i + 1
     while j < len(text) and text[j] == " ":
         j += 1
     if j < len(text) and text[j] == "{":
-        depth = 0
-        for k in range(j, len(text)):
-            depth += text[k] == "{"
-            depth -= text[k] == "}"
-            if depth == 0:
-                return text[j + 1 : k]
-        return text[j + 1 :]
+        end = closing_brace(text, j)
+        return text[j + 1 : end] if end != -1 else text[j + 1 :]
     m = re.match(r"\\[a-zA-Z]+|\d+|.", text[j:])
     return m.group(0) if m else ""
 
