@@ -32,7 +32,6 @@ import importlib
 import json
 import math
 import os
-import re
 import signal
 import sys
 import time
@@ -50,9 +49,8 @@ from sftkit.jsonl import (
     parse_lines,
     read_verdict_log,
 )
-from sftkit.merge import text_table
+from sftkit.merge import SAMPLE_NAME, text_table
 
-SAMPLE_NAME = re.compile(r"^(\d+)_(\d+)\.jsonl$")
 SKIP_DIRS = ("merged",)
 # A folder whose mtime changed this recently is listed again even if its mtime looks unchanged:
 # mtimes are coarse, and a file created in the same tick as our last listing would be missed.
@@ -358,7 +356,7 @@ class Watcher:
                         if name in SKIP_DIRS or name.endswith("_validated"):
                             continue
                         subdirs.append(Path(entry.path))
-                    elif SAMPLE_NAME.match(name):
+                    elif SAMPLE_NAME.fullmatch(name):
                         folder = folder or self.folder(path)
                         self._consider(folder, entry)
                 self.dir_mtime[path] = mtime
@@ -487,7 +485,7 @@ class Watcher:
         lines = []
         copies = folder.validated_names()
         for name, record, verdict, appeared in graded:
-            m = SAMPLE_NAME.match(name)
+            m = SAMPLE_NAME.fullmatch(name)
             line = {
                 "file": name,
                 "problem_index": int(m.group(1)),

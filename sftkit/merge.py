@@ -45,7 +45,7 @@ ALL_NAME = "sft_math_all"
 VALIDATED_SUFFIX = "_validated"
 VERDICTS_SUFFIX = "_verdicts.jsonl"
 STATE_FILE = ".generation.json"  # written by the generator, read by the report
-_SAMPLE_NAME = re.compile(r"(\d+)_(\d+)\.jsonl")
+SAMPLE_NAME = re.compile(r"(\d+)_(\d+)\.jsonl")  # <p>_<s>.jsonl (fullmatch)
 _GENERATION_ID = re.compile(r"(?:^|/)([^/]+)/(\d+)_(\d+)(?:\.jsonl)?$")
 
 
@@ -80,7 +80,7 @@ def list_sample_files(folder: Path) -> tuple[list[tuple[int, int, str]], list[st
         name = entry.name
         if name.startswith(".") or not name.endswith(".jsonl"):
             continue
-        m = _SAMPLE_NAME.fullmatch(name)
+        m = SAMPLE_NAME.fullmatch(name)
         if m:
             found.append((int(m.group(1)), int(m.group(2)), name))
         else:
