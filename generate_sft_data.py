@@ -102,6 +102,7 @@ class Config:
     max_n: int
     merge_only: bool
     progress: bool
+    no_merge: bool = False
     http: str = "aiohttp"
     api_key: str = field(default="EMPTY", repr=False)  # never printed
 
@@ -212,6 +213,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="most samples per request when batching; 1 = never batch (%(default)s)",
     )
     add("--merge_only", action="store_true", help="only merge validated samples and report")
+    add(
+        "--no_merge",
+        action="store_true",
+        help="end without merging and reporting (the launcher merges once, after the watcher)",
+    )
     add("--no_progress", action="store_true", help="no progress bar")
     add(
         "--http",
@@ -269,6 +275,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         same_prompt=args.same_prompt,
         max_n=args.max_n,
         merge_only=args.merge_only,
+        no_merge=args.no_merge,
         progress=not args.no_progress,
         http=args.http,
         api_key=args.api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY",
@@ -1110,7 +1117,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     write_state(cfg, summary)
     print_summary(summary)
-    merged = merge_and_report(cfg)
+    merged = cfg.no_merge or merge_and_report(cfg)
     failed = summary["totals"].failed
     if failed:
         log.error(

@@ -548,27 +548,41 @@ def text_table(
     return [lines[0], rule, *lines[1:-1], rule, lines[-1]]
 
 
+REPORT_WIDTH = 100  # a tmux half-pane (the launcher gives each pane about 110 columns)
+SOURCE_WIDTH = 18  # longer source names are shortened in the table (report.json has them whole)
+
+
+def _short(name: str, width: int = SOURCE_WIDTH) -> str:
+    """A table cell of at most width characters: _short("2024_csat_math_even_odd", 12) ->
+    "2024_csat_m~"."""
+    return name if len(name) <= width else name[: width - 1] + "~"
+
+
 def format_report(report: dict, max_listed: int = 30) -> str:
-    """The printed table: one line per source x type, a total, zero-correct problems, sampling."""
+    """The printed report: one row per source x type, a total, token counts, zero-correct
+    problems and sampling; every line fits REPORT_WIDTH columns (README explains the columns)."""
     head = (
-        "source", "type", "problems", "samples", "correct", "acc", ">=1", "zero", "mean",
-        "ungraded", "fail", "trunc", "tok_in", "tok_out",
+        "source", "type", "probs", "samples", "correct", "acc", ">=1", "zero", "mean",
+        "ungraded", "fail", "trunc",
     )  # fmt: skip
 
     def cells(row: dict, source: str, type_: str) -> tuple:
         mean = row["mean_correct_per_problem"]
         return (
-            source, type_, row["problems"], row["samples"], row["correct"],
+            _short(source), type_, row["problems"], row["samples"], row["correct"],
             _pct(row["accuracy"]), row["problems_with_correct"], row["problems_zero_correct"],
             "-" if mean is None else f"{mean:.2f}", row["ungraded"], row["failures"],
-            row["truncations"], row["prompt_tokens"], row["completion_tokens"],
+            row["truncations"],
         )  # fmt: skip
 
+    totals = report["totals"]
     lines = text_table(
         head,
         [cells(r, r["source"], r["type"]) for r in report["rows"]],
-        cells(report["totals"], "TOTAL", ""),
-        min_widths=(0, 0, 8, 7, 7, 6, 5, 5, 5, 8, 5, 5, 9, 10),
+        cells(totals, "TOTAL", ""),
+    )
+    lines.append(
+        f"Tokens: prompt {totals['prompt_tokens']:,}, completion {totals['completion_tokens']:,}"
     )
     zero = report["zero_correct"]
     lines.append(f"Problems with zero correct: {len(zero)}")
@@ -595,9 +609,10 @@ def format_report(report: dict, max_listed: int = 30) -> str:
             if r
             else "retry_zero off"
         )
+        lines.append(f"Sampling: model {gen.get('model')}, n {gen.get('n')}")
+        lines.append(f"  {k_text}, {r_text}")
         lines.append(
-            f"Sampling: model {gen.get('model')}, n {gen.get('n')}, {k_text}, {r_text}; "
-            f"planned {t.get('planned', 0)}, written {t.get('written', 0)}, "
+            f"  planned {t.get('planned', 0)}, written {t.get('written', 0)}, "
             f"failed {t.get('failed', 0)}"
         )
         for r in report["rows"]:

@@ -145,7 +145,10 @@ def test_no_or_bad_generation_state(tree):
 def test_printed_table(tree):
     text = format_report(build_report(tree))
     lines = text.splitlines()
-    assert lines[0].split()[:6] == ["source", "type", "problems", "samples", "correct", "acc"]
+    assert lines[0].split() == [
+        "source", "type", "probs", "samples", "correct", "acc", ">=1", "zero", "mean", "ungraded",
+        "fail", "trunc",
+    ]  # fmt: skip
     subj = next(line for line in lines if line.startswith("src_math") and SUBJ in line)
     assert subj.split()[2:6] == ["4", "7", "3", "50.0%"]
     assert any(line.startswith("TOTAL") for line in lines)
@@ -169,4 +172,20 @@ def test_sampling_controls_off_say_so(tree):
     state = {"model": "m", "n": 4, "k_correct": 0, "retry_zero": 0, "rounds_done": 0}
     (tree / ".generation.json").write_text(json.dumps(state))
     text = format_report(build_report(tree))
-    assert "Sampling: model m, n 4, k_correct off, retry_zero off" in text
+    assert "Sampling: model m, n 4\n  k_correct off, retry_zero off" in text
+
+
+def test_printed_report_fits_a_tmux_half_pane(tree):
+    """A long source name, six-digit counts and a long model name still fit 100 columns."""
+    report = build_report(tree)
+    row = dict(report["rows"][0], source="2024_csat_mathematics_even_and_odd_forms")
+    big = {k: 123456 for k in ("problems", "samples", "correct", "ungraded", "failures")}
+    report["rows"] = [dict(row, **big, truncations=99999)]
+    report["totals"] = dict(report["totals"], **big, prompt_tokens=10**12)
+    report["generation"] = {"model": "Qwen/Qwen3-235B-A22B-Thinking-2507-FP8", "n": 16,
+                            "k_correct": 4, "retry_zero": 2, "rounds_done": 2,
+                            "totals": {"skipped_k_correct": 123456, "retry_samples": 123456,
+                                       "planned": 1234567, "written": 1234567, "failed": 1}}  # fmt: skip
+    lines = format_report(report).splitlines()
+    assert max(map(len, lines)) <= 100, max(lines, key=len)
+    assert any(line.startswith("2024_csat_mathema~") for line in lines)

@@ -1,0 +1,559 @@
+r"""The launcher's logic: check every setting, run the steps with their logs, print one summary.
+
+run_sft_pipeline.sh owns the settings (at its top, overridable by environment variables and
+flags) and the tmux session; it exports the settings and calls this module for everything else,
+so the orchestration is plain Python, tested without tmux.
+
+Usage (run_sft_pipeline.sh does this; the settings come from the environment):
+    python -m sftkit.pipeline check tmux -- --seed 1   # exit 2 and one message if a setting is bad
+    python -m sftkit.pipeline reset tmux               # forget the last run's stop file and codes
+    python -m sftkit.pipeline run no_tmux -- --seed 1  # generator, watcher --once, merge, summary
+    python -m sftkit.pipeline pane generator           # the steps of one tmux pane
+    python -m sftkit.pipeline summary tmux             # after the panes: report, summary, exit code
+
+Steps: `generator`, `watcher`, `merge`. Each keeps its screen output in `<output>/.<step>.log` and
+its exit code in `<output>/.<step>.rc`. The generator step, whatever its end (also Ctrl-C), waits
+STOP_DELAY seconds and touches the stop file, so the watcher grades what is left and exits.
+Exit code: 130 if interrupted, else the first failing step's code (generator, watcher, merge;
+1 samples failed after retries or files could not be graded, 2 bad input, flags or endpoint),
+else 0. Bad settings exit 2 before any step runs and before anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import errno
+import fcntl
+import io
+import json
+import os
+import pty
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import generate_sft_data as gen
+import validate_watcher as watcher
+from sftkit import merge
+from sftkit.jsonl import InputError
+
+REPO = Path(__file__).resolve().parents[1]
+GENERATOR = REPO / "generate_sft_data.py"
+WATCHER = REPO / "validate_watcher.py"
+DEMO_DATA = REPO / "data"
+DEMO_MODEL = "demo-model"
+DEMO_OUTPUT = "sft_output_demo"  # never the real default: demo samples must not count as done
+STOP_FILE = ".watcher_stop"
+MODES = ("tmux", "no_tmux", "generate_only", "validate_only", "merge_only")
+STEPS = {  # the steps each mode runs, in order
+    "tmux": ("generator", "watcher", "merge"),
+    "no_tmux": ("generator", "watcher", "merge"),
+    "generate_only": ("generator",),
+    "validate_only": ("watcher", "merge"),
+    "merge_only": ("merge",),
+}
+PANES = {"generator": ("generator",), "watcher": ("watcher", "merge")}
+# What --demo sets itself; a value given for one of these would be silently overridden.
+DEMO_OWNS = ("data_dir", "input_file", "base_url", "model")
+ERROR_LINE = re.compile(r"error|Error|Traceback|interrupted|failed|refused|timeout", re.I)
+ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+BAR = re.compile(r"\d+%\|")  # a tqdm progress bar
+PLACEHOLDER_URL = "http://127.0.0.1:9/v1"  # checks a demo run's flags before its endpoint exists
+
+
+class SettingsError(InputError):
+    """A setting the run cannot start with; the message names the flag."""
+
+
+def say(text: str, err: bool = False) -> None:
+    print(f"[pipeline] {text}", file=sys.stderr if err else sys.stdout, flush=True)
+
+
+# --- settings --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The launcher's settings, each read from the environment variable of its upper-case name
+    (run_sft_pipeline.sh exports them), plus the arguments after `--` for the generator.
+
+    Settings.from_env({"N": "8", ...}).n -> "8"
+    """
+
+    data_dir: str
+    input_file: str
+    output_dir: str
+    n: str
+    worker: str
+    format: str
+    reasoning: str
+    base_url: str
+    model: str
+    tmux_session: str
+    interval: str
+    stop_delay: str
+    python: str
+    demo: bool
+    extra: tuple[str, ...] = ()
+
+    @classmethod
+    def from_env(cls, env=os.environ, extra: tuple[str, ...] = ()) -> Settings:
+        values = {}
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            raw = env.get(f.name.upper())
+            if raw is None:
+                raise SettingsError(f"{f.name.upper()} is not set (run run_sft_pipeline.sh)")
+            values[f.name] = raw == "1" if f.name == "demo" else raw
+        return cls(**values, extra=tuple(extra))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a run does, derived from Settings once they are checked."""
+
+    settings: Settings
+    out: Path
+    gen_args: tuple[str, ...]  # generate_sft_data.py's arguments, less --base_url for a demo
+    watch_args: tuple[str, ...]
+    merge_args: tuple[str, ...]
+    stop_delay: float
+
+    @property
+    def stop_file(self) -> Path:
+        return self.out / STOP_FILE
+
+    def command(self, script: Path, args) -> list[str]:
+        return [self.settings.python, str(script), *args]
+
+
+def _given(flag: str, args: tuple[str, ...]) -> bool:
+    return any(a == flag or a.startswith(flag + "=") for a in args)
+
+
+def _argparse_error(parse, args: list[str]) -> str | None:
+    """The one-line message argparse would print with its usage, or None if args parse.
+
+    _argparse_error(gen.parse_args, ["--n", "x"]) -> "argument --n: invalid int value: 'x'"
+    """
+    buf = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(buf):
+            parse(args)
+    except SystemExit as exc:
+        if exc.code in (0, None):
+            raise  # -h among the generator's arguments: its help was printed
+        lines = [ln for ln in buf.getvalue().splitlines() if ": error: " in ln]
+        return lines[-1].split(": error: ", 1)[1] if lines else buf.getvalue().strip()
+    return None
+
+
+def plan(s: Settings, mode: str, load_data: bool = True) -> Plan:
+    """Check every setting for this mode (and, with load_data, the problem files it would read);
+    raise SettingsError naming the first bad one, or InputError with file:line."""
+    defaults = gen.parse_args([])
+    if s.demo:
+        given = [k for k in DEMO_OWNS if getattr(s, k) not in ("", getattr(defaults, k) or "")]
+        given += [k for k in DEMO_OWNS if _given(f"--{k}", s.extra)]
+        if given:
+            raise SettingsError(
+                f"--demo runs the stand-in endpoint on the bundled sample data, so it cannot take "
+                f"--{given[0]}; drop --demo to use your own model and data"
+            )
+    if not s.output_dir:
+        raise SettingsError("--output_dir / OUTPUT_DIR must not be empty")
+    if not s.tmux_session:
+        raise SettingsError("--session / TMUX_SESSION must not be empty")
+    out = s.output_dir
+    if s.demo and out == defaults.output_dir:
+        out = DEMO_OUTPUT
+    try:
+        stop_delay = float(s.stop_delay)
+    except ValueError:
+        stop_delay = -1.0
+    if not stop_delay >= 0:
+        raise SettingsError(
+            f"--stop_delay / STOP_DELAY must be a number >= 0, got '{s.stop_delay}'"
+        )
+    data_dir = str(DEMO_DATA) if s.demo else s.data_dir
+    gen_args = ["--data_dir", data_dir, "--output_dir", out, "--n", s.n, "--worker", s.worker]
+    gen_args += ["--format", s.format, "--reasoning", s.reasoning]
+    if s.input_file:
+        gen_args += ["--input_file", s.input_file]
+    if s.demo or s.model:
+        gen_args += ["--model", DEMO_MODEL if s.demo else s.model]
+    if not s.demo:
+        gen_args += ["--base_url", s.base_url]
+    if mode in ("tmux", "no_tmux"):
+        gen_args.append("--no_merge")  # the merge runs once, after the watcher: one report
+    gen_args += s.extra
+    merge_args = ["--merge_only", "--output_dir", out, "--format", s.format]
+    merge_args += ["--reasoning", s.reasoning, *s.extra]
+    watch_args = [
+        "--output_dir",
+        out,
+        "--interval",
+        s.interval,
+        "--stop_file",
+        f"{out}/{STOP_FILE}",
+    ]
+    if mode != "tmux":
+        watch_args.append("--once")  # no live generator beside it: one full scan
+
+    steps = STEPS[mode]
+    checks = []
+    if "generator" in steps:
+        checks.append((gen.parse_args, [*gen_args, *(["--base_url", PLACEHOLDER_URL] * s.demo)]))
+    if "watcher" in steps:
+        checks.append((watcher.parse_args, watch_args))
+    if "merge" in steps:
+        checks.append((gen.parse_args, merge_args))
+    for parse, args in checks:
+        problem = _argparse_error(parse, args)
+        if problem:
+            raise SettingsError(problem)
+    if "generator" in steps:
+        cfg = gen.config_from_args(gen.parse_args(checks[0][1]))
+        if load_data:
+            gen.load_inputs(cfg)  # a malformed data line: file:line now, before anything runs
+    elif "merge" in steps:
+        gen.config_from_args(gen.parse_args(merge_args))
+    return Plan(s, Path(out), tuple(gen_args), tuple(watch_args), tuple(merge_args), stop_delay)
+
+
+# --- running a step --------------------------------------------------------------------------
+
+
+def show_cmd(argv) -> str:
+    """The command line, quoted to be copied, API key masked:
+    show_cmd(["gen.py", "--api_key", "sk-1", "a b"]) -> "gen.py --api_key *** 'a b'"."""
+    shown, mask = [], False
+    for arg in argv:
+        if mask or arg.startswith("--api_key="):
+            shown.append("***" if mask else "--api_key=***")
+            mask = False
+            continue
+        mask = arg == "--api_key"
+        shown.append(shlex.quote(arg))
+    return " ".join(shown)
+
+
+def _copy_winsize(src_fd: int, dst_fd: int) -> None:
+    with contextlib.suppress(OSError):
+        size = fcntl.ioctl(src_fd, termios.TIOCGWINSZ, b"\0" * 8)
+        fcntl.ioctl(dst_fd, termios.TIOCSWINSZ, size)
+
+
+def run_teed(argv: list[str], log_file, env: dict | None = None) -> int:
+    """Run argv with its output shown here and copied byte for byte to log_file; its exit code.
+
+    On a terminal the child gets a pseudo-terminal of its own: it still sees a terminal, so its
+    progress bars redraw in place every half second (through a pipe, tqdm would wait 30 s between
+    refreshes), and the log keeps the same bytes the screen got.
+    """
+    out_fd = sys.stdout.fileno()
+    if os.isatty(out_fd):
+        src, child_end = pty.openpty()
+        _copy_winsize(out_fd, child_end)
+        proc = subprocess.Popen(argv, stdout=child_end, stderr=child_end, env=env)
+        os.close(child_end)
+        old = signal.signal(signal.SIGWINCH, lambda *_: _copy_winsize(out_fd, src))
+    else:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+        src, old = proc.stdout.fileno(), None
+    try:
+        while True:
+            try:
+                chunk = os.read(src, 65536)
+            except OSError as exc:  # EIO: every writer of the pseudo-terminal has closed it
+                if exc.errno != errno.EIO:
+                    raise
+                break
+            if not chunk:
+                break
+            os.write(out_fd, chunk)
+            log_file.write(chunk)
+            log_file.flush()
+        rc = proc.wait()
+        return 128 - rc if rc < 0 else rc  # killed by a signal: the shell's 128+N
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGWINCH, old)
+            os.close(src)
+        elif proc.stdout:
+            proc.stdout.close()
+
+
+class Interrupts:
+    """Ctrl-C reaches the step (same process group), which stops itself cleanly; this process
+    keeps going so the exit code is written and the stop file touched. A second Ctrl-C skips the
+    steps not started yet."""
+
+    def __init__(self):
+        self.count = 0
+        signal.signal(signal.SIGINT, self._on_int)
+        signal.signal(signal.SIGHUP, self._on_int)
+
+    def _on_int(self, signum, _frame) -> None:
+        # A closed tmux pane hangs up: nobody is left to watch the remaining steps.
+        self.count += 2 if signum == signal.SIGHUP else 1
+        if self.count == 1:
+            say("interrupted: finishing up (Ctrl-C again to skip the remaining steps)")
+
+
+def run_step(plan_: Plan, name: str, demo_url: str | None = None) -> int:
+    """Run one step with its log and exit-code files; returns the exit code."""
+    script, args = {
+        "generator": (GENERATOR, plan_.gen_args),
+        "watcher": (WATCHER, plan_.watch_args),
+        "merge": (GENERATOR, plan_.merge_args),
+    }[name]
+    if name == "generator" and demo_url:
+        args = (*args, "--base_url", demo_url)
+    argv = plan_.command(script, args)
+    rc_file = plan_.out / f".{name}.rc"
+    rc_file.unlink(missing_ok=True)
+    say(f"{name}: {show_cmd(argv)}")
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    with open(plan_.out / f".{name}.log", "wb") as log_file:
+        try:
+            rc = run_teed(argv, log_file, env)
+        except OSError as exc:
+            say(f"{name}: cannot start {argv[0]}: {exc}", err=True)
+            log_file.write(f"error: cannot start {argv[0]}: {exc}\n".encode())
+            rc = 127
+    rc_file.write_text(f"{rc}\n")
+    say(f"{name} exited with code {rc}")
+    return rc
+
+
+@contextlib.contextmanager
+def demo_endpoint(plan_: Plan):
+    """The stand-in endpoint (not a model) on a free port, for as long as the generator runs."""
+    with tempfile.TemporaryDirectory() as tmp:
+        url_file = Path(tmp) / "url"
+        log_path = plan_.out / ".mock_server.log"
+        cmd = [plan_.settings.python, "-m", "sftkit.mock_server", "--data_dir", str(DEMO_DATA)]
+        cmd += ["--host", "127.0.0.1", "--port", "0", "--port_file", str(url_file)]
+        cmd += ["--model", DEMO_MODEL]
+        env = dict(
+            os.environ,
+            PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        )
+        with open(log_path, "wb") as log_file:
+            proc = subprocess.Popen(
+                cmd, stdout=log_file, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
+        try:
+            deadline = time.monotonic() + 30
+            while not (url_file.exists() and url_file.read_text().strip()):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise SettingsError(f"the stand-in endpoint did not start (log: {log_path})")
+                time.sleep(0.05)
+            url = url_file.read_text().strip()
+            say(f"demo: stand-in endpoint (not a model) at {url}, pid {proc.pid}")
+            yield url
+        finally:
+            proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=10)
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            say("stand-in endpoint stopped")
+
+
+def run_generator(plan_: Plan) -> int:
+    """The generator, then (whatever its end) the stop file after STOP_DELAY seconds."""
+    try:
+        if plan_.settings.demo:
+            try:
+                with demo_endpoint(plan_) as url:
+                    return run_step(plan_, "generator", demo_url=url)
+            except SettingsError as exc:
+                say(f"error: {exc}", err=True)
+                (plan_.out / ".generator.rc").write_text("2\n")
+                (plan_.out / ".generator.log").write_text(f"error: {exc}\n")
+                return 2
+        return run_step(plan_, "generator")
+    finally:
+        say(f"stopping the watcher in {plan_.stop_delay:g}s (stop file {plan_.stop_file})")
+        time.sleep(plan_.stop_delay)
+        plan_.stop_file.touch()
+
+
+def run_steps(plan_: Plan, steps, interrupts: Interrupts) -> None:
+    for step in steps:
+        if interrupts.count > 1:
+            say(f"{step}: skipped (interrupted twice)")
+            if step == "generator":
+                plan_.stop_file.touch()
+            continue
+        if step == "generator":
+            run_generator(plan_)
+        else:
+            run_step(plan_, step)
+
+
+# --- summary ---------------------------------------------------------------------------------
+
+
+def screen_lines(raw: bytes) -> list[str]:
+    """The lines a log would leave on a screen: progress-bar redraws and colours removed.
+
+    screen_lines(b"gen  10%|#\rgen 100%|##\r\nerror: x\n") -> ["error: x"]
+    """
+    lines = []
+    for line in raw.decode("utf-8", "replace").replace("\r\n", "\n").split("\n"):
+        line = ANSI.sub("", line.rsplit("\r", 1)[-1]).rstrip()
+        if line and not BAR.search(line):
+            lines.append(line)
+    return lines
+
+
+def error_lines(log_path: Path, most: int = 6) -> list[str]:
+    """The last lines of a step's log that say what went wrong (else its last lines)."""
+    try:
+        lines = screen_lines(log_path.read_bytes())
+    except OSError:
+        return []
+    found = [ln for ln in lines if ERROR_LINE.search(ln) and not ln.startswith("[pipeline]")]
+    return (found or lines)[-most:]
+
+
+def read_rc(out: Path, step: str) -> int | None:
+    try:
+        return int((out / f".{step}.rc").read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def exit_code(codes: dict[str, int | None], interrupted: bool = False) -> int:
+    """130 if interrupted; else the first failing step's code; a step with no code failed (1)."""
+    values = [1 if c is None else c for c in codes.values()]
+    if interrupted or 130 in values or 128 + signal.SIGINT in values:
+        return 130
+    return next((c for c in values if c), 0)
+
+
+def summary(plan_: Plan, steps, show_report: bool, interrupted: bool = False) -> int:
+    """Print the report (if asked and this run merged) and the summary; return the exit code."""
+    out = plan_.out
+    codes = {step: read_rc(out, step) for step in steps}
+    report_path = out / "report.json"
+    if show_report and codes.get("merge") == 0 and report_path.exists():
+        with contextlib.suppress(OSError, ValueError):
+            print(merge.format_report(json.loads(report_path.read_text(encoding="utf-8"))))
+    print()
+    say(f"summary (output: {out})")
+    for step, code in codes.items():
+        say(
+            f"  {step}: "
+            + ("did not finish (no exit code)" if code is None else f"exit code {code}")
+        )
+        if code != 0:
+            for line in error_lines(out / f".{step}.log"):
+                say(f"    | {line}")
+            say(f"    (whole output: {out / f'.{step}.log'})")
+    if "watcher" in codes:
+        say(f"  validated samples: {out}/<source>/<type>_validated/")
+    merged = out / merge.MERGED_DIR / f"{merge.ALL_NAME}_{plan_.settings.format}.jsonl"
+    if codes.get("merge") == 0 and merged.exists():
+        with open(merged, "rb") as f:
+            records = sum(1 for _ in f)
+        say(f"  merged training data: {merged} ({records} records; report: {report_path})")
+    code = exit_code(codes, interrupted)
+    if code == 130:
+        say("interrupted: stored samples are kept; rerun the same command to resume")
+    return code
+
+
+# --- entry points ----------------------------------------------------------------------------
+
+
+def reset(plan_: Plan) -> None:
+    """Forget the previous run's stop file and step codes (not its samples or verdicts)."""
+    plan_.out.mkdir(parents=True, exist_ok=True)
+    plan_.stop_file.unlink(missing_ok=True)
+    for step in ("generator", "watcher", "merge"):
+        (plan_.out / f".{step}.rc").unlink(missing_ok=True)
+
+
+def run(plan_: Plan, mode: str) -> int:
+    """A mode without tmux: its steps one after the other in this terminal, then the summary."""
+    interrupts = Interrupts()
+    reset(plan_)
+    if plan_.settings.demo:
+        say(f"demo: output in {plan_.out}/")
+    steps = STEPS[mode]
+    run_steps(plan_, steps, interrupts)
+    return summary(plan_, steps, show_report=False, interrupted=bool(interrupts.count))
+
+
+def pane(plan_: Plan, role: str) -> int:
+    """One tmux pane's steps. A failed pane waits for Enter so its reason stays on screen."""
+    interrupts = Interrupts()
+    run_steps(plan_, PANES[role], interrupts)
+    codes = {step: read_rc(plan_.out, step) for step in PANES[role]}
+    code = exit_code(codes, bool(interrupts.count))
+    if code and code != 130 and sys.stdin.isatty():
+        for step, rc in codes.items():
+            if rc:
+                say(f"{step} failed with exit code {rc}:")
+                for line in error_lines(plan_.out / f".{step}.log"):
+                    say(f"  | {line}")
+        with contextlib.suppress(EOFError, OSError, KeyboardInterrupt):
+            input("[pipeline] press Enter to close this pane ")
+    return code
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m sftkit.pipeline",
+        description="The launcher's logic (run_sft_pipeline.sh calls it with the settings in the "
+        "environment).",
+    )
+    p.add_argument("action", choices=("check", "reset", "run", "pane", "summary"))
+    p.add_argument("target", help="a mode (check, reset, run, summary) or a pane role (pane)")
+    p.add_argument("extra", nargs=argparse.REMAINDER, help="after --: generator arguments")
+    a = p.parse_args(argv)
+    allowed = PANES if a.action == "pane" else MODES
+    if a.target not in allowed:
+        p.error(f"{a.action}: unknown {'pane role' if a.action == 'pane' else 'mode'} {a.target}")
+    a.extra = tuple(a.extra[1:] if a.extra[:1] == ["--"] else a.extra)
+    return a
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    mode = "tmux" if args.action == "pane" else args.target
+    try:
+        plan_ = plan(Settings.from_env(extra=args.extra), mode, args.action in ("check", "run"))
+    except InputError as exc:  # SettingsError, or a malformed data line (file:line)
+        say(f"error: {exc}", err=True)
+        say("run_sft_pipeline.sh -h lists the settings; nothing was started", err=True)
+        return 2
+    if args.action == "check":
+        print(plan_.out)  # the launcher waits on files there (--demo changes the default)
+        return 0
+    if args.action == "reset":
+        reset(plan_)
+        return 0
+    if args.action == "run":
+        return run(plan_, mode)
+    if args.action == "pane":
+        return pane(plan_, args.target)
+    return summary(plan_, STEPS[mode], show_report=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
