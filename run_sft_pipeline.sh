@@ -151,6 +151,7 @@ Ctrl-B D detaches; tmux kill-session -t ${TMUX_SESSION} closes" 2>/dev/null || t
   tmux split-window -h -d -t "${window}.0" -c "${PWD}" "${env[@]}" -- "${pane[@]}" generator \
     -- "${EXTRA_ARGS[@]}"
   tmux select-pane -t "${window}.1" -T "generator (generate_sft_data.py)"
+  tmux select-pane -t "${window}.1"  # keys (Ctrl-C) go to the generator
 }
 
 # Until both panes wrote their last exit code (or all panes exited).

@@ -687,9 +687,9 @@ def run(cfg: Config) -> int:
                 pool.close()
             pool.join()
     status = watcher.write_status(stopped=True)
-    if sys.stdout.isatty():
-        print()
     watcher.progress(status)
+    if sys.stdout.isatty():
+        print()  # end the line the progress redraws in place
     print(watcher.table())
     if watcher.abort_signal:
         name = signal.Signals(watcher.abort_signal).name

@@ -32,6 +32,7 @@ import pty
 import re
 import shlex
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -209,24 +210,16 @@ def plan(s: Settings, mode: str, load_data: bool = True) -> Plan:
     if mode != "tmux":
         watch_args.append("--once")  # no live generator beside it: one full scan
 
-    steps = STEPS[mode]
-    checks = []
-    if "generator" in steps:
-        checks.append((gen.parse_args, [*gen_args, *(["--base_url", PLACEHOLDER_URL] * s.demo)]))
-    if "watcher" in steps:
-        checks.append((watcher.parse_args, watch_args))
-    if "merge" in steps:
-        checks.append((gen.parse_args, merge_args))
-    for parse, args in checks:
+    # Every setting is checked whatever the mode: a bad one is a mistake even where unused.
+    gen_check = [*gen_args, *(["--base_url", PLACEHOLDER_URL] * s.demo)]
+    for parse, args in ((gen.parse_args, gen_check), (watcher.parse_args, watch_args),
+                        (gen.parse_args, merge_args)):  # fmt: skip
         problem = _argparse_error(parse, args)
         if problem:
             raise SettingsError(problem)
-    if "generator" in steps:
-        cfg = gen.config_from_args(gen.parse_args(checks[0][1]))
-        if load_data:
-            gen.load_inputs(cfg)  # a malformed data line: file:line now, before anything runs
-    elif "merge" in steps:
-        gen.config_from_args(gen.parse_args(merge_args))
+    cfg = gen.config_from_args(gen.parse_args(gen_check))
+    if load_data and "generator" in STEPS[mode]:
+        gen.load_inputs(cfg)  # a malformed data line: file:line now, before anything runs
     return Plan(s, Path(out), tuple(gen_args), tuple(watch_args), tuple(merge_args), stop_delay)
 
 
@@ -248,9 +241,12 @@ def show_cmd(argv) -> str:
 
 
 def _copy_winsize(src_fd: int, dst_fd: int) -> None:
+    """Give the step's terminal our terminal's size (80x24 where ours reports none), so
+    progress bars fit the pane instead of wrapping or vanishing."""
     with contextlib.suppress(OSError):
-        size = fcntl.ioctl(src_fd, termios.TIOCGWINSZ, b"\0" * 8)
-        fcntl.ioctl(dst_fd, termios.TIOCSWINSZ, size)
+        rows, cols, *_ = struct.unpack("HHHH", fcntl.ioctl(src_fd, termios.TIOCGWINSZ, b"\0" * 8))
+        size = (rows, cols) if rows and cols else (24, 80)
+        fcntl.ioctl(dst_fd, termios.TIOCSWINSZ, struct.pack("HHHH", *size, 0, 0))
 
 
 def run_teed(argv: list[str], log_file, env: dict | None = None) -> int:
@@ -506,6 +502,8 @@ def pane(plan_: Plan, role: str) -> int:
     codes = {step: read_rc(plan_.out, step) for step in PANES[role]}
     code = exit_code(codes, bool(interrupts.count))
     if code and code != 130 and sys.stdin.isatty():
+        if os.environ.get("TMUX_PANE"):  # keys go to the pane that waits for them
+            subprocess.run(["tmux", "select-pane", "-t", os.environ["TMUX_PANE"]], check=False)
         for step, rc in codes.items():
             if rc:
                 say(f"{step} failed with exit code {rc}:")

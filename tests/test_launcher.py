@@ -116,6 +116,9 @@ def test_no_tmux_runs_generator_then_watcher_then_merge(tmp_path, tmux_env, mock
         "0",
     ]
     assert "generator: exit code 0" in res.stdout and f"{out}/merged/" in res.stdout
+    # One report, after the merge: the generator no longer prints an interim one.
+    assert res.stdout.count("Problems with zero correct") == 1
+    assert "Problems with zero correct" not in (out / ".generator.log").read_text()
 
 
 def test_tmux_demo_detached_waits_for_both_panes_and_reports(tmp_path, tmux_env):
@@ -158,6 +161,9 @@ def test_generator_failure_still_stops_the_watcher(tmp_path, tmux_env, mode):
     if mode == "--no-tmux":
         assert "--api_key ***" in res.stdout
     assert "cannot reach any endpoint" in (out / ".generator.log").read_text()
+    # The reason is in the summary too, also when it ran in a tmux pane that is gone now.
+    summary = res.stdout[res.stdout.index("summary (output:") :]
+    assert "cannot reach any endpoint" in summary
     verdicts = (out / "src" / "multiples_verdicts.jsonl").read_text().splitlines()
     assert len(verdicts) == 1  # what was already there still got graded
 
@@ -172,7 +178,9 @@ def test_refuses_a_running_session_and_restart_replaces_it(tmp_path, tmux_env):
     args += ["--data_dir", str(REPO / "data")]
     res = launch(tmux_env, *args)
     assert res.returncode == 2
-    assert f"tmux attach -t {session}" in res.stderr and "--restart" in res.stderr
+    assert f"tmux attach -t {session}" in res.stderr
+    assert f"{LAUNCHER} --restart --session {session}" in res.stderr  # the exact command
+    assert "--session NAME" in res.stderr  # a second pipeline beside the first
     assert session_exists(tmux_env, session), "a running job is never killed silently"
     assert not (out / ".generator.rc").exists()  # nothing was started
 
@@ -353,6 +361,12 @@ def test_killed_watcher_then_validate_only_gives_identical_totals(tmp_path, tmux
     ]
     main = [pid for pid in watcher if parent_pid(pid) not in watcher]  # not a pool worker
     assert len(main) == 1, watcher
+    # A finished pane says how to leave it when someone attaches later.
+    fmt = subprocess.run(
+        ["tmux", "show-options", "-wv", "-t", f"={session}:pipeline", "remain-on-exit-format"],
+        env=tmux_env, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "Ctrl-B D detaches" in fmt and f"tmux kill-session -t {session}" in fmt
     os.kill(main[0], signal.SIGKILL)
     stdout, _ = proc.communicate(timeout=90)
     assert proc.returncode == 128 + signal.SIGKILL, stdout  # the watcher's failure is reported
@@ -373,3 +387,137 @@ def test_killed_watcher_then_validate_only_gives_identical_totals(tmp_path, tmux
     for key in ("graded", "correct", "incorrect", "no_box", "errors"):
         assert status[key] == again[key], key
     assert (status["graded"], status["correct"]) == (samples, correct)
+
+
+# --- settings are checked before anything runs ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "mode", ["tmux", "--no-tmux", "--generate_only", "--validate_only", "--merge_only"]
+)
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--n", "0"], "--n: must be at least 1"),
+        (["--worker", "0"], "--worker: must be at least 1"),
+        (["--format", "bogus"], "argument --format: invalid choice: 'bogus'"),
+        (["--reasoning", "bogus"], "argument --reasoning: invalid choice: 'bogus'"),
+        (["--interval", "0"], "--interval must be > 0"),
+        (["--stop_delay", "soon"], "--stop_delay / STOP_DELAY must be a number"),
+        (["--", "--temperature", "hot"], "argument --temperature: invalid float value"),
+    ],
+)
+def test_bad_settings_stop_before_anything_is_written(tmp_path, tmux_env, mode, args, message):
+    out = tmp_path / "out"
+    session = ["--session", f"sft_bad_{uuid.uuid4().hex[:8]}"] if mode == "tmux" else [mode]
+    res = launch(tmux_env, *session, "--output_dir", str(out), "--data_dir", str(REPO / "data"),
+                 "--base_url", UNREACHABLE, *args)  # fmt: skip
+    text = res.stdout + res.stderr
+    assert res.returncode == 2, text
+    assert message in text
+    assert text.count("error:") == 1 and "usage:" not in text  # one clear message
+    assert not out.exists(), "nothing is written for a run that cannot start"
+    if mode == "tmux":
+        assert not session_exists(tmux_env, session[1])
+
+
+def test_a_malformed_data_line_is_named_before_anything_runs(tmp_path, tmux_env):
+    bad = tmp_path / "bad_math.jsonl"
+    good = (REPO / "data" / "sample_math.jsonl").read_text(encoding="utf-8").splitlines()[0]
+    bad.write_text(good + "\n{not json\n", encoding="utf-8")
+    out = tmp_path / "out"
+    res = launch(tmux_env, "--input_file", str(bad), "--output_dir", str(out),
+                 "--session", f"sft_bad_{uuid.uuid4().hex[:8]}")  # fmt: skip
+    assert res.returncode == 2 and f"{bad}:2:" in res.stderr
+    assert not out.exists()
+
+
+def test_demo_has_its_own_folder_and_refuses_flags_it_would_override(tmp_path, tmux_env):
+    res = subprocess.run([BASH, LAUNCHER, "--demo", "--no-tmux", "--n", "1", *FAST], cwd=tmp_path,
+                         env=tmux_env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                         timeout=120)  # fmt: skip
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert (tmp_path / "sft_output_demo" / "merged" / "sft_math_all_messages.jsonl").exists()
+    assert not (tmp_path / "sft_output").exists(), "demo samples never land in the real default"
+    for flag, value in [("--model", "gpt-4o"), ("--data_dir", str(tmp_path)),
+                        ("--base_url", UNREACHABLE), ("--input_file", str(tmp_path / "x.jsonl"))]:  # fmt: skip
+        for args in ([flag, value], ["--", flag, value]):
+            res = launch(
+                tmux_env, "--demo", "--no-tmux", "--output_dir", str(tmp_path / "o"), *args
+            )
+            assert res.returncode == 2, (args, res.stdout + res.stderr)
+            assert f"cannot take {flag}" in res.stderr
+            assert not (tmp_path / "o").exists()
+
+
+# --- what the operator sees -------------------------------------------------------------------
+
+
+def progress_redraws(log: Path) -> int:
+    """How many different states of the generator's progress bar the log shows."""
+    text = log.read_text(encoding="utf-8", errors="replace")
+    return len(set(re.findall(r"generate:\s+(\d+%\|[^|]*\|\s*\d+/\d+)", text)))
+
+
+@pytest.mark.skipif(shutil.which("script") is None, reason="needs util-linux script for a pty")
+@pytest.mark.parametrize("mode", ["tmux", "--no-tmux"])
+def test_progress_bar_moves_every_second_and_is_logged(tmp_path, tmux_env, mock_server, mode):
+    """The generator's output reaches the screen through a terminal, not a pipe, so tqdm
+    redraws every half second; the log file gets the same redraws."""
+    srv = mock_server(latency=0.4)
+    out = tmp_path / "out"
+    args = ["--input_file", str(small_input(tmp_path)), "--data_dir", str(REPO / "data"),
+            "--output_dir", str(out), "--n", "4", "--base_url", srv.base_url, *FAST]  # fmt: skip
+    args += ["--session", f"sft_bar_{uuid.uuid4().hex[:8]}"] if mode == "tmux" else [mode]
+    cmd = shlex.join([BASH, LAUNCHER, *args, "--", "--worker", "2", "--max_n", "1"])
+    # 32 samples, 2 in flight, 0.4 s each: about 6.4 s of generation.
+    env = dict(tmux_env, TERM="xterm", TMUX="") if mode == "--no-tmux" else tmux_env
+    if mode == "tmux":
+        res = subprocess.run([BASH, "-c", cmd], env=env, stdin=subprocess.DEVNULL,
+                             capture_output=True, timeout=120)  # fmt: skip
+    else:
+        res = subprocess.run(["script", "-qec", cmd, str(tmp_path / "typescript")], env=env,
+                             stdin=subprocess.DEVNULL, capture_output=True, timeout=120)  # fmt: skip
+    assert res.returncode == 0, res.stdout.decode()[-3000:]
+    assert progress_redraws(out / ".generator.log") >= 5
+
+
+def wait_for(predicate, timeout: float = 60, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("mode", ["tmux", "--no-tmux"])
+def test_ctrl_c_ends_with_130_and_says_samples_are_kept(tmp_path, tmux_env, mock_server, mode):
+    srv = mock_server(latency=0.3)
+    out = tmp_path / "out"
+    session = f"sft_int_{uuid.uuid4().hex[:8]}"
+    args = ["--input_file", str(small_input(tmp_path)), "--data_dir", str(REPO / "data"),
+            "--output_dir", str(out), "--n", "8", "--base_url", srv.base_url, *FAST]  # fmt: skip
+    args += ["--session", session] if mode == "tmux" else [mode]
+    proc = subprocess.Popen(
+        [BASH, LAUNCHER, *args, "--", "--worker", "2", "--max_n", "1"],
+        env=tmux_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: len(list(out.glob("small_math/*/*.jsonl"))) >= 4, what="samples")
+        if mode == "tmux":  # Ctrl-C typed in the generator pane
+            subprocess.run(["tmux", "send-keys", "-t", f"={session}:pipeline.1", "C-c"],
+                           env=tmux_env, check=True)  # fmt: skip
+        else:  # Ctrl-C in a terminal reaches the whole foreground process group
+            os.killpg(proc.pid, signal.SIGINT)
+        stdout, _ = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, stdout
+    summary = stdout[stdout.index("summary (output:") :]
+    assert "generator: exit code 130" in summary
+    assert "interrupted: stored samples are kept" in summary
+    stored = len(list(out.glob("small_math/*/*.jsonl")))
+    assert 4 <= stored < 4 * 2 * 8, "stopped part-way"
+    assert (out / ".watcher_stop").exists()  # the watcher was still stopped and graded them
+    assert (out / ".merge.rc").read_text().strip() == "0"
