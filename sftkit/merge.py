@@ -330,6 +330,7 @@ _COUNTS = (
     "problems_ungraded",
     "failures",
     "truncations",
+    "with_reasoning",  # samples whose reply carried reasoning (meta.reasoning)
     "prompt_tokens",
     "completion_tokens",
     "unreadable",
@@ -431,6 +432,7 @@ def _type_report(src_dir: Path, source: str, type_: str, failed: set, vague: int
         if meta.get("problem_id") is not None:
             problem_ids.setdefault(p, str(meta["problem_id"]))
         row["truncations"] += bool(meta.get("truncated")) or meta.get("finish_reason") == "length"
+        row["with_reasoning"] += isinstance(meta.get("reasoning"), str) and bool(meta["reasoning"])
         usage = meta.get("usage") if isinstance(meta.get("usage"), dict) else {}
         for key in ("prompt_tokens", "completion_tokens"):
             if isinstance(usage.get(key), int):
@@ -579,6 +581,8 @@ def format_report(report: dict, max_listed: int = 30) -> str:
         cells(report["totals"], "TOTAL", ""),
         min_widths=(0, 0, 8, 7, 7, 6, 5, 5, 5, 8, 5, 5, 9, 10),
     )
+    totals = report["totals"]
+    lines.append(f"Samples with reasoning: {totals['with_reasoning']} of {totals['samples']}")
     zero = report["zero_correct"]
     lines.append(f"Problems with zero correct: {len(zero)}")
     for z in zero[:max_listed]:
