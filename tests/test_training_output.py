@@ -1,19 +1,176 @@
-r"""Training on the output: the demo's reasoning reaches the training files balanced."""
+r"""Training on the output, default tier: the merged files go through the trainers' own data code
+(`datasets.load_dataset("json")` and a `transformers` tokenizer's chat template, no torch, no hub:
+a tiny BPE tokenizer is built in conftest.py), and the demo's reasoning reaches them balanced.
+
+The opt-in tier that runs TRL itself is tests/test_trainers.py (`pytest -m trainers`).
+"""
 
 from __future__ import annotations
 
+import copy
 import json
+import os
 from pathlib import Path
+
+import pytest
 
 import generate_sft_data as gen
 import validate_watcher
-from sftkit.formats import THINK_CLOSE, THINK_OPEN
-from sftkit.merge import build_report, format_report
+from sftkit.formats import FORMATS, THINK_CLOSE, THINK_OPEN
+from sftkit.merge import build_report, format_report, merge_outputs
 from sftkit.mock_server import MockConfig, config_from_args
 from sftkit.mock_server import parse_args as mock_parse_args
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBJ, MULT = "subjectives", "multiples"
+IM_END = "<|im_end|>\n"
+
+
+@pytest.fixture(scope="module")
+def load_dataset(tmp_path_factory):
+    """datasets.load_dataset, offline, with a throwaway cache."""
+    os.environ["HF_DATASETS_OFFLINE"] = "1"
+    os.environ["HF_DATASETS_CACHE"] = str(tmp_path_factory.mktemp("hf_cache"))
+    import datasets
+
+    datasets.disable_progress_bars()
+    return datasets.load_dataset
+
+
+def build_tree(out, write) -> dict[str, bool]:
+    """Validated samples with and without reasoning, stored in several formats; returns
+    generation_id -> has reasoning."""
+    has = {}
+    for p, (fmt, reasoning) in enumerate(
+        [
+            ("messages", "x = 3 이므로"),
+            ("sharegpt", None),
+            ("prompt_completion", "try 2, then 3"),
+            ("alpaca", None),
+            ("simple", "<think>nested</think> tags"),
+        ]
+    ):
+        write(out, "src_math", SUBJ, p, 0, fmt=fmt, reasoning=reasoning, answer=p + 1)
+        has[f"src_math/{SUBJ}/{p}_0"] = reasoning is not None
+    write(out, "src_math", MULT, 0, 0, fmt="messages", mode="field", reasoning="r", answer=2)
+    has[f"src_math/{MULT}/0_0"] = True
+    return has
+
+
+def rows(out: Path, fmt: str, load_dataset) -> list[dict]:
+    path = out / "merged" / f"sft_math_all_{fmt}.jsonl"
+    return list(load_dataset("json", data_files=str(path), split="train"))
+
+
+def generation_id(row: dict) -> str:
+    return row["generation_id"] if "generation_id" in row else row["meta"]["generation_id"]
+
+
+def as_conversation(row: dict, fmt: str) -> list[dict]:
+    """The role/content turns a trainer builds from one loaded row, with the recipe the README gives
+    for that format (sharegpt: axolotl's message_property_mappings and roles; alpaca and simple:
+    LLaMA-Factory's alpaca columns from our dataset_info.json)."""
+    if fmt == "messages":
+        return row["messages"]
+    if fmt == "prompt_completion":
+        return row["prompt"] + row["completion"]
+    if fmt == "sharegpt":
+        roles = {"human": "user", "gpt": "assistant", "system": "system"}
+        return [
+            {"role": roles[t["from"]], "content": t["value"], **reasoning_of(t)}
+            for t in row["conversations"]
+        ]
+    prompt, answer = ("instruction", "output") if fmt == "alpaca" else ("problem", "solution")
+    return [
+        {"role": "user", "content": row[prompt]},
+        {"role": "assistant", "content": row[answer], **reasoning_of(row)},
+    ]
+
+
+def reasoning_of(holder: dict) -> dict:
+    return (
+        {"reasoning_content": holder["reasoning_content"]}
+        if holder.get("reasoning_content")
+        else {}
+    )
+
+
+# --- every format through load_dataset + a chat template ---
+
+
+@pytest.mark.parametrize("mode", ["think_tags", "field"])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_renders_with_roles_and_balanced_think_tags(
+    tmp_path, sample_writer, load_dataset, tiny_tokenizer, fmt, mode
+):
+    has = build_tree(tmp_path, sample_writer)
+    merge_outputs(tmp_path, fmt, mode)
+    loaded = rows(tmp_path, fmt, load_dataset)
+    assert sorted(generation_id(r) for r in loaded) == sorted(has)
+    for row in loaded:
+        turns = as_conversation(row, fmt)
+        assert [t["role"] for t in turns] == ["user", "assistant"]
+        text = tiny_tokenizer.apply_chat_template(turns, tokenize=False)
+        user_at = text.index("<|im_start|>user\n")
+        assert user_at < text.index("<|im_start|>assistant\n")
+        # One think block where the sample had reasoning, none where it had not: with field mode
+        # the template (like Qwen3's) renders reasoning_content, with think_tags the text has it.
+        thinks = 1 if has[generation_id(row)] else 0
+        assert text.count(THINK_OPEN) == text.count(THINK_CLOSE) == thinks, text
+        if thinks:
+            assert text.index(THINK_OPEN) < text.index(THINK_CLOSE) < text.index("\\boxed{")
+
+
+@pytest.mark.parametrize("system", [None, "Solve step by step."])
+@pytest.mark.parametrize("mode", ["think_tags", "field", "drop"])
+def test_prompt_completion_completion_part_is_exactly_the_assistant_text(
+    tmp_path, sample_writer, load_dataset, tiny_tokenizer, mode, system
+):
+    """What TRL does for a conversational prompt/completion record: template the prompt with the
+    generation prompt, template prompt + completion, and train on the difference only."""
+    build_tree(tmp_path, sample_writer)
+    merge_outputs(tmp_path, "prompt_completion", mode, system=system)
+    for row in rows(tmp_path, "prompt_completion", load_dataset):
+        assert [m["role"] for m in row["prompt"]] == ["system", "user"][1 - bool(system) :]
+        (answer,) = row["completion"]
+        prompt_text = tiny_tokenizer.apply_chat_template(
+            row["prompt"], tokenize=False, add_generation_prompt=True
+        )
+        full_text = tiny_tokenizer.apply_chat_template(
+            row["prompt"] + row["completion"], tokenize=False
+        )
+        assert full_text.startswith(prompt_text)
+        expected = answer["content"]
+        if answer.get("reasoning_content"):  # field mode: the template writes the think block
+            expected = f"<think>\n{answer['reasoning_content']}\n</think>\n\n{expected}"
+        assert full_text[len(prompt_text) :] == expected + IM_END
+        # Token level, as TRL builds the completion mask: the prompt's ids are a prefix.
+        prompt_ids = tiny_tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
+        full_ids = tiny_tokenizer(full_text, add_special_tokens=False)["input_ids"]
+        assert full_ids[: len(prompt_ids)] == prompt_ids
+        assert tiny_tokenizer.decode(full_ids[len(prompt_ids) :]) == expected + IM_END
+
+
+def test_messages_assistant_mask_covers_exactly_the_assistant_text(
+    tmp_path, sample_writer, load_dataset, tiny_tokenizer
+):
+    """TRL's assistant_only_loss for `messages` needs {% generation %} in the template."""
+    build_tree(tmp_path, sample_writer)
+    merge_outputs(tmp_path, "messages", "think_tags")
+    for row in rows(tmp_path, "messages", load_dataset):
+        out = tiny_tokenizer.apply_chat_template(
+            row["messages"], return_dict=True, return_assistant_tokens_mask=True
+        )
+        kept = [i for i, m in zip(out["input_ids"], out["assistant_masks"], strict=True) if m]
+        assert tiny_tokenizer.decode(kept) == row["messages"][-1]["content"] + IM_END
+
+
+def test_think_is_ordinary_tokens_unless_the_tokenizer_has_it_as_special(tiny_tokenizer):
+    pieces = tiny_tokenizer.tokenize(THINK_OPEN)
+    assert len(pieces) > 1 and "<|im_end|>" in tiny_tokenizer.tokenize("a<|im_end|>")
+    with_think = copy.deepcopy(tiny_tokenizer)
+    with_think.add_special_tokens({"additional_special_tokens": [THINK_OPEN, THINK_CLOSE]})
+    assert with_think.tokenize(f"{THINK_OPEN}\nx\n{THINK_CLOSE}")[0] == THINK_OPEN
 
 
 # --- reasoning in the demo, counted by the report ---
