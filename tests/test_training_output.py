@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -171,6 +172,53 @@ def test_think_is_ordinary_tokens_unless_the_tokenizer_has_it_as_special(tiny_to
     with_think = copy.deepcopy(tiny_tokenizer)
     with_think.add_special_tokens({"additional_special_tokens": [THINK_OPEN, THINK_CLOSE]})
     assert with_think.tokenize(f"{THINK_OPEN}\nx\n{THINK_CLOSE}")[0] == THINK_OPEN
+
+
+# --- the README recipes point at what the merge writes ---
+
+
+def readme_section() -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return text.split("## Training on the output", 1)[1].split("\n## ", 1)[0]
+
+
+def code_blocks(lang: str) -> list[str]:
+    return re.findall(rf"```{lang}\n(.*?)```", readme_section(), re.S)
+
+
+def test_readme_llamafactory_recipe_names_an_entry_of_our_dataset_info(tmp_path, sample_writer):
+    import yaml
+
+    (recipe,) = [yaml.safe_load(b) for b in code_blocks("yaml") if "dataset_dir" in b]
+    build_tree(tmp_path, sample_writer)
+    merge_outputs(tmp_path, "sharegpt")
+    info = json.loads((tmp_path / "merged" / "dataset_info.json").read_text(encoding="utf-8"))
+    assert recipe["dataset_dir"] == "sft_output/merged" and recipe["dataset"] in info
+    assert recipe["stage"] == "sft" and recipe["template"]
+
+
+def test_readme_axolotl_recipe_maps_sharegpt_turns_to_user_and_assistant(
+    tmp_path, sample_writer, load_dataset
+):
+    import yaml
+
+    (recipe,) = [yaml.safe_load(b) for b in code_blocks("yaml") if "datasets:" in b]
+    (ds,) = recipe["datasets"]
+    assert ds["type"] == "chat_template" and ds["path"].endswith("sft_math_all_sharegpt.jsonl")
+    assert ds["roles_to_train"] == ["assistant"]
+    build_tree(tmp_path, sample_writer)
+    merge_outputs(tmp_path, "sharegpt")
+    mapping = ds["message_property_mappings"]  # axolotl: {target: source key}
+    roles = {src: target for target, sources in ds["roles"].items() for src in sources}
+    for row in rows(tmp_path, "sharegpt", load_dataset):
+        turns = [{k: t[v] for k, v in mapping.items()} for t in row[ds["field_messages"]]]
+        assert [roles[t["role"]] for t in turns] == ["user", "assistant"]
+
+
+def test_readme_trl_recipe_uses_prompt_completion_and_completion_only_loss():
+    (snippet,) = code_blocks("python")
+    assert "sft_math_all_prompt_completion.jsonl" in snippet
+    assert "completion_only_loss=True" in snippet and "bf16=False" in snippet
 
 
 # --- reasoning in the demo, counted by the report ---
