@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,15 @@ def build_tiny_tokenizer():
 def tiny_tokenizer():
     """build_tiny_tokenizer(), built once per test session."""
     return build_tiny_tokenizer()
+
+
+@pytest.fixture(scope="session")
+def load_dataset(tmp_path_factory):
+    """datasets.load_dataset, imported once, offline, with a throwaway cache:
+    load_dataset("json", data_files=str(path), split="train")."""
+    os.environ["HF_DATASETS_OFFLINE"] = "1"
+    os.environ["HF_DATASETS_CACHE"] = str(tmp_path_factory.mktemp("hf_cache"))
+    import datasets
+
+    datasets.disable_progress_bars()
+    return datasets.load_dataset

@@ -15,17 +15,6 @@ from sftkit.merge import merge_outputs
 SUBJ, MULT = "subjectives", "multiples"
 
 
-@pytest.fixture(scope="module")
-def load_dataset(tmp_path_factory):
-    """datasets.load_dataset, imported once per module, offline, with a throwaway cache."""
-    os.environ["HF_DATASETS_OFFLINE"] = "1"
-    os.environ["HF_DATASETS_CACHE"] = str(tmp_path_factory.mktemp("hf_cache"))
-    import datasets
-
-    datasets.disable_progress_bars()
-    return datasets.load_dataset
-
-
 def build_tree(out, write):
     """Two sources, both types, mixed stored formats and modes, golds of both types."""
     for p in (0, 2, 10):

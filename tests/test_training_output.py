@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 from pathlib import Path
 
@@ -25,17 +24,6 @@ from sftkit.mock_server import parse_args as mock_parse_args
 ROOT = Path(__file__).resolve().parents[1]
 SUBJ, MULT = "subjectives", "multiples"
 IM_END = "<|im_end|>\n"
-
-
-@pytest.fixture(scope="module")
-def load_dataset(tmp_path_factory):
-    """datasets.load_dataset, offline, with a throwaway cache."""
-    os.environ["HF_DATASETS_OFFLINE"] = "1"
-    os.environ["HF_DATASETS_CACHE"] = str(tmp_path_factory.mktemp("hf_cache"))
-    import datasets
-
-    datasets.disable_progress_bars()
-    return datasets.load_dataset
 
 
 def build_tree(out, write) -> dict[str, bool]:
