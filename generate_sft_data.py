@@ -142,7 +142,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=FORMATS,
         default="messages",
         help="record format (%(default)s = OpenAI chat shape, which the original tool called "
-        "'sharegpt'; sharegpt = real ShareGPT from/value)",
+        "'sharegpt'; sharegpt = real ShareGPT from/value; prompt_completion = TRL's prompt/"
+        "completion, loss on the answer only)",
     )
     add(
         "--reasoning",

@@ -1,5 +1,5 @@
-r"""Training record formats: render a conversation as sharegpt / messages / alpaca / simple,
-and read any of them back.
+r"""Training record formats: render a conversation as sharegpt / messages / prompt_completion /
+alpaca / simple, and read any of them back.
 
 Pipeline order: split_reasoning() -> render() -> add_answer_meta() ... parse() -> final_text().
 
@@ -9,6 +9,11 @@ Formats (what each trainer reads):
     messages  {"messages": [{"role": "system"...}?, {"role": "user"...}, {"role": "assistant"...}]}
               OpenAI chat shape: TRL SFTTrainer, axolotl `chat_template`. The original shell tool
               wrote this shape under the name "sharegpt".
+    prompt_completion
+              {"prompt": [{"role": "system"...}?, {"role": "user"...}],
+               "completion": [{"role": "assistant"...}]}
+              TRL's conversational prompt/completion shape: SFTTrainer computes the loss on the
+              completion only (completion_only_loss defaults to on for this shape).
     alpaca    {"instruction": p, "input": "", "output": a, "system": s (only when set)}
     simple    {"problem": p, "solution": a, "answer", "source", "generation_id"}
 Every stored record also carries `answer` and `meta` (see ARCHITECTURE.md); trainers ignore them.
@@ -36,7 +41,7 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
-FORMATS = ("sharegpt", "messages", "alpaca", "simple")
+FORMATS = ("sharegpt", "messages", "prompt_completion", "alpaca", "simple")
 REASONING_MODES = ("think_tags", "field", "drop")
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 _TAG = re.compile(r"</?think>")
@@ -111,15 +116,13 @@ def render(conv: Conversation, fmt: str, reasoning_mode: str = "think_tags") -> 
         if conv.system:
             record["system"] = conv.system
         return record
-    if fmt == "messages":
+    if fmt in ("messages", "prompt_completion"):
         system = [{"role": "system", "content": conv.system}] if conv.system else []
-        return {
-            "messages": [
-                *system,
-                {"role": "user", "content": conv.prompt},
-                {"role": "assistant", "content": text, **field},
-            ]
-        }
+        prompt = [*system, {"role": "user", "content": conv.prompt}]
+        answer = {"role": "assistant", "content": text, **field}
+        if fmt == "messages":
+            return {"messages": [*prompt, answer]}
+        return {"prompt": prompt, "completion": [answer]}
     if fmt == "alpaca":
         record = {"instruction": conv.prompt, "input": "", "output": text, **field}
         if conv.system:
@@ -177,6 +180,11 @@ def parse(record: dict) -> Conversation | None:
         prompt, _ = _last_turn(msgs, "role", "content", ("user",))
         content, extra = _last_turn(msgs, "role", "content", ("assistant",))
         system, _ = _last_turn(msgs, "role", "content", ("system",))
+    elif "completion" in record:
+        turns = record.get("prompt")
+        prompt, _ = _last_turn(turns, "role", "content", ("user",))
+        content, extra = _last_turn(record["completion"], "role", "content", ("assistant",))
+        system, _ = _last_turn(turns, "role", "content", ("system",))
     elif "conversations" in record:
         convs = record["conversations"]
         prompt, _ = _last_turn(convs, "from", "value", ("human", "user"))

@@ -119,7 +119,7 @@ class MergeStats:
     duplicates: int = 0
     by_source: dict[str, int] = field(default_factory=dict)  # records written per source
     bad_files: tuple[str, ...] = ()  # "path: reason", skipped
-    outputs: tuple[str, ...] = ()  # paths written, dataset_info.json last
+    outputs: tuple[str, ...] = ()  # paths written, dataset_info.json (when written) last
 
     def __str__(self) -> str:
         """For the log: '9 records from 10 validated files (1 duplicates dropped, ...) -> path'."""
@@ -167,8 +167,9 @@ def _training_record(record: dict, fmt: str, mode: str, system: str | None, verd
     return add_answer_meta(rendered, fmt, answer, meta), key
 
 
-def llamafactory_entry(file_name: str, fmt: str, has_system: bool) -> dict:
-    """One dataset_info.json entry that loads `file_name` exactly as merge_outputs wrote it.
+def llamafactory_entry(file_name: str, fmt: str, has_system: bool) -> dict | None:
+    """One dataset_info.json entry that loads `file_name` exactly as merge_outputs wrote it, or
+    None for prompt_completion: LLaMA-Factory reads a conversation from one column, not two.
 
     llamafactory_entry("sft_math_all_messages.jsonl", "messages", False) -> {"file_name": ...,
       "formatting": "sharegpt", "columns": {"messages": "messages"}, "tags": {"role_tag": "role",
@@ -188,6 +189,8 @@ def llamafactory_entry(file_name: str, fmt: str, has_system: bool) -> dict:
         tags |= {"assistant_tag": "gpt", "system_tag": "system"}
         columns = {"messages": "conversations"} | ({"system": "system"} if has_system else {})
         return {"file_name": file_name, "formatting": "sharegpt", "columns": columns, "tags": tags}
+    if fmt == "prompt_completion":
+        return None
     if fmt == "alpaca":
         columns = {"prompt": "instruction", "query": "input", "response": "output"}
         columns |= {"system": "system"} if has_system else {}
@@ -245,7 +248,7 @@ def merge_outputs(
     seen: set[bytes] = set()
     bad: list[str] = []
     by_source: dict[str, int] = {}
-    info: dict[str, dict] = {}
+    info: dict[str, dict | None] = {}
     files_read = duplicates = 0
     # Declare a system column only when every record has one: a column missing from some
     # records loads as null and LLaMA-Factory would pass None as the system prompt.
@@ -290,12 +293,18 @@ def merge_outputs(
                 # No validated record (left): no file, rather than a stale or empty one.
                 source_path.unlink()
     written = sum(by_source.values())
-    info = {ALL_NAME: llamafactory_entry(all_name, fmt, written > 0 and all_system), **info}
-    info_path = merged_dir / "dataset_info.json"
-    atomic_write_text(info_path, json.dumps(info, ensure_ascii=False, indent=2) + "\n")
     outputs = [str(merged_dir / all_name)]
-    outputs += [str(merged_dir / info[s]["file_name"]) for s in by_source]
-    outputs.append(str(info_path))
+    outputs += [str(merged_dir / f"{s}_{fmt}.jsonl") for s in by_source]
+    info_path = merged_dir / "dataset_info.json"
+    entry = llamafactory_entry(all_name, fmt, written > 0 and all_system)
+    if entry is None:
+        # A format LLaMA-Factory cannot read: an older dataset_info.json would describe files of
+        # an earlier merge as if they were this one.
+        info_path.unlink(missing_ok=True)
+    else:
+        info = {ALL_NAME: entry, **info}
+        atomic_write_text(info_path, json.dumps(info, ensure_ascii=False, indent=2) + "\n")
+        outputs.append(str(info_path))
     return MergeStats(
         fmt=fmt,
         reasoning_mode=reasoning_mode,
@@ -321,6 +330,7 @@ _COUNTS = (
     "problems_ungraded",
     "failures",
     "truncations",
+    "with_reasoning",  # samples whose reply carried reasoning (meta.reasoning)
     "prompt_tokens",
     "completion_tokens",
     "unreadable",
@@ -422,6 +432,7 @@ def _type_report(src_dir: Path, source: str, type_: str, failed: set, vague: int
         if meta.get("problem_id") is not None:
             problem_ids.setdefault(p, str(meta["problem_id"]))
         row["truncations"] += bool(meta.get("truncated")) or meta.get("finish_reason") == "length"
+        row["with_reasoning"] += isinstance(meta.get("reasoning"), str) and bool(meta["reasoning"])
         usage = meta.get("usage") if isinstance(meta.get("usage"), dict) else {}
         for key in ("prompt_tokens", "completion_tokens"):
             if isinstance(usage.get(key), int):
@@ -584,6 +595,8 @@ def format_report(report: dict, max_listed: int = 30) -> str:
     lines.append(
         f"Tokens: prompt {totals['prompt_tokens']:,}, completion {totals['completion_tokens']:,}"
     )
+    totals = report["totals"]
+    lines.append(f"Samples with reasoning: {totals['with_reasoning']} of {totals['samples']}")
     zero = report["zero_correct"]
     lines.append(f"Problems with zero correct: {len(zero)}")
     for z in zero[:max_listed]:

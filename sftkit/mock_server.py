@@ -7,6 +7,9 @@ sample problem (`<data_dir>/*_math.jsonl`) a prompt contains and replies with a 
 step-by-step solution ending in `\boxed{...}`, correct with probability `p_correct`, written in
 varied but equivalent forms (`\frac{1}{2}`, `1/2`, `0.5`, `③`, `3번`, `15\text{개}` ...),
 sometimes wrong, sometimes with no box at all. Unknown prompts get a polite reply without a box.
+By default half the replies carry reasoning in `reasoning_content`, as a reasoning model's server
+sends it (vLLM's reasoning parser), so a demo run shows how `<think>` blocks are stored; which
+replies do is decided per request seed and choice, like everything else.
 Faults can be injected at random or by a fixed script: 429 (with Retry-After), 500, 503 (with
 Retry-After), a dropped connection, a slow request, and `finish_reason: "length"` truncation.
 Everything is deterministic given `seed` (and the request's own `seed`, when it sends one).
@@ -65,7 +68,8 @@ class MockConfig:
     latency: float = 0.0  # seconds before every answer ...
     jitter: float = 0.0  # ... plus or minus uniform(0, jitter)
     seed: int = 0
-    reasoning: str = "none"  # none | reasoning_content | reasoning | both
+    reasoning: str = "reasoning_content"  # none | reasoning_content | reasoning | both
+    p_reasoning: float = 0.5  # share of replies that carry reasoning (unless reasoning is none)
     p_no_box: float = 0.05
     p_429: float = 0.0
     p_500: float = 0.0
@@ -315,15 +319,15 @@ class Reply:
     outcome: str  # correct | wrong | no_box | unknown
 
 
-def compose(entry: Entry | None, cfg: MockConfig, rng: random.Random) -> Reply:
-    r"""One choice's reply for a recognised problem (or a polite refusal for an unknown one).
+def compose(entry: Entry | None, cfg: MockConfig, rng: random.Random, think: bool = True) -> Reply:
+    r"""One choice's reply for a recognised problem (or a polite refusal for an unknown one);
+    with reasoning when `think` and cfg.reasoning is not "none".
 
     correct, box: "... 따라서 답은 \boxed{\dfrac{3}{4}} 이다."; no box: "... 따라서 답은 3/4 이다."
     """
+    think = think and cfg.reasoning != "none"
     if entry is None:
-        reasoning = (
-            "The prompt does not match any sample problem." if cfg.reasoning != "none" else None
-        )
+        reasoning = "The prompt does not match any sample problem." if think else None
         return Reply(_UNKNOWN, reasoning, "stop", "unknown")
     boxed = rng.random() >= cfg.p_no_box
     correct = rng.random() < cfg.p_correct
@@ -337,7 +341,7 @@ def compose(entry: Entry | None, cfg: MockConfig, rng: random.Random) -> Reply:
     template = rng.choice(_STEPS_KO + _STEPS_EN)
     content = template.format(step=step, final=final)
     reasoning = None
-    if cfg.reasoning != "none":
+    if think:
         reasoning = (
             "The question asks for a single value. I will organise the conditions, compute, "
             f"and double-check. My answer: {answer}"
@@ -584,7 +588,9 @@ class _Core:
             # With a request seed the reply depends only on (seed, prompt, choice): reproducible.
             which = ("req", seed) if seed is not None else ("nth", occurrence)
             rng = random.Random(stable_hash(cfg.seed, *which, cfg.model, key, i))
-            r = compose(entry, cfg, rng)
+            # A draw of its own: the answers and faults stay what they were without reasoning.
+            pick = random.Random(stable_hash(cfg.seed, *which, cfg.model, key, i, "reasoning"))
+            r = compose(entry, cfg, rng, think=pick.random() < cfg.p_reasoning)
             words = _token_count(r.content) + _token_count(r.reasoning)
             if fault == "length":
                 r = truncate(r, rng)
@@ -790,7 +796,8 @@ _HELP = {
     "latency": "seconds before each reply",
     "jitter": "latency varies by up to +/- this many seconds",
     "seed": "makes answers and faults reproducible",
-    "reasoning": "none | reasoning_content | reasoning | both",
+    "reasoning": "field(s) the reasoning is sent in: none | reasoning_content | reasoning | both",
+    "p_reasoning": "share of replies that carry reasoning",
     "p_no_box": "probability an answer has no \\boxed{}",
     "p_429": "probability of a 429 with Retry-After",
     "p_500": "probability of a 500",

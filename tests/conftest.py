@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,74 @@ def mock_server():
     yield start
     for srv in started:
         srv.stop()
+
+
+# A ChatML template that renders `reasoning_content` in a think block, as Qwen3's does, and marks
+# the assistant text with {% generation %} so assistant-only loss masks can be computed.
+TINY_CHAT_TEMPLATE = (
+    "{%- for message in messages -%}"
+    "{%- if message['role'] == 'assistant' -%}"
+    "{{- '<|im_start|>assistant\\n' -}}"
+    "{%- generation -%}"
+    "{%- if message.get('reasoning_content') -%}"
+    "{{- '<think>\\n' + message['reasoning_content'] + '\\n</think>\\n\\n' -}}"
+    "{%- endif -%}"
+    "{{- message['content'] + '<|im_end|>\\n' -}}"
+    "{%- endgeneration -%}"
+    "{%- else -%}"
+    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' -}}"
+    "{%- endif -%}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\\n' -}}{%- endif -%}"
+)
+
+
+def build_tiny_tokenizer():
+    """A transformers fast tokenizer built here (no hub download): byte-level BPE trained on the
+    sample problems, ChatML special tokens, TINY_CHAT_TEMPLATE. `<think>` is NOT a special token.
+
+    tiny_tokenizer.apply_chat_template([{"role": "user", "content": "1+1?"}], tokenize=False)
+    -> "<|im_start|>user\n1+1?<|im_end|>\n"
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    data = Path(__file__).resolve().parents[1] / "data"
+    corpus = [line for p in sorted(data.glob("*.jsonl")) for line in p.read_text("utf-8").split()]
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    trainer = trainers.BpeTrainer(
+        vocab_size=600,
+        special_tokens=specials,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    bpe.train_from_iterator(corpus, trainer=trainer)
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=bpe,
+        bos_token="<|im_start|>",
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+    )
+    tok.chat_template = TINY_CHAT_TEMPLATE
+    return tok
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer():
+    """build_tiny_tokenizer(), built once per test session."""
+    return build_tiny_tokenizer()
+
+
+@pytest.fixture(scope="session")
+def load_dataset(tmp_path_factory):
+    """datasets.load_dataset, imported once, offline, with a throwaway cache:
+    load_dataset("json", data_files=str(path), split="train")."""
+    os.environ["HF_DATASETS_OFFLINE"] = "1"
+    os.environ["HF_DATASETS_CACHE"] = str(tmp_path_factory.mktemp("hf_cache"))
+    import datasets
+
+    datasets.disable_progress_bars()
+    return datasets.load_dataset

@@ -22,6 +22,8 @@ CONV = Conversation(prompt="1+1? \\boxed{} 안에", content="답은 \\boxed{2}",
 def assistant_text(record: dict) -> str:
     if "messages" in record:
         return record["messages"][-1]["content"]
+    if "completion" in record:
+        return record["completion"][-1]["content"]
     if "conversations" in record:
         return record["conversations"][-1]["value"]
     return record.get("output", record.get("solution"))
@@ -55,6 +57,31 @@ def test_messages_is_the_openai_chat_shape():
     assert [m["role"] for m in rec["messages"]] == ["system", "user", "assistant"]
     assert rec["messages"][1]["content"] == CONV.prompt
     assert "system" not in render(CONV, "messages", "drop")["messages"][0]["role"]
+
+
+def test_prompt_completion_is_trls_conversational_shape_with_system_in_the_prompt():
+    rec = render(with_system(CONV, "sys"), "prompt_completion", "think_tags")
+    assert rec == {
+        "prompt": [{"role": "system", "content": "sys"}, {"role": "user", "content": CONV.prompt}],
+        "completion": [{"role": "assistant", "content": assistant_text(rec)}],
+    }
+    assert assistant_text(rec) == "<think>\n1+1 is 2\n</think>\n\n답은 \\boxed{2}"
+    # Without a system prompt the prompt is the user turn alone; the record is the messages
+    # record cut before the assistant turn.
+    plain = render(CONV, "prompt_completion", "field")
+    messages = render(CONV, "messages", "field")["messages"]
+    assert plain == {"prompt": messages[:1], "completion": messages[1:]}
+    assert plain["completion"][0]["reasoning_content"] == "1+1 is 2"
+
+
+def test_prompt_completion_keeps_answer_and_meta_and_reads_back_from_them():
+    # The generator's meta also has a "prompt" (the text): it must not be taken for the turns.
+    meta = {"source": "s", "prompt": "not this", "reasoning": "r"}
+    rec = add_answer_meta(render(CONV, "prompt_completion", "drop"), "prompt_completion", 2, meta)
+    assert list(rec) == ["prompt", "completion", "answer", "meta"]
+    conv = parse(rec)
+    assert (conv.prompt, conv.content, conv.reasoning) == (CONV.prompt, CONV.content, "r")
+    assert final_text(rec) == CONV.content
 
 
 def test_alpaca_keeps_the_exact_prompt_and_empty_input():
@@ -132,7 +159,7 @@ def test_no_reasoning_means_no_think_block_at_all():
         ({"content": "\\boxed{3}"}, None, "\\boxed{3}"),
     ],
 )
-@pytest.mark.parametrize("fmt", ["messages", "sharegpt"])
+@pytest.mark.parametrize("fmt", ["messages", "sharegpt", "prompt_completion"])
 def test_think_tags_balanced_whatever_the_server_sent(turn, reasoning, final, fmt):
     record = {"messages": [{"role": "user", "content": "p"}, {"role": "assistant", **turn}]}
     conv = parse(record)
@@ -175,6 +202,17 @@ def test_meta_reasoning_is_used_only_when_the_record_has_none():
     assert final_text(dropped) == final_text(kept) == "답은 \\boxed{2}"
 
 
-@pytest.mark.parametrize("record", [{}, {"messages": []}, {"messages": "x"}, {"output": 3}, []])
+@pytest.mark.parametrize(
+    "record",
+    [
+        {},
+        {"messages": []},
+        {"messages": "x"},
+        {"output": 3},
+        [],
+        {"prompt": [{"role": "user", "content": "p"}], "completion": []},
+        {"prompt": "p", "completion": "\\boxed{1}"},  # TRL's plain-text shape: not ours
+    ],
+)
 def test_parse_returns_none_without_an_assistant_text(record):
     assert parse(record) is None and final_text(record) is None

@@ -78,7 +78,7 @@ def gen_env() -> dict:
 
 
 def test_every_problem_both_versions_with_golds(tmp_path, capsys, mock_server):
-    srv = mock_server(p_correct=1.0, reasoning="reasoning_content")
+    srv = mock_server(p_correct=1.0, reasoning="reasoning_content", p_reasoning=1.0)
     out = tmp_path / "out"
     rc, stdout, _ = run(capsys, args(srv, out, "--data_dir", str(ROOT / "data"), "--n", "2"))
     assert rc == 0
@@ -229,7 +229,7 @@ def test_length_truncation_kept_and_marked(tmp_path, capsys, mock_server):
 
 def test_cut_inside_the_reasoning_keeps_the_thought(tmp_path, capsys, mock_server):
     # max_tokens below the reasoning length: vLLM replies with content null + the partial thought.
-    srv = mock_server(reasoning="reasoning_content")
+    srv = mock_server(reasoning="reasoning_content", p_reasoning=1.0)
     out = tmp_path / "out"
     src = ["--input_file", str(subset(tmp_path, 2)), "--n", "1", "--max_tokens", "3"]
     assert run(capsys, args(srv, out, *src))[0] == 0
@@ -469,7 +469,7 @@ def test_source_names_of_merged_output_are_refused(tmp_path, capsys, name):
 @pytest.mark.parametrize("server_field", ["reasoning_content", "reasoning", "both"])
 @pytest.mark.parametrize("mode", ["think_tags", "field", "drop"])
 def test_reasoning_stored(tmp_path, capsys, mock_server, server_field, mode):
-    srv = mock_server(p_correct=1.0, reasoning=server_field)
+    srv = mock_server(p_correct=1.0, reasoning=server_field, p_reasoning=1.0)
     out = tmp_path / "out"
     src = subset(tmp_path, 1)
     assert (

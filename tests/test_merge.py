@@ -15,17 +15,6 @@ from sftkit.merge import merge_outputs
 SUBJ, MULT = "subjectives", "multiples"
 
 
-@pytest.fixture(scope="module")
-def load_dataset(tmp_path_factory):
-    """datasets.load_dataset, imported once per module, offline, with a throwaway cache."""
-    os.environ["HF_DATASETS_OFFLINE"] = "1"
-    os.environ["HF_DATASETS_CACHE"] = str(tmp_path_factory.mktemp("hf_cache"))
-    import datasets
-
-    datasets.disable_progress_bars()
-    return datasets.load_dataset
-
-
 def build_tree(out, write):
     """Two sources, both types, mixed stored formats and modes, golds of both types."""
     for p in (0, 2, 10):
@@ -243,6 +232,7 @@ def test_writes_leave_no_temp_files_and_a_failed_write_keeps_the_old_file(
 TRAINER_COLUMNS = {
     "messages": {"messages", "answer", "meta"},
     "sharegpt": {"conversations", "answer", "meta"},
+    "prompt_completion": {"prompt", "completion", "answer", "meta"},
     "alpaca": {"instruction", "input", "output", "answer", "meta"},
     "simple": {"problem", "solution", "answer", "source", "generation_id", "meta"},
 }
@@ -261,6 +251,10 @@ def test_datasets_loads_every_merged_format(tmp_path, sample_writer, load_datase
             if fmt == "messages":  # TRL SFTTrainer / axolotl chat_template: role + content
                 assert [m["role"] for m in row["messages"]] == ["user", "assistant"]
                 assert all(isinstance(m["content"], str) and m["content"] for m in row["messages"])
+            elif fmt == "prompt_completion":  # TRL: loss on the completion only
+                assert [m["role"] for m in row["prompt"]] == ["user"]
+                assert [m["role"] for m in row["completion"]] == ["assistant"]
+                assert "\\boxed{" in row["completion"][0]["content"]
             elif fmt == "sharegpt":  # ShareGPT: from + value, human then gpt
                 assert [t["from"] for t in row["conversations"]] == ["human", "gpt"]
                 assert all(isinstance(t["value"], str) and t["value"] for t in row["conversations"])
@@ -318,6 +312,10 @@ def test_dataset_info_loads_each_merged_file_as_llamafactory_does(
     build_tree(tmp_path, sample_writer)
     stats = merge_outputs(tmp_path, fmt, "think_tags", system=system)
     info_dir = tmp_path / "merged"
+    if fmt == "prompt_completion":  # two conversation columns: LLaMA-Factory reads one
+        assert not (info_dir / "dataset_info.json").exists()
+        assert not any(p.endswith("dataset_info.json") for p in stats.outputs)
+        return
     info = json.loads((info_dir / "dataset_info.json").read_text(encoding="utf-8"))
     assert sorted(info) == ["a_math", "b_math", "sft_math_all"]
     for name, entry in info.items():
@@ -327,6 +325,19 @@ def test_dataset_info_loads_each_merged_file_as_llamafactory_does(
             assert sys_text == (system if system and fmt != "simple" else "")
             assert [r for r, _ in turns] == ["user", "assistant"]
             assert turns[1][1].startswith("<think>\n") and "\\boxed{" in turns[1][1]
+
+
+def test_prompt_completion_merge_removes_an_older_dataset_info(tmp_path, sample_writer):
+    sample_writer(tmp_path, "src", SUBJ, 0, 0)
+    merge_outputs(tmp_path, "messages")
+    assert (tmp_path / "merged" / "dataset_info.json").is_file()
+    stats = merge_outputs(tmp_path, "prompt_completion")
+    # It described the messages files; LLaMA-Factory would have loaded those as this merge.
+    assert not (tmp_path / "merged" / "dataset_info.json").exists()
+    assert stats.outputs == (
+        str(tmp_path / "merged" / "sft_math_all_prompt_completion.jsonl"),
+        str(tmp_path / "merged" / "src_prompt_completion.jsonl"),
+    )
 
 
 def test_verdict_comes_from_the_log_when_the_copy_lacks_it(tmp_path, sample_writer):

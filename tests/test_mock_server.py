@@ -154,7 +154,12 @@ def test_n_choices_usage_and_finish_reason(mock_server, versions, sentences):
     assert [c.index for c in resp.choices] == [0, 1, 2, 3]
     assert all(c.finish_reason == "stop" and boxed(c.message.content) for c in resp.choices)
     assert resp.model == MODEL and resp.object == "chat.completion"
-    words = sum(len(c.message.content.split()) for c in resp.choices)
+    # Completion tokens include the reasoning, as a reasoning model's usage does.
+    words = sum(
+        len(c.message.content.split())
+        + len((c.message.model_extra.get("reasoning_content") or "").split())
+        for c in resp.choices
+    )
     assert resp.usage.completion_tokens == words
     assert resp.usage.prompt_tokens == len(prompt.split())
     assert resp.usage.total_tokens == resp.usage.prompt_tokens + resp.usage.completion_tokens
@@ -276,7 +281,7 @@ def test_stream_without_usage_option_has_no_usage_chunk(mock_server, versions, s
 
 @pytest.mark.parametrize("mode", ["reasoning_content", "reasoning", "both"])
 def test_reasoning_fields(mock_server, versions, sentences, mode):
-    srv = mock_server(reasoning=mode)
+    srv = mock_server(reasoning=mode, p_reasoning=1.0)
     c = client(srv)
     prompt = build_prompt(versions[0], sentences, 0)
     extra = ask(c, prompt, seed=3).choices[0].message.model_extra
@@ -290,10 +295,35 @@ def test_reasoning_fields(mock_server, versions, sentences, mode):
     assert all(streamed[k] == extra[k] for k in wanted)
 
 
-def test_no_reasoning_fields_by_default(mock_server, versions, sentences):
+def test_by_default_a_share_of_replies_carry_reasoning_content(mock_server, versions, sentences):
     srv = mock_server()
-    extra = ask(client(srv), build_prompt(versions[0], sentences, 0)).choices[0].message.model_extra
-    assert "reasoning_content" not in extra and "reasoning" not in extra
+    c = client(srv)
+
+    def thoughts(seed: int) -> list[bool]:
+        replies = [ask(c, build_prompt(v, sentences, 0), seed=seed, n=2) for v in versions[:10]]
+        extras = [ch.message.model_extra for r in replies for ch in r.choices]
+        assert not any("reasoning" in e for e in extras)  # only the field vLLM's parser uses
+        return [bool(e.get("reasoning_content")) for e in extras]
+
+    first = thoughts(seed=1)
+    assert 0.2 < sum(first) / len(first) < 0.8, first  # p_reasoning 0.5 of 20 replies
+    assert thoughts(seed=1) == first  # decided by the request seed, not by arrival order
+    srv.update(reasoning="none")
+    assert not any(thoughts(seed=1))
+    srv.update(reasoning="reasoning_content", p_reasoning=1.0)
+    assert all(thoughts(seed=1))
+
+
+def test_reasoning_share_leaves_the_answers_as_they_were(mock_server, versions, sentences):
+    """Whether a reply thinks is drawn apart: a seed's answers are the same with and without."""
+    prompt = build_prompt(versions[3], sentences, 0)
+    contents = []
+    for p in (0.0, 1.0):
+        srv = mock_server(p_reasoning=p)
+        contents.append(
+            [ch.message.content for ch in ask(client(srv), prompt, seed=7, n=4).choices]
+        )
+    assert contents[0] == contents[1]
 
 
 def test_unknown_model_is_404_in_openai_shape(mock_server):
@@ -394,7 +424,7 @@ def test_slow_request_times_out(mock_server):
 
 
 def test_length_truncation_has_no_complete_box(mock_server, versions, sentences):
-    srv = mock_server(script=("length", "length"), p_no_box=0.0, reasoning="reasoning_content")
+    srv = mock_server(script=("length", "length"), p_no_box=0.0, p_reasoning=1.0)
     c = client(srv)
     prompt = build_prompt(versions[2], sentences, 0)
     resp = ask(c, prompt, n=2)
@@ -507,6 +537,7 @@ def test_cli_writes_port_file_serves_and_stops_on_sigterm(tmp_path):
     "extra, message",
     [
         (["--reasoning", "x"], "reasoning must be one of"),
+        (["--p_reasoning", "1.5"], "p_reasoning must be within [0, 1]"),
         (["--script", "429,teapot"], "unknown script step"),
         (["--data_dir", "{tmp}/missing"], "missing: data_dir is not a directory"),
         (["--data_dir", "{tmp}"], "bad_math.jsonl:2: invalid JSON"),
