@@ -154,24 +154,10 @@ Ctrl-B D detaches; tmux kill-session -t ${TMUX_SESSION} closes" 2>/dev/null || t
   tmux select-pane -t "${window}.1"  # keys (Ctrl-C) go to the generator
 }
 
-# Until both panes wrote their last exit code (or all panes exited).
-wait_for_session() {
-  local out="$1"
-  while ! session_finished && ! [[ -s "${out}/.generator.rc" && -s "${out}/.merge.rc" ]]; do
-    # A generator pane killed outright never touched the stop file: the watcher would wait.
-    if [[ "$(tmux display-message -p -t "=${TMUX_SESSION}:pipeline.1" '#{pane_dead}' \
-      2>/dev/null)" == "1" && ! -e "${out}/.watcher_stop" ]]; then
-      log "the generator pane ended without the stop file; touching it"
-      touch "${out}/.watcher_stop"
-    fi
-    sleep 1
-  done
-}
-
 # Attached: when both panes have exited (a failed one after Enter), detach to print the summary.
 attach_session() {
   local helper
-  (while ! session_finished; do sleep 1; done; sleep 2; tmux detach-client -s "=${TMUX_SESSION}") \
+  ("${PIPELINE[@]}" wait_exited tmux && sleep 2 && tmux detach-client -s "=${TMUX_SESSION}") \
     >/dev/null 2>&1 &
   helper=$!
   log "attaching; Ctrl-B D detaches and the run goes on"
@@ -181,11 +167,10 @@ attach_session() {
 }
 
 run_tmux() {
-  local -a pipeline=("${PYTHON}" -m sftkit.pipeline)
   local out
-  out="$("${pipeline[@]}" check tmux -- "${EXTRA_ARGS[@]}")"
+  out="$("${PIPELINE[@]}" check tmux -- "${EXTRA_ARGS[@]}")"
   refuse_running_session "$@"
-  "${pipeline[@]}" reset tmux -- "${EXTRA_ARGS[@]}"
+  "${PIPELINE[@]}" reset tmux -- "${EXTRA_ARGS[@]}"
   start_session
   log "tmux session '${TMUX_SESSION}': watcher (left), generator (right); output ${out}/"
   if [[ -t 0 && -t 1 && -z "${TMUX:-}" ]]; then
@@ -200,10 +185,10 @@ run_tmux() {
     else
       log "no terminal: not attaching (watch with: tmux attach -t ${TMUX_SESSION})"
     fi
-    wait_for_session "${out}"
+    "${PIPELINE[@]}" wait tmux -- "${EXTRA_ARGS[@]}"
   fi
   tmux kill-session -t "=${TMUX_SESSION}" 2>/dev/null || true
-  "${pipeline[@]}" summary tmux -- "${EXTRA_ARGS[@]}"
+  "${PIPELINE[@]}" summary tmux -- "${EXTRA_ARGS[@]}"
 }
 
 main() {
@@ -216,10 +201,12 @@ main() {
   readonly "${SETTINGS[@]}" MODE DEMO RESTART
   export "${SETTINGS[@]}" DEMO
   export PYTHONPATH="${SCRIPT_PATH%/*}${PYTHONPATH:+:${PYTHONPATH}}"
+  PIPELINE=("${PYTHON}" -m sftkit.pipeline)
+  readonly PIPELINE
   if [[ "${MODE}" == "tmux" ]]; then
     run_tmux "$@"
   else
-    exec "${PYTHON}" -m sftkit.pipeline run "${MODE}" -- "${EXTRA_ARGS[@]}"
+    exec "${PIPELINE[@]}" run "${MODE}" -- "${EXTRA_ARGS[@]}"
   fi
 }
 

@@ -9,6 +9,7 @@ Usage (run_sft_pipeline.sh does this; the settings come from the environment):
     python -m sftkit.pipeline reset tmux               # forget the last run's stop file and codes
     python -m sftkit.pipeline run no_tmux -- --seed 1  # generator, watcher --once, merge, summary
     python -m sftkit.pipeline pane generator           # the steps of one tmux pane
+    python -m sftkit.pipeline wait tmux                # until both panes wrote their exit codes
     python -m sftkit.pipeline summary tmux             # after the panes: report, summary, exit code
 
 Steps: `generator`, `watcher`, `merge`. Each keeps its screen output in `<output>/.<step>.log` and
@@ -473,6 +474,38 @@ def summary(plan_: Plan, steps, show_report: bool, interrupted: bool = False) ->
     return code
 
 
+# --- waiting for the tmux panes --------------------------------------------------------------
+
+
+def _tmux(*args: str) -> str | None:
+    """A tmux query's output, or None when the session (or tmux) is gone."""
+    res = subprocess.run(["tmux", *args], capture_output=True, text=True, check=False)
+    return res.stdout if res.returncode == 0 else None
+
+
+def panes_exited(session: str) -> bool:
+    """True when every pane's program has exited (remain-on-exit keeps them) or the session
+    is gone."""
+    dead = _tmux("list-panes", "-s", "-t", f"={session}", "-F", "#{pane_dead}")
+    return dead is None or "0" not in dead.split()
+
+
+def wait_for_panes(plan_: Plan, until_exited: bool = False, poll: float = 1.0) -> None:
+    """Until both panes wrote their last exit code (until_exited: until their programs exited,
+    which a failed pane does after Enter). A generator pane killed outright never touched the
+    stop file: touch it, or the watcher would wait for ever."""
+    session = plan_.settings.tmux_session
+    last = [plan_.out / ".generator.rc", plan_.out / ".merge.rc"]
+    while not panes_exited(session):
+        if not until_exited and all(p.exists() and p.stat().st_size for p in last):
+            return
+        generator = _tmux("display-message", "-p", "-t", f"={session}:pipeline.1", "#{pane_dead}")
+        if (generator or "").strip() == "1" and not plan_.stop_file.exists():
+            say("the generator pane ended without the stop file; touching it")
+            plan_.stop_file.touch()
+        time.sleep(poll)
+
+
 # --- entry points ----------------------------------------------------------------------------
 
 
@@ -520,7 +553,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="The launcher's logic (run_sft_pipeline.sh calls it with the settings in the "
         "environment).",
     )
-    p.add_argument("action", choices=("check", "reset", "run", "pane", "summary"))
+    p.add_argument(
+        "action", choices=("check", "reset", "run", "pane", "wait", "wait_exited", "summary")
+    )
     p.add_argument("target", help="a mode (check, reset, run, summary) or a pane role (pane)")
     p.add_argument("extra", nargs=argparse.REMAINDER, help="after --: generator arguments")
     a = p.parse_args(argv)
@@ -550,6 +585,9 @@ def main(argv: list[str] | None = None) -> int:
         return run(plan_, mode)
     if args.action == "pane":
         return pane(plan_, args.target)
+    if args.action in ("wait", "wait_exited"):
+        wait_for_panes(plan_, until_exited=args.action == "wait_exited")
+        return 0
     return summary(plan_, STEPS[mode], show_report=True)
 
 
