@@ -883,7 +883,7 @@ class Runner:
     def record_failure(self, job: Job, sample: int, error: str, result: Result) -> None:
         p, totals = job.version.problem, self.totals
         append_jsonl(
-            Path(self.cfg.output_dir) / p.source / "failures.jsonl",
+            Path(self.cfg.output_dir) / p.source / merge.FAILURES_FILE,
             failure_record(self.cfg, job, sample, error, result),
         )
         self.stats[key_of(job.version)]["failed"] += 1

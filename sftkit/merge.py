@@ -44,6 +44,7 @@ MERGED_DIR = "merged"
 ALL_NAME = "sft_math_all"
 VALIDATED_SUFFIX = "_validated"
 VERDICTS_SUFFIX = "_verdicts.jsonl"
+FAILURES_FILE = "failures.jsonl"  # <source>/failures.jsonl: the generator's open failures
 STATE_FILE = ".generation.json"  # written by the generator, read by the report
 SAMPLE_NAME = re.compile(r"(\d+)_(\d+)\.jsonl")  # <p>_<s>.jsonl (fullmatch)
 _GENERATION_ID = re.compile(r"(?:^|/)([^/]+)/(\d+)_(\d+)(?:\.jsonl)?$")
@@ -473,9 +474,9 @@ def build_report(output_dir: str | os.PathLike) -> dict:
     rows, zero, warnings = [], [], [gen_problem] if gen_problem else []
     for source in list_sources(out):
         src_dir = out / source
-        failed, vague, bad_failures = read_failures(src_dir / "failures.jsonl")
+        failed, vague, bad_failures = read_failures(src_dir / FAILURES_FILE)
         if bad_failures:
-            warnings.append(f"{src_dir / 'failures.jsonl'}: {bad_failures} unreadable lines")
+            warnings.append(f"{src_dir / FAILURES_FILE}: {bad_failures} unreadable lines")
         types = (
             set(failed)
             | set(vague)
