@@ -959,7 +959,11 @@ async def generate(cfg: Config, versions: list[Version], sentences: list[str]) -
         # every few requests: 20,000 cut the time in gc from 1.0 s to 0.2 s per 5,000 requests.
         gc.freeze()
         gc.set_threshold(20_000, 20, 10)
-        stats = {key_of(v): dict.fromkeys(merge.GENERATION_COUNTERS, 0) for v in versions}
+        stats = {
+            key_of(v): dict.fromkeys((*merge.GENERATION_COUNTERS, "problems"), 0) for v in versions
+        }
+        for v in versions:  # one version per problem and type: the plan the report checks
+            stats[key_of(v)]["problems"] += 1
         stored = scan_stored(cfg, versions)
         verdicts = Verdicts(cfg.output_dir, stored) if (cfg.k_correct or cfg.retry_zero) else None
         runner = Runner(cfg, model, endpoints, totals, stats, stored, verdicts)

@@ -103,6 +103,7 @@ def test_every_problem_both_versions_with_golds(tmp_path, capsys, mock_server):
     state = json.loads((out / ".generation.json").read_text())
     row = state["by_source_type"]["sample_math/multiples"]
     assert row["planned"] == row["written"] == len(problems) * 2 and row["failed"] == 0
+    assert row["problems"] == len(problems)  # the plan: a file beyond it is stray
     assert state["n"] == 2 and state["model"] == "demo-model"
     assert "written 132" in stdout and "failed 0" in stdout
     assert not list(out.rglob("*.tmp"))
