@@ -16,8 +16,12 @@ Pipeline order: parse_args() -> load_inputs() -> preflight() -> plan_jobs() -> R
 
 Requests: a fixed set of --worker tasks pulls jobs from one queue, so exactly --worker requests
 are in flight; each endpoint has one AsyncOpenAI client whose pool holds --worker connections;
-the client's own retries (backoff, Retry-After) and per-request timeouts apply, and a request that
-still fails moves to another healthy endpoint before it is recorded as failed. Samples of one
+the client's own retries (backoff, Retry-After) apply to 429/5xx and connection errors, and a
+request that still fails moves to another healthy endpoint before it is recorded as failed. A
+reply that does not come within --timeout (default an hour: reasoning models plus vLLM's queue)
+gets one more attempt, then is recorded as "timeout after 3600 s (2 attempts); raise --timeout".
+`<output>/<source>/failures.jsonl` holds the open failures: at the end of a run, lines of samples
+stored since are dropped and each sample keeps its newest line. Samples of one
 version whose prompts are identical go out as one request with `n` (see --same_prompt).
 
 Exit codes: 0 all samples stored; 1 some samples failed after retries (see
@@ -50,7 +54,14 @@ from sftkit.formats import (
     render,
     split_reasoning,
 )
-from sftkit.jsonl import InputError, append_jsonl, atomic_write_text, dumps
+from sftkit.jsonl import (
+    InputError,
+    append_jsonl,
+    atomic_write_jsonl,
+    atomic_write_text,
+    dumps,
+    read_log,
+)
 from sftkit.oslimits import raise_open_files
 from sftkit.problems import (
     Version,
@@ -65,6 +76,13 @@ log = logging.getLogger("generate")
 
 DEFAULT_BASE_URL = "http://localhost:8000/v1"
 PREFLIGHT_SECONDS = 8.0  # the whole preflight ends well within the promised 10 s
+# A reasoning model's completion can take 15-30 min (32k tokens at 20-30 tokens/s under load), and
+# vLLM queues requests beyond its batch without rejecting them, so the wait in its queue counts
+# too: an hour fits a long completion plus a comparable wait. A request that still times out
+# gets one more attempt (TIMEOUT_ATTEMPTS in all), then is recorded, not retried to death.
+DEFAULT_TIMEOUT = 3600.0
+TIMEOUT_ATTEMPTS = 2
+CONNECT_SECONDS = 10.0  # a server that does not accept a connection in 10 s is not there
 SPARE_FILES = 256  # open files besides the connections: data, samples, logs, the interpreter's
 
 
@@ -173,13 +191,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="JSON object merged into the request body, e.g. '{\"top_k\": 20}'",
     )
-    add("--timeout", type=float, default=600.0, help="seconds per request attempt (%(default)s)")
+    add(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help="seconds to wait for one reply, queue time on the server included (%(default)s: "
+        "fits reasoning models); a timed-out request gets one more attempt, then is recorded",
+    )
     add(
         "--max_retries",
         type=int,
         default=5,
-        help="client retries per request, exponential backoff; 429/503 honour Retry-After "
-        "(%(default)s)",
+        help="client retries per request on 429/5xx and connection errors, exponential backoff; "
+        "429/503 honour Retry-After (%(default)s); timeouts are not retried this way",
     )
     add("--system", default=None, help="system prompt sent and stored with each sample (none)")
     add(
@@ -353,6 +377,7 @@ class Result:
     endpoint: str = ""
     error: str | None = None
     status: int | None = None
+    timed_out: bool = False  # the reply did not come within --timeout
 
 
 def key_of(version: Version) -> str:
@@ -557,17 +582,83 @@ class Endpoint:
         backend = (
             openai.DefaultAioHttpClient if cfg.http == "aiohttp" else openai.DefaultAsyncHttpxClient
         )
-        http_client = backend(limits=limits, event_hooks={"request": [on_request]})
+        http_client = timeout_aware(backend)(limits=limits, event_hooks={"request": [on_request]})
+        self.timeout = cfg.timeout
         self.client = openai.AsyncOpenAI(
             base_url=url,
             api_key=cfg.api_key,
             max_retries=cfg.max_retries,
-            timeout=httpx2.Timeout(cfg.timeout, connect=min(cfg.timeout, 10.0)),
+            timeout=httpx2.Timeout(cfg.timeout, connect=min(cfg.timeout, CONNECT_SECONDS)),
             http_client=http_client,
         )
 
     def healthy(self, now: float) -> bool:
         return self.down_until <= now
+
+
+_TIMEOUT_AWARE: dict[type, type] = {}
+
+
+def timeout_aware(backend: type) -> type:
+    """`backend` (the SDK's aiohttp or httpx2 client class) with send() sorting timeouts out.
+
+    The openai client retries a timeout like any transient error, up to --max_retries times: six
+    waits of --timeout for a reply that takes longer. So a reply that did not come in time leaves
+    send() as an APITimeoutError marked `no_reply`: the client passes its own errors on without
+    retrying them, and the worker gives it one more attempt. The aiohttp transport labels a refused or dropped
+    connection a (connect) timeout: that goes back to a connection error, retried as before.
+    """
+    if backend in _TIMEOUT_AWARE:
+        return _TIMEOUT_AWARE[backend]
+    import httpx2
+    import openai
+
+    class TimeoutAware(backend):
+        async def send(self, request, **kwargs):
+            try:
+                return await super().send(request, **kwargs)
+            except httpx2.TimeoutException as exc:
+                aiohttp = sys.modules.get("aiohttp")  # loaded if it is the transport
+                cause = exc.__cause__
+                if (
+                    aiohttp is not None
+                    and isinstance(cause, aiohttp.ClientConnectionError)
+                    and not isinstance(cause, TimeoutError)
+                ):
+                    raise httpx2.ConnectError(str(cause), request=request) from cause
+                if isinstance(exc, httpx2.ConnectTimeout | httpx2.PoolTimeout):
+                    raise  # no connection yet: the client's retries fit
+                timed_out = openai.APITimeoutError(request=request)
+                timed_out.no_reply = True  # send() tells it from a connect timeout by this
+                raise timed_out from exc
+
+    _TIMEOUT_AWARE[backend] = TimeoutAware
+    return TimeoutAware
+
+
+def describe_connection_error(exc: BaseException, url: str) -> str:
+    """What went wrong with a connection, in words: APIConnectionError caused by a refused
+    connect -> "connection refused at http://127.0.0.1:1/v1"."""
+    seen, chain = set(), []
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        chain.append(exc)
+        os_error = getattr(exc, "os_error", None)  # aiohttp keeps the socket error here
+        if isinstance(os_error, OSError):
+            chain.append(os_error)
+        exc = exc.__cause__ or exc.__context__
+    for e in chain:
+        if isinstance(e, ConnectionRefusedError):
+            return f"connection refused at {url}"
+        if isinstance(e, ConnectionResetError):
+            return f"connection reset by {url}"
+    for e in chain:
+        if type(e).__name__ == "ServerDisconnectedError" or "disconnect" in str(e).lower():
+            return f"{url} closed the connection without a reply"
+        if isinstance(e, TimeoutError) or "timeout" in type(e).__name__.lower():
+            return f"no connection to {url} within {CONNECT_SECONDS:g} s"
+    inner = chain[-1] if chain else None
+    return f"cannot connect to {url}: {inner}" if inner is not None else f"cannot connect to {url}"
 
 
 def pick_endpoint(endpoints: list[Endpoint], exclude: set[str]) -> Endpoint | None:
@@ -602,6 +693,12 @@ async def preflight(endpoints: list[Endpoint], model: str | None) -> tuple[list[
             key_hint = " (wrong or missing key: --api_key or $OPENAI_API_KEY)"
             hints = {401: key_hint, 403: key_hint, 404: " (does --base_url end in /v1?)"}
             return f"HTTP {exc.status_code} from GET /models{hints.get(exc.status_code, '')}"
+        except openai.APITimeoutError as exc:
+            if getattr(exc, "no_reply", False):
+                return f"no answer within {PREFLIGHT_SECONDS - 1:.0f} s"
+            return describe_connection_error(exc, ep.url)
+        except openai.APIConnectionError as exc:
+            return describe_connection_error(exc, ep.url)
         except openai.APIError as exc:
             return f"{type(exc).__name__}: {exc.message}"
 
@@ -609,11 +706,16 @@ async def preflight(endpoints: list[Endpoint], model: str | None) -> tuple[list[
     reachable = [
         (ep, ids) for ep, ids in zip(endpoints, answers, strict=True) if isinstance(ids, list)
     ]
-    for ep, ids in zip(endpoints, answers, strict=True):
-        if isinstance(ids, str):
-            log.warning("endpoint %s unreachable: %s", ep.url, ids)
+    # "connection refused at <url>" names its endpoint already; other answers get it prefixed.
+    why = {
+        ep.url: ids if ep.url in ids else f"{ep.url}: {ids}"
+        for ep, ids in zip(endpoints, answers, strict=True)
+        if isinstance(ids, str)
+    }
+    for text in why.values():
+        log.warning("endpoint unreachable: %s", text)
     if not reachable:
-        detail = "; ".join(f"{ep.url}: {ids}" for ep, ids in zip(endpoints, answers, strict=True))
+        detail = "; ".join(why.values())
         raise PreflightError(f"cannot reach any endpoint ({detail}); is the server running?")
     if model is None:
         ids = reachable[0][1]
@@ -692,9 +794,13 @@ async def send(ep: Endpoint, body: dict, job: Job) -> Result:
         result.status = exc.status_code
         result.error = f"HTTP {exc.status_code}: {str(exc.message)[:300]}"
     except openai.APITimeoutError as exc:
-        # The aiohttp transport reports a dropped connection as a timeout: name the real cause.
-        cause = exc.__cause__.__cause__ if exc.__cause__ is not None else None
-        result.error = f"timeout ({type(cause).__name__}: {cause})" if cause else "timeout"
+        if getattr(exc, "no_reply", False):  # see timeout_aware()
+            result.timed_out = True
+            result.error = f"timeout after {ep.timeout:g} s; raise --timeout"
+        else:
+            result.error = describe_connection_error(exc, ep.url)
+    except openai.APIConnectionError as exc:
+        result.error = describe_connection_error(exc, ep.url)
     except openai.APIError as exc:
         result.error = f"{type(exc).__name__}: {str(exc.message)[:300]}"
     except (ValueError, TypeError, AttributeError) as exc:
@@ -749,6 +855,34 @@ def build_record(cfg: Config, result: Result, sample: int, choice: dict, created
         "created": created,
     }
     return add_answer_meta(render(conv, cfg.fmt, cfg.reasoning), cfg.fmt, version.gold, meta)
+
+
+def prune_failures(cfg: Config, stored: dict[str, set[str]]) -> None:
+    """Leave in each source's failures.jsonl only its open failures: the last line per sample
+    that is still not stored. A rerun that stores a sample that once failed closes its failure.
+    Lines that name no sample this run knows are kept as they are."""
+    for source in sorted({key.split("/", 1)[0] for key in stored}):
+        path = Path(cfg.output_dir) / source / merge.FAILURES_FILE
+        records, bad = read_log(path)
+        if not records:
+            continue
+        open_: dict[tuple, dict] = {}
+        for lineno, rec in records:
+            names = stored.get(f"{source}/{rec.get('type')}")
+            p, s = rec.get("problem_index"), rec.get("sample_index")
+            if names is None or not isinstance(p, int) or not isinstance(s, int):
+                open_[("line", lineno)] = rec
+            elif f"{p}_{s}.jsonl" not in names:
+                open_.pop((rec["type"], p, s), None)  # the newest line per sample, in file order
+                open_[(rec["type"], p, s)] = rec
+        if len(open_) == len(records) and not bad:
+            continue
+        if open_:
+            atomic_write_jsonl(path, open_.values())
+        else:
+            path.unlink(missing_ok=True)
+        closed = len(records) - len(open_)
+        log.info("%s: %d failure line(s) closed or superseded, %d open", path, closed, len(open_))
 
 
 def failure_record(cfg: Config, job: Job, sample: int, error: str, result: Result) -> dict:
@@ -823,6 +957,7 @@ class Runner:
         while (job := self.next_job()) is not None:
             body = request_body(self.cfg, self.model, job)
             tried: set[str] = set()
+            timeouts = 0
             while True:
                 ep = pick_endpoint(self.endpoints, tried)
                 if totals.first_request is None:
@@ -830,6 +965,16 @@ class Runner:
                 result = await send(ep, body, job)
                 totals.requests += 1
                 if result.error is None:
+                    break
+                if result.timed_out:
+                    # Slow, not broken: one more attempt, then a failure naming the limit.
+                    timeouts += 1
+                    if timeouts < TIMEOUT_ATTEMPTS:
+                        totals.retries += 1
+                        continue
+                    result.error = (
+                        f"timeout after {ep.timeout:g} s ({timeouts} attempts); raise --timeout"
+                    )
                     break
                 # Connection trouble, overload or a server error after the client's retries: rest
                 # this endpoint and give the job to another one if there is one. A 4xx other
@@ -989,6 +1134,7 @@ async def generate(cfg: Config, versions: list[Version], sentences: list[str]) -
             log.info("retry_zero round %d: %d problem version(s) with zero correct", r, len(zero))
             await runner.run(plan_jobs(cfg, versions, sentences, stored, zero, stats, round_no=r))
             rounds_done = r
+        prune_failures(cfg, stored)
     finally:
         for ep in all_endpoints:
             await ep.client.close()

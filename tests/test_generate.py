@@ -7,6 +7,7 @@ a separate process (prompt reproducibility, kill -9, api key on the console) use
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -212,6 +213,65 @@ def test_slow_request_times_out_and_is_recorded(tmp_path, capsys, mock_server):
     srv.update(p_slow=0.0)
     assert run(capsys, argv)[0] == 0
     assert len(stored(out, "sub_math")) == 2
+
+
+def test_timeout_gets_one_more_attempt_then_names_the_limit(tmp_path, capsys, mock_server):
+    # Replies slower than --timeout: not retried --max_retries times, but twice, then recorded.
+    srv = mock_server(p_slow=1.0, slow_seconds=3.0)
+    out = tmp_path / "out"
+    argv = args(srv, out, "--input_file", str(subset(tmp_path, 1)), "--n", "1", "--timeout", "0.5")
+    rc, stdout, _ = run(capsys, argv)  # --max_retries 3
+    assert rc == 1 and srv.stats["requests"] == 2 * 2
+    assert [f["error"] for f in failures(out, "sub_math")] == [
+        "timeout after 0.5 s (2 attempts); raise --timeout"
+    ] * 2
+    assert "retries 2" in stdout
+
+
+@pytest.mark.parametrize("http", ["aiohttp", "httpx"])
+def test_refused_connection_is_reported_as_refused_quickly(tmp_path, capsys, http):
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    argv = ["--base_url", url, "--output_dir", str(tmp_path / "o"), "--max_retries", "0",
+            "--input_file", str(subset(tmp_path, 1)), "--sentences", str(SENT), "--http", http]  # fmt: skip
+    t0 = time.monotonic()
+    rc, _, err = run(capsys, argv)
+    assert rc == 2 and time.monotonic() - t0 < 5
+    assert f"connection refused at {url}" in err and "Timeout" not in err
+    # The same words when the server goes away after preflight, for a completion request.
+    cfg = gen.config_from_args(gen.parse_args(argv))
+    version = build_versions(load_problems(MATH)[0])[0]
+    job = gen.Job(version, "1+1?", (0,))
+
+    async def send_once():
+        async def hook(request):
+            pass
+
+        ep = gen.Endpoint(url, cfg, hook)
+        try:
+            return await gen.send(ep, gen.request_body(cfg, "m", job), job)
+        finally:
+            await ep.client.close()
+
+    result = asyncio.run(send_once())
+    assert result.error == f"connection refused at {url}" and not result.timed_out
+
+
+def test_failures_file_keeps_only_open_failures(tmp_path, capsys, mock_server):
+    srv = mock_server(p_500=1.0)
+    out = tmp_path / "out"
+    argv = args(
+        srv, out, "--input_file", str(subset(tmp_path, 2)), "--n", "2", "--max_retries", "0"
+    )
+    assert run(capsys, argv)[0] == 1 and len(failures(out, "sub_math")) == 8
+    assert run(capsys, argv)[0] == 1  # failed again: still one line per sample, the newest
+    fails = failures(out, "sub_math")
+    assert len(fails) == 8 and len({f["generation_id"] for f in fails}) == 8
+    srv.update(p_500=0.0, p_correct=1.0)
+    rc, stdout, _ = run(capsys, argv)
+    assert rc == 0 and len(stored(out, "sub_math")) == 8
+    assert failures(out, "sub_math") == []  # every sample stored: no open failure is left
+    report = json.loads((out / "report.json").read_text())
+    assert report["totals"]["failures"] == 0
 
 
 def test_length_truncation_kept_and_marked(tmp_path, capsys, mock_server):
