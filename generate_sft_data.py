@@ -25,8 +25,9 @@ stored since are dropped and each sample keeps its newest line. Samples of one
 version whose prompts are identical go out as one request with `n` (see --same_prompt).
 
 Exit codes: 0 all samples stored; 1 some samples failed after retries (see
-`<output>/<source>/failures.jsonl`) or the merge failed; 2 bad input, bad flags or preflight
-failure (endpoint unreachable, unknown model); 130 interrupted.
+`<output>/<source>/failures.jsonl`) or the merge failed; 2 bad input, bad flags, preflight
+failure (endpoint unreachable, unknown model) or an output folder holding another run's samples
+(see sftkit/signature.py; --allow_mixed); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ import logging
 import os
 import sys
 import time
-from collections import deque
+from collections import Counter, deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,6 +72,14 @@ from sftkit.problems import (
     load_problems,
     load_sentences,
     stable_hash,
+)
+from sftkit.signature import (
+    SIGNATURE_FILE,
+    describe,
+    differences,
+    make_signature,
+    read_signatures,
+    write_signatures,
 )
 
 log = logging.getLogger("generate")
@@ -120,6 +130,7 @@ class Config:
     max_n: int
     merge_only: bool
     progress: bool
+    allow_mixed: bool = False
     http: str = "aiohttp"
     api_key: str = field(default="EMPTY", repr=False)  # never printed
 
@@ -130,7 +141,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "against a vLLM / OpenAI-compatible endpoint. Rerun the same command to resume.",
         epilog="Exit codes: 0 done; 1 some samples failed after retries (see "
         "<output>/<source>/failures.jsonl; rerun to retry them) or the merge failed; "
-        "2 bad input or flags, endpoint unreachable, unknown model; 130 interrupted.",
+        "2 bad input or flags, endpoint unreachable, unknown model, output folder holding "
+        "another run's samples; 130 interrupted.",
     )
     add = p.add_argument
     add("--data_dir", default="data", help="folder of *_math.jsonl problem files (%(default)s)")
@@ -235,6 +247,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=16,
         help="most samples per request when batching; 1 = never batch (%(default)s)",
     )
+    add(
+        "--allow_mixed",
+        action="store_true",
+        help="run even if the output folder holds samples of another model or other sampling "
+        "settings (see <output>/run_signature.json); the folder is then marked mixed in "
+        "report.json",
+    )
     add("--merge_only", action="store_true", help="only merge validated samples and report")
     add("--no_progress", action="store_true", help="no progress bar")
     add(
@@ -294,6 +313,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         max_n=args.max_n,
         merge_only=args.merge_only,
         progress=not args.no_progress,
+        allow_mixed=args.allow_mixed,
         http=args.http,
         api_key=args.api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY",
     )
@@ -355,6 +375,112 @@ def ensure_open_files(cfg: Config) -> None:
             f"--worker {cfg.worker}: needs about {need} open files, but this process may open "
             f"only {limit}; raise the limit (ulimit -n {need}) or lower --worker"
         )
+
+
+# --------------------------------------------------------------------------- run signature
+
+
+def run_signature(cfg: Config, model: str, sentences: list[str]) -> dict:
+    """What makes one sample what it is (sftkit.signature): model, prompt, sampling settings."""
+    return make_signature(
+        model,
+        sentences,
+        cfg.same_prompt,
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
+        max_tokens=cfg.max_tokens,
+        seed=cfg.seed,
+        system=cfg.system,
+        reasoning_effort=cfg.reasoning_effort,
+        extra_body=cfg.extra_body,
+    )
+
+
+def sample_paths(output_dir: str) -> Iterator[str]:
+    """Every stored sample file of the folder: <source>/<type>/<p>_<s>.jsonl."""
+    out = Path(output_dir)
+    for source in merge.list_sources(out):
+        with os.scandir(out / source) as it:
+            types = [e.path for e in it if e.is_dir() and not e.name.endswith("_validated")]
+        for folder in sorted(types):
+            for _, _, name in merge.list_sample_files(Path(folder))[0]:
+                yield os.path.join(folder, name)
+
+
+def models_in_samples(output_dir: str) -> Counter:
+    """meta.model of every stored sample (for a folder from before signatures were kept)."""
+    models: Counter = Counter()
+    for path in sample_paths(output_dir):
+        try:
+            meta = merge.read_sample(path).get("meta")
+        except (OSError, UnicodeDecodeError, ValueError):
+            continue  # the watcher reports unreadable samples; this is only about models
+        model = meta.get("model") if isinstance(meta, dict) else None
+        if isinstance(model, str):  # a server that names no model proves no mismatch
+            models[model] += 1
+    return models
+
+
+def check_signature(cfg: Config, sig: dict) -> None:
+    """Record this run's signature in the output folder, or stop (InputError) before any request
+    if the folder holds samples another run produced: they would count as done for this one.
+
+    A folder without run_signature.json but with samples (written before signatures were kept)
+    is judged by its samples' meta.model: all of this run's model -> this run's settings are
+    recorded; another model -> refused like a signature mismatch.
+    """
+    out = Path(cfg.output_dir)
+    ways_out = (
+        "Its stored samples would count as done for this run. Use another --output_dir, or "
+        "--allow_mixed to add to this folder on purpose (report.json will then say it is mixed)."
+    )
+    held = read_signatures(out)
+    if held is None:
+        models = models_in_samples(cfg.output_dir)
+        others = sorted(m for m in models if m != sig["model"])
+        if not others:
+            if models:
+                log.info(
+                    "%s has no %s: its %d stored samples are all of model %s; recording this "
+                    "run's settings",
+                    out,
+                    SIGNATURE_FILE,
+                    sum(models.values()),
+                    sig["model"],
+                )
+            write_signatures(out, [sig], adopted_from_samples=bool(models))
+            return
+        found = ", ".join(f"{models[m]} of model {m}" for m in others)
+        if not cfg.allow_mixed:
+            raise InputError(
+                f"{out} holds samples of another model ({found}; no {SIGNATURE_FILE}, so read "
+                f"from the samples' meta.model); this run: model {sig['model']}. {ways_out}"
+            )
+        log.warning(
+            "--allow_mixed: adding model %s to %s, which holds %s", sig["model"], out, found
+        )
+        write_signatures(out, [{"model": m} for m in others] + [sig], adopted_from_samples=True)
+        return
+    sigs = held["signatures"]
+    if sig in sigs:
+        return
+    if next(sample_paths(cfg.output_dir), None) is None:
+        log.info("%s holds no samples: replacing its run signature with this run's", out)
+        write_signatures(out, [sig])
+        return
+    if not cfg.allow_mixed:
+        runs = "; ".join(describe(s) for s in sigs)
+        raise InputError(
+            f"{out} holds samples of another run ({out / SIGNATURE_FILE}): {runs}. This run "
+            f"differs in: {', '.join(differences(sigs[0], sig))}. {ways_out}"
+        )
+    log.warning(
+        "--allow_mixed: %s now holds samples of %d runs (report.json says it is mixed)",
+        out,
+        len(sigs) + 1,
+    )
+    adopted = bool(held.get("adopted_from_samples"))
+    write_signatures(out, [*sigs, sig], adopted_from_samples=adopted)
 
 
 # --------------------------------------------------------------------------- planning
@@ -1098,6 +1224,7 @@ async def generate(cfg: Config, versions: list[Version], sentences: list[str]) -
     gc_threshold = gc.get_threshold()
     try:
         endpoints, model = await preflight(endpoints, cfg.model)
+        check_signature(cfg, run_signature(cfg, model, sentences))
         # The SDK's ~90k import-time objects live to the end: keep full collections (60 ms each,
         # several per 10k requests) from walking them again. Each request allocates hundreds of
         # short-lived containers, so the default 700-allocation young generation is collected
@@ -1252,7 +1379,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         summary = asyncio.run(generate(cfg, versions, sentences))
-    except PreflightError as exc:
+    except (PreflightError, InputError) as exc:  # InputError: the folder holds another run
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

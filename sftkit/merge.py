@@ -40,6 +40,7 @@ from sftkit.jsonl import (
     verdict_is_stale,
 )
 from sftkit.problems import TYPES
+from sftkit.signature import SIGNATURE_FILE, read_signatures
 
 MERGED_DIR = "merged"
 ALL_NAME = "sft_math_all"
@@ -518,6 +519,11 @@ def build_report(output_dir: str | os.PathLike) -> dict:
     by_key = (generation or {}).get("by_source_type")
     by_key = by_key if isinstance(by_key, dict) else {}
     rows, zero, warnings = [], [], [gen_problem] if gen_problem else []
+    try:
+        held = read_signatures(out)
+    except InputError as exc:
+        held = None
+        warnings.append(str(exc))
     for source in list_sources(out):
         src_dir = out / source
         failed, vague, bad_failures = read_failures(src_dir / FAILURES_FILE)
@@ -554,6 +560,9 @@ def build_report(output_dir: str | os.PathLike) -> dict:
     return {
         "output_dir": str(out),
         "created": time.time(),
+        # Samples of more than one model / sampling settings (the generator's --allow_mixed).
+        "mixed": bool(held and held.get("mixed")),
+        "signatures": held["signatures"] if held else [],
         "rows": rows,
         "totals": totals,
         "zero_correct": zero,
@@ -654,6 +663,11 @@ def format_report(report: dict, max_listed: int = 30) -> str:
                     f"  {r['source']}/{r['type']}: {g.get('skipped_k_correct') or 0} skipped by "
                     f"k_correct, {g.get('retry_samples') or 0} retry samples"
                 )
+    if report.get("mixed"):
+        lines.append(
+            f"Mixed folder: samples of {len(report['signatures'])} runs (models or sampling "
+            f"settings differ; see {SIGNATURE_FILE})"
+        )
     stray = report["totals"].get("stray")
     if stray:
         lines.append(f"Stray files: {stray} (no planned problem; not counted, not merged)")

@@ -338,6 +338,59 @@ def test_kill_9_then_resume_completes_without_duplicates(tmp_path, capsys, mock_
     assert srv.stats["requests"] - requests_before == total - len(before)
 
 
+# --- run signature: stored samples count as done only for the run that would produce them ---
+
+
+def test_another_model_or_setting_stops_before_any_request(tmp_path, capsys, mock_server):
+    demo, real = mock_server(p_correct=1.0), mock_server(p_correct=1.0, model="Qwen/Qwen3-8B")
+    out = tmp_path / "sft_output"
+    src = ["--input_file", str(subset(tmp_path, 2)), "--n", "2"]
+    assert run(capsys, args(demo, out, *src))[0] == 0
+
+    rc, _, err = run(capsys, args(real, out, *src, "--n", "8"))
+    assert rc == 2 and real.stats["requests"] == 0
+    held = json.loads((out / "run_signature.json").read_text())
+    assert held["mixed"] is False and held["signatures"][0]["model"] == "demo-model"
+    assert f"{out} holds samples of another run" in err and "model demo-model" in err
+    assert "differs in: model Qwen/Qwen3-8B" in err
+    assert "--output_dir" in err and "--allow_mixed" in err
+    # A setting that changes what is sampled stops the run too; n, worker and format do not.
+    rc, _, err = run(capsys, args(demo, out, *src, "--temperature", "0.3"))
+    assert rc == 2 and "differs in: temperature 0.3" in err
+    before = demo.stats["requests"]
+    assert (
+        run(capsys, args(demo, out, *src, "--n", "3", "--worker", "2", "--format", "alpaca"))[0]
+        == 0
+    )
+    assert demo.stats["requests"] - before == 2 * 2  # only sample 2 of each version is new
+
+    # On purpose: the run goes ahead and the folder says it is mixed from then on.
+    rc, stdout, _ = run(capsys, args(real, out, *src, "--n", "4", "--allow_mixed"))
+    assert rc == 0 and "Mixed folder: samples of 2 runs" in stdout
+    models = {r["meta"]["model"] for r in stored(out, "sub_math").values()}
+    assert models == {"demo-model", "Qwen/Qwen3-8B"}
+    report = json.loads((out / "report.json").read_text())
+    assert report["mixed"] is True and len(report["signatures"]) == 2
+    assert run(capsys, args(real, out, *src, "--n", "4"))[0] == 0  # a run it holds: no flag needed
+    assert json.loads((out / "run_signature.json").read_text())["mixed"] is True
+
+
+def test_folder_from_before_signatures_is_judged_by_its_samples(tmp_path, capsys, mock_server):
+    demo, real = mock_server(p_correct=1.0), mock_server(p_correct=1.0, model="Qwen/Qwen3-8B")
+    out = tmp_path / "out"
+    src = ["--input_file", str(subset(tmp_path, 1)), "--n", "1"]
+    assert run(capsys, args(demo, out, *src))[0] == 0
+    (out / "run_signature.json").unlink(missing_ok=True)  # as written by an older version
+
+    rc, _, err = run(capsys, args(real, out, *src))
+    assert rc == 2 and real.stats["requests"] == 0
+    assert "2 of model demo-model" in err and "meta.model" in err and "--allow_mixed" in err
+    assert not (out / "run_signature.json").exists()
+    assert run(capsys, args(demo, out, *src, "--temperature", "0.2"))[0] == 0  # same model
+    held = json.loads((out / "run_signature.json").read_text())
+    assert held["adopted_from_samples"] is True and held["signatures"][0]["temperature"] == 0.2
+
+
 # --- preflight and bad input: exit 2 before any request ---
 
 
