@@ -431,7 +431,7 @@ def check_signature(cfg: Config, sig: dict) -> None:
     """
     out = Path(cfg.output_dir)
     ways_out = (
-        "Its stored samples would count as done for this run. Use another --output_dir, or "
+        "\n  Its stored samples would count as done for this run. Use another --output_dir, or "
         "--allow_mixed to add to this folder on purpose (report.json will then say it is mixed)."
     )
     held = read_signatures(out)
@@ -453,8 +453,8 @@ def check_signature(cfg: Config, sig: dict) -> None:
         found = ", ".join(f"{models[m]} of model {m}" for m in others)
         if not cfg.allow_mixed:
             raise InputError(
-                f"{out} holds samples of another model ({found}; no {SIGNATURE_FILE}, so read "
-                f"from the samples' meta.model); this run: model {sig['model']}. {ways_out}"
+                f"{out} holds samples of another model: {found} (no {SIGNATURE_FILE}: read "
+                f"from the samples' meta.model)\n  this run: model {sig['model']}{ways_out}"
             )
         log.warning(
             "--allow_mixed: adding model %s to %s, which holds %s", sig["model"], out, found
@@ -469,10 +469,10 @@ def check_signature(cfg: Config, sig: dict) -> None:
         write_signatures(out, [sig])
         return
     if not cfg.allow_mixed:
-        runs = "; ".join(describe(s) for s in sigs)
+        runs = "".join(f"\n  {describe(s)}" for s in sigs)
         raise InputError(
-            f"{out} holds samples of another run ({out / SIGNATURE_FILE}): {runs}. This run "
-            f"differs in: {', '.join(differences(sigs[0], sig))}. {ways_out}"
+            f"{out} holds samples of another run ({out / SIGNATURE_FILE}):{runs}\n  this run "
+            f"differs in: {', '.join(differences(sigs[0], sig))}{ways_out}"
         )
     log.warning(
         "--allow_mixed: %s now holds samples of %d runs (report.json says it is mixed)",

@@ -569,12 +569,14 @@ class Watcher:
     def unreadable(self) -> list[str]:
         """ "path: error" for each sample file whose latest verdict is an error (unreadable file,
         grader crash), sorted."""
-        return sorted(
-            f"{f.path / name}: {f.verdicts[name]['error']}"
-            for f in self.folders.values()
-            for name in f.live
-            if f.verdicts[name].get("error")
-        )
+        found = []
+        for f in self.folders.values():
+            for name in f.live:
+                error = f.verdicts[name].get("error")
+                if error:  # a read error names its file already ("<path>:1: invalid JSON")
+                    path = str(f.path / name)
+                    found.append(error if error.startswith(path) else f"{path}: {error}")
+        return sorted(found)
 
     def busy(self) -> bool:
         return bool(self.futures) or any(f.pending for f in self.folders.values())

@@ -196,7 +196,7 @@ def test_unreadable_file_is_reported_and_skipped(tmp_path):
     # Not read again while unchanged, but still reported: --once exits as the live run did.
     again = run_once(out, "--max_tries", "2")
     assert again.returncode == 1 and len(verdict_lines(out)["multiples"]) == 2
-    assert f"{bad}: {bad}:1: invalid JSON" in again.stdout
+    assert f"  {bad}:1: invalid JSON" in again.stdout
 
 
 @pytest.mark.parametrize("rewrite", ["replace", "in_place"])
