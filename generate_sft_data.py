@@ -74,6 +74,7 @@ from sftkit.problems import (
     stable_hash,
 )
 from sftkit.signature import (
+    SAMPLING,
     SIGNATURE_FILE,
     describe,
     differences,
@@ -382,18 +383,8 @@ def ensure_open_files(cfg: Config) -> None:
 
 def run_signature(cfg: Config, model: str, sentences: list[str]) -> dict:
     """What makes one sample what it is (sftkit.signature): model, prompt, sampling settings."""
-    return make_signature(
-        model,
-        sentences,
-        cfg.same_prompt,
-        temperature=cfg.temperature,
-        top_p=cfg.top_p,
-        max_tokens=cfg.max_tokens,
-        seed=cfg.seed,
-        system=cfg.system,
-        reasoning_effort=cfg.reasoning_effort,
-        extra_body=cfg.extra_body,
-    )
+    sampling = {name: getattr(cfg, name) for name in SAMPLING}
+    return make_signature(model, sentences, cfg.same_prompt, **sampling)
 
 
 def sample_paths(output_dir: str) -> Iterator[str]:

@@ -28,9 +28,8 @@ from pathlib import Path
 from sftkit.jsonl import InputError, atomic_write_text
 
 SIGNATURE_FILE = "run_signature.json"
-# In the order describe() prints them.
-KEYS = (
-    "model",
+# The generator's settings (same names as its flags) that change what is sampled.
+SAMPLING = (
     "temperature",
     "top_p",
     "max_tokens",
@@ -38,9 +37,8 @@ KEYS = (
     "system",
     "reasoning_effort",
     "extra_body",
-    "instructions",
-    "same_prompt",
 )
+KEYS = ("model", *SAMPLING, "instructions", "same_prompt")  # in the order describe() prints them
 
 
 def make_signature(model: str, sentences: list[str], same_prompt: bool, **sampling) -> dict:
