@@ -215,12 +215,13 @@ def test_slow_request_times_out_and_is_recorded(tmp_path, capsys, mock_server):
     assert len(stored(out, "sub_math")) == 2
 
 
-def test_timeout_gets_one_more_attempt_then_names_the_limit(tmp_path, capsys, mock_server):
+@pytest.mark.parametrize("http", ["aiohttp", "httpx"])
+def test_timeout_gets_one_more_attempt_then_names_the_limit(tmp_path, capsys, mock_server, http):
     # Replies slower than --timeout: not retried --max_retries times, but twice, then recorded.
     srv = mock_server(p_slow=1.0, slow_seconds=3.0)
     out = tmp_path / "out"
-    argv = args(srv, out, "--input_file", str(subset(tmp_path, 1)), "--n", "1", "--timeout", "0.5")
-    rc, stdout, _ = run(capsys, argv)  # --max_retries 3
+    src = ["--input_file", str(subset(tmp_path, 1)), "--n", "1", "--http", http]
+    rc, stdout, _ = run(capsys, args(srv, out, *src, "--timeout", "0.5"))  # --max_retries 3
     assert rc == 1 and srv.stats["requests"] == 2 * 2
     assert [f["error"] for f in failures(out, "sub_math")] == [
         "timeout after 0.5 s (2 attempts); raise --timeout"
