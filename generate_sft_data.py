@@ -412,9 +412,10 @@ def models_in_samples(output_dir: str) -> Counter:
     return models
 
 
-def check_signature(cfg: Config, sig: dict) -> None:
-    """Record this run's signature in the output folder, or stop (InputError) before any request
-    if the folder holds samples another run produced: they would count as done for this one.
+def check_signature(cfg: Config, sig: dict) -> tuple[list[dict], bool] | None:
+    """Stop (InputError) a run whose signature the output folder does not hold while it holds
+    samples: they would count as done for this run. Otherwise return what to record in
+    run_signature.json (signatures, adopted from legacy samples?), or None if it is there.
 
     A folder without run_signature.json but with samples (written before signatures were kept)
     is judged by its samples' meta.model: all of this run's model -> this run's settings are
@@ -439,8 +440,7 @@ def check_signature(cfg: Config, sig: dict) -> None:
                     sum(models.values()),
                     sig["model"],
                 )
-            write_signatures(out, [sig], adopted_from_samples=bool(models))
-            return
+            return [sig], bool(models)
         found = ", ".join(f"{models[m]} of model {m}" for m in others)
         if not cfg.allow_mixed:
             raise InputError(
@@ -450,15 +450,13 @@ def check_signature(cfg: Config, sig: dict) -> None:
         log.warning(
             "--allow_mixed: adding model %s to %s, which holds %s", sig["model"], out, found
         )
-        write_signatures(out, [{"model": m} for m in others] + [sig], adopted_from_samples=True)
-        return
+        return [{"model": m} for m in others] + [sig], True
     sigs = held["signatures"]
     if sig in sigs:
-        return
+        return None
     if next(sample_paths(cfg.output_dir), None) is None:
         log.info("%s holds no samples: replacing its run signature with this run's", out)
-        write_signatures(out, [sig])
-        return
+        return [sig], False
     if not cfg.allow_mixed:
         runs = "".join(f"\n  {describe(s)}" for s in sigs)
         raise InputError(
@@ -470,8 +468,7 @@ def check_signature(cfg: Config, sig: dict) -> None:
         out,
         len(sigs) + 1,
     )
-    adopted = bool(held.get("adopted_from_samples"))
-    write_signatures(out, [*sigs, sig], adopted_from_samples=adopted)
+    return [*sigs, sig], bool(held.get("adopted_from_samples"))
 
 
 # --------------------------------------------------------------------------- planning
@@ -1214,8 +1211,16 @@ async def generate(cfg: Config, versions: list[Version], sentences: list[str]) -
     endpoints = all_endpoints = [Endpoint(url, cfg, count_retries) for url in cfg.base_urls]
     gc_threshold = gc.get_threshold()
     try:
+        # With --model the folder is checked before any request at all, else once preflight has
+        # named the model; the signature is recorded only for a run that passed preflight.
+        record = (
+            check_signature(cfg, run_signature(cfg, cfg.model, sentences)) if cfg.model else None
+        )
         endpoints, model = await preflight(endpoints, cfg.model)
-        check_signature(cfg, run_signature(cfg, model, sentences))
+        if cfg.model is None:
+            record = check_signature(cfg, run_signature(cfg, model, sentences))
+        if record is not None:
+            write_signatures(cfg.output_dir, record[0], adopted_from_samples=record[1])
         # The SDK's ~90k import-time objects live to the end: keep full collections (60 ms each,
         # several per 10k requests) from walking them again. Each request allocates hundreds of
         # short-lived containers, so the default 700-allocation young generation is collected

@@ -348,14 +348,16 @@ def test_another_model_or_setting_stops_before_any_request(tmp_path, capsys, moc
     src = ["--input_file", str(subset(tmp_path, 2)), "--n", "2"]
     assert run(capsys, args(demo, out, *src))[0] == 0
 
-    rc, _, err = run(capsys, args(real, out, *src, "--n", "8"))
-    assert rc == 2 and real.stats["requests"] == 0
+    rc, _, err = run(capsys, args(real, out, *src, "--n", "8", "--model", "Qwen/Qwen3-8B"))
+    assert rc == 2 and real.stats["requests"] == real.stats["models"] == 0  # not even preflight
     held = json.loads((out / "run_signature.json").read_text())
     assert held["mixed"] is False and held["signatures"][0]["model"] == "demo-model"
     assert f"{out} holds samples of another run" in err and "model demo-model" in err
     assert "differs in: model Qwen/Qwen3-8B" in err
     assert "--output_dir" in err and "--allow_mixed" in err
-    # A setting that changes what is sampled stops the run too; n, worker and format do not.
+    # Without --model, right after preflight has named it; so for a setting that changes what
+    # is sampled. n, worker and format do not.
+    assert run(capsys, args(real, out, *src))[0] == 2 and real.stats["requests"] == 0
     rc, _, err = run(capsys, args(demo, out, *src, "--temperature", "0.3"))
     assert rc == 2 and "differs in: temperature 0.3" in err
     before = demo.stats["requests"]
