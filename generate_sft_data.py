@@ -719,8 +719,9 @@ def timeout_aware(backend: type) -> type:
     The openai client retries a timeout like any transient error, up to --max_retries times: six
     waits of --timeout for a reply that takes longer. So a reply that did not come in time leaves
     send() as an APITimeoutError marked `no_reply`: the client passes its own errors on without
-    retrying them, and the worker gives it one more attempt. The aiohttp transport labels a refused or dropped
-    connection a (connect) timeout: that goes back to a connection error, retried as before.
+    retrying them, and the worker gives it one more attempt. The aiohttp transport labels a
+    refused or dropped connection a (connect) timeout: that goes back to a connection error,
+    which the client retries as before.
     """
     if backend in _TIMEOUT_AWARE:
         return _TIMEOUT_AWARE[backend]
