@@ -16,13 +16,18 @@ Pipeline order: parse_args() -> load_inputs() -> preflight() -> plan_jobs() -> R
 
 Requests: a fixed set of --worker tasks pulls jobs from one queue, so exactly --worker requests
 are in flight; each endpoint has one AsyncOpenAI client whose pool holds --worker connections;
-the client's own retries (backoff, Retry-After) and per-request timeouts apply, and a request that
-still fails moves to another healthy endpoint before it is recorded as failed. Samples of one
+the client's own retries (backoff, Retry-After) apply to 429/5xx and connection errors, and a
+request that still fails moves to another healthy endpoint before it is recorded as failed. A
+reply that does not come within --timeout (default an hour: reasoning models plus vLLM's queue)
+gets one more attempt, then is recorded as "timeout after 3600 s (2 attempts); raise --timeout".
+`<output>/<source>/failures.jsonl` holds the open failures: at the end of a run, lines of samples
+stored since are dropped and each sample keeps its newest line. Samples of one
 version whose prompts are identical go out as one request with `n` (see --same_prompt).
 
 Exit codes: 0 all samples stored; 1 some samples failed after retries (see
-`<output>/<source>/failures.jsonl`) or the merge failed; 2 bad input, bad flags or preflight
-failure (endpoint unreachable, unknown model); 130 interrupted.
+`<output>/<source>/failures.jsonl`) or the merge failed; 2 bad input, bad flags, preflight
+failure (endpoint unreachable, unknown model) or an output folder holding another run's samples
+(see sftkit/signature.py; --allow_mixed); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -35,7 +40,8 @@ import logging
 import os
 import sys
 import time
-from collections import deque
+from collections import Counter, deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,7 +56,14 @@ from sftkit.formats import (
     render,
     split_reasoning,
 )
-from sftkit.jsonl import InputError, append_jsonl, atomic_write_text, dumps
+from sftkit.jsonl import (
+    InputError,
+    append_jsonl,
+    atomic_write_jsonl,
+    atomic_write_text,
+    dumps,
+    read_log,
+)
 from sftkit.oslimits import raise_open_files
 from sftkit.problems import (
     Version,
@@ -60,11 +73,27 @@ from sftkit.problems import (
     load_sentences,
     stable_hash,
 )
+from sftkit.signature import (
+    SAMPLING,
+    SIGNATURE_FILE,
+    describe,
+    differences,
+    make_signature,
+    read_signatures,
+    write_signatures,
+)
 
 log = logging.getLogger("generate")
 
 DEFAULT_BASE_URL = "http://localhost:8000/v1"
 PREFLIGHT_SECONDS = 8.0  # the whole preflight ends well within the promised 10 s
+# A reasoning model's completion can take 15-30 min (32k tokens at 20-30 tokens/s under load), and
+# vLLM queues requests beyond its batch without rejecting them, so the wait in its queue counts
+# too: an hour fits a long completion plus a comparable wait. A request that still times out
+# gets one more attempt (TIMEOUT_ATTEMPTS in all), then is recorded, not retried to death.
+DEFAULT_TIMEOUT = 3600.0
+TIMEOUT_ATTEMPTS = 2
+CONNECT_SECONDS = 10.0  # a server that does not accept a connection in 10 s is not there
 SPARE_FILES = 256  # open files besides the connections: data, samples, logs, the interpreter's
 
 
@@ -103,6 +132,7 @@ class Config:
     merge_only: bool
     progress: bool
     no_merge: bool = False
+    allow_mixed: bool = False
     http: str = "aiohttp"
     api_key: str = field(default="EMPTY", repr=False)  # never printed
 
@@ -113,7 +143,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "against a vLLM / OpenAI-compatible endpoint. Rerun the same command to resume.",
         epilog="Exit codes: 0 done; 1 some samples failed after retries (see "
         "<output>/<source>/failures.jsonl; rerun to retry them) or the merge failed; "
-        "2 bad input or flags, endpoint unreachable, unknown model; 130 interrupted.",
+        "2 bad input or flags, endpoint unreachable, unknown model, output folder holding "
+        "another run's samples; 130 interrupted.",
     )
     add = p.add_argument
     add("--data_dir", default="data", help="folder of *_math.jsonl problem files (%(default)s)")
@@ -175,13 +206,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="JSON object merged into the request body, e.g. '{\"top_k\": 20}'",
     )
-    add("--timeout", type=float, default=600.0, help="seconds per request attempt (%(default)s)")
+    add(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help="seconds to wait for one reply, queue time on the server included (%(default)s: "
+        "fits reasoning models); a timed-out request gets one more attempt, then is recorded",
+    )
     add(
         "--max_retries",
         type=int,
         default=5,
-        help="client retries per request, exponential backoff; 429/503 honour Retry-After "
-        "(%(default)s)",
+        help="client retries per request on 429/5xx and connection errors, exponential backoff; "
+        "429/503 honour Retry-After (%(default)s); timeouts are not retried this way",
     )
     add("--system", default=None, help="system prompt sent and stored with each sample (none)")
     add(
@@ -212,6 +249,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=16,
         help="most samples per request when batching; 1 = never batch (%(default)s)",
+    )
+    add(
+        "--allow_mixed",
+        action="store_true",
+        help="run even if the output folder holds samples of another model or other sampling "
+        "settings (see <output>/run_signature.json); the folder is then marked mixed in "
+        "report.json",
     )
     add("--merge_only", action="store_true", help="only merge validated samples and report")
     add(
@@ -278,6 +322,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         merge_only=args.merge_only,
         no_merge=args.no_merge,
         progress=not args.no_progress,
+        allow_mixed=args.allow_mixed,
         http=args.http,
         api_key=args.api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY",
     )
@@ -341,6 +386,99 @@ def ensure_open_files(cfg: Config) -> None:
         )
 
 
+# --------------------------------------------------------------------------- run signature
+
+
+def run_signature(cfg: Config, model: str, sentences: list[str]) -> dict:
+    """What makes one sample what it is (sftkit.signature): model, prompt, sampling settings."""
+    sampling = {name: getattr(cfg, name) for name in SAMPLING}
+    return make_signature(model, sentences, cfg.same_prompt, **sampling)
+
+
+def sample_paths(output_dir: str) -> Iterator[str]:
+    """Every stored sample file of the folder: <source>/<type>/<p>_<s>.jsonl."""
+    out = Path(output_dir)
+    for source in merge.list_sources(out):
+        with os.scandir(out / source) as it:
+            types = [e.path for e in it if e.is_dir() and not e.name.endswith("_validated")]
+        for folder in sorted(types):
+            for _, _, name in merge.list_sample_files(Path(folder))[0]:
+                yield os.path.join(folder, name)
+
+
+def models_in_samples(output_dir: str) -> Counter:
+    """meta.model of every stored sample (for a folder from before signatures were kept)."""
+    models: Counter = Counter()
+    for path in sample_paths(output_dir):
+        try:
+            meta = merge.read_sample(path).get("meta")
+        except (OSError, UnicodeDecodeError, ValueError):
+            continue  # the watcher reports unreadable samples; this is only about models
+        model = meta.get("model") if isinstance(meta, dict) else None
+        if isinstance(model, str):  # a server that names no model proves no mismatch
+            models[model] += 1
+    return models
+
+
+def check_signature(cfg: Config, sig: dict) -> tuple[list[dict], bool] | None:
+    """Stop (InputError) a run whose signature the output folder does not hold while it holds
+    samples: they would count as done for this run. Otherwise return what to record in
+    run_signature.json (signatures, adopted from legacy samples?), or None if it is there.
+
+    A folder without run_signature.json but with samples (written before signatures were kept)
+    is judged by its samples' meta.model: all of this run's model -> this run's settings are
+    recorded; another model -> refused like a signature mismatch.
+    """
+    out = Path(cfg.output_dir)
+    ways_out = (
+        "\n  Its stored samples would count as done for this run. Use another --output_dir, or "
+        "--allow_mixed to add to this folder on purpose (report.json will then say it is mixed)."
+    )
+    held = read_signatures(out)
+    if held is None:
+        models = models_in_samples(cfg.output_dir)
+        others = sorted(m for m in models if m != sig["model"])
+        if not others:
+            if models:
+                log.info(
+                    "%s has no %s: its %d stored samples are all of model %s; recording this "
+                    "run's settings",
+                    out,
+                    SIGNATURE_FILE,
+                    sum(models.values()),
+                    sig["model"],
+                )
+            return [sig], bool(models)
+        found = ", ".join(f"{models[m]} of model {m}" for m in others)
+        if not cfg.allow_mixed:
+            raise InputError(
+                f"{out} holds samples of another model: {found} (no {SIGNATURE_FILE}: read "
+                f"from the samples' meta.model)\n  this run: model {sig['model']}{ways_out}"
+            )
+        log.warning(
+            "--allow_mixed: adding model %s to %s, which holds %s", sig["model"], out, found
+        )
+        return [{"model": m} for m in others] + [sig], True
+    sigs = held["signatures"]
+    if sig in sigs:
+        return None
+    if next(sample_paths(cfg.output_dir), None) is None:
+        log.info("%s holds no samples: replacing its run signature with this run's", out)
+        return [sig], False
+    if not cfg.allow_mixed:
+        runs = "".join(f"\n  {describe(s)}" for s in sigs)
+        raise InputError(
+            f"{out} holds samples of another run ({out / SIGNATURE_FILE}):{runs}\n  this run "
+            f"differs in: {', '.join(differences(sigs[0], sig))}{ways_out}"
+        )
+    log.warning(
+        "--allow_mixed: %s now holds samples of %d runs (report.json says it is mixed)",
+        out,
+        len(sigs) + 1,
+    )
+    return [*sigs, sig], bool(held.get("adopted_from_samples"))
+
+
 # --------------------------------------------------------------------------- planning
 
 
@@ -361,6 +499,7 @@ class Result:
     endpoint: str = ""
     error: str | None = None
     status: int | None = None
+    timed_out: bool = False  # the reply did not come within --timeout
 
 
 def key_of(version: Version) -> str:
@@ -565,17 +704,84 @@ class Endpoint:
         backend = (
             openai.DefaultAioHttpClient if cfg.http == "aiohttp" else openai.DefaultAsyncHttpxClient
         )
-        http_client = backend(limits=limits, event_hooks={"request": [on_request]})
+        http_client = timeout_aware(backend)(limits=limits, event_hooks={"request": [on_request]})
+        self.timeout = cfg.timeout
         self.client = openai.AsyncOpenAI(
             base_url=url,
             api_key=cfg.api_key,
             max_retries=cfg.max_retries,
-            timeout=httpx2.Timeout(cfg.timeout, connect=min(cfg.timeout, 10.0)),
+            timeout=httpx2.Timeout(cfg.timeout, connect=min(cfg.timeout, CONNECT_SECONDS)),
             http_client=http_client,
         )
 
     def healthy(self, now: float) -> bool:
         return self.down_until <= now
+
+
+_TIMEOUT_AWARE: dict[type, type] = {}
+
+
+def timeout_aware(backend: type) -> type:
+    """`backend` (the SDK's aiohttp or httpx2 client class) with send() sorting timeouts out.
+
+    The openai client retries a timeout like any transient error, up to --max_retries times: six
+    waits of --timeout for a reply that takes longer. So a reply that did not come in time leaves
+    send() as an APITimeoutError marked `no_reply`: the client passes its own errors on without
+    retrying them, and the worker gives it one more attempt. The aiohttp transport labels a
+    refused or dropped connection a (connect) timeout: that goes back to a connection error,
+    which the client retries as before.
+    """
+    if backend in _TIMEOUT_AWARE:
+        return _TIMEOUT_AWARE[backend]
+    import httpx2
+    import openai
+
+    class TimeoutAware(backend):
+        async def send(self, request, **kwargs):
+            try:
+                return await super().send(request, **kwargs)
+            except httpx2.TimeoutException as exc:
+                aiohttp = sys.modules.get("aiohttp")  # loaded if it is the transport
+                cause = exc.__cause__
+                if (
+                    aiohttp is not None
+                    and isinstance(cause, aiohttp.ClientConnectionError)
+                    and not isinstance(cause, TimeoutError)
+                ):
+                    raise httpx2.ConnectError(str(cause), request=request) from cause
+                if isinstance(exc, httpx2.ConnectTimeout | httpx2.PoolTimeout):
+                    raise  # no connection yet: the client's retries fit
+                timed_out = openai.APITimeoutError(request=request)
+                timed_out.no_reply = True  # send() tells it from a connect timeout by this
+                raise timed_out from exc
+
+    _TIMEOUT_AWARE[backend] = TimeoutAware
+    return TimeoutAware
+
+
+def describe_connection_error(exc: BaseException, url: str) -> str:
+    """What went wrong with a connection, in words: APIConnectionError caused by a refused
+    connect -> "connection refused at http://127.0.0.1:1/v1"."""
+    seen, chain = set(), []
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        chain.append(exc)
+        os_error = getattr(exc, "os_error", None)  # aiohttp keeps the socket error here
+        if isinstance(os_error, OSError):
+            chain.append(os_error)
+        exc = exc.__cause__ or exc.__context__
+    for e in chain:
+        if isinstance(e, ConnectionRefusedError):
+            return f"connection refused at {url}"
+        if isinstance(e, ConnectionResetError):
+            return f"connection reset by {url}"
+    for e in chain:
+        if type(e).__name__ == "ServerDisconnectedError" or "disconnect" in str(e).lower():
+            return f"{url} closed the connection without a reply"
+        if isinstance(e, TimeoutError) or "timeout" in type(e).__name__.lower():
+            return f"no connection to {url} within {CONNECT_SECONDS:g} s"
+    inner = chain[-1] if chain else None
+    return f"cannot connect to {url}: {inner}" if inner is not None else f"cannot connect to {url}"
 
 
 def pick_endpoint(endpoints: list[Endpoint], exclude: set[str]) -> Endpoint | None:
@@ -610,6 +816,12 @@ async def preflight(endpoints: list[Endpoint], model: str | None) -> tuple[list[
             key_hint = " (wrong or missing key: --api_key or $OPENAI_API_KEY)"
             hints = {401: key_hint, 403: key_hint, 404: " (does --base_url end in /v1?)"}
             return f"HTTP {exc.status_code} from GET /models{hints.get(exc.status_code, '')}"
+        except openai.APITimeoutError as exc:
+            if getattr(exc, "no_reply", False):
+                return f"no answer within {PREFLIGHT_SECONDS - 1:.0f} s"
+            return describe_connection_error(exc, ep.url)
+        except openai.APIConnectionError as exc:
+            return describe_connection_error(exc, ep.url)
         except openai.APIError as exc:
             return f"{type(exc).__name__}: {exc.message}"
 
@@ -617,11 +829,16 @@ async def preflight(endpoints: list[Endpoint], model: str | None) -> tuple[list[
     reachable = [
         (ep, ids) for ep, ids in zip(endpoints, answers, strict=True) if isinstance(ids, list)
     ]
-    for ep, ids in zip(endpoints, answers, strict=True):
-        if isinstance(ids, str):
-            log.warning("endpoint %s unreachable: %s", ep.url, ids)
+    # "connection refused at <url>" names its endpoint already; other answers get it prefixed.
+    why = {
+        ep.url: ids if ep.url in ids else f"{ep.url}: {ids}"
+        for ep, ids in zip(endpoints, answers, strict=True)
+        if isinstance(ids, str)
+    }
+    for text in why.values():
+        log.warning("endpoint unreachable: %s", text)
     if not reachable:
-        detail = "; ".join(f"{ep.url}: {ids}" for ep, ids in zip(endpoints, answers, strict=True))
+        detail = "; ".join(why.values())
         raise PreflightError(f"cannot reach any endpoint ({detail}); is the server running?")
     if model is None:
         ids = reachable[0][1]
@@ -700,9 +917,13 @@ async def send(ep: Endpoint, body: dict, job: Job) -> Result:
         result.status = exc.status_code
         result.error = f"HTTP {exc.status_code}: {str(exc.message)[:300]}"
     except openai.APITimeoutError as exc:
-        # The aiohttp transport reports a dropped connection as a timeout: name the real cause.
-        cause = exc.__cause__.__cause__ if exc.__cause__ is not None else None
-        result.error = f"timeout ({type(cause).__name__}: {cause})" if cause else "timeout"
+        if getattr(exc, "no_reply", False):  # see timeout_aware()
+            result.timed_out = True
+            result.error = f"timeout after {ep.timeout:g} s; raise --timeout"
+        else:
+            result.error = describe_connection_error(exc, ep.url)
+    except openai.APIConnectionError as exc:
+        result.error = describe_connection_error(exc, ep.url)
     except openai.APIError as exc:
         result.error = f"{type(exc).__name__}: {str(exc.message)[:300]}"
     except (ValueError, TypeError, AttributeError) as exc:
@@ -757,6 +978,34 @@ def build_record(cfg: Config, result: Result, sample: int, choice: dict, created
         "created": created,
     }
     return add_answer_meta(render(conv, cfg.fmt, cfg.reasoning), cfg.fmt, version.gold, meta)
+
+
+def prune_failures(cfg: Config, stored: dict[str, set[str]]) -> None:
+    """Leave in each source's failures.jsonl only its open failures: the last line per sample
+    that is still not stored. A rerun that stores a sample that once failed closes its failure.
+    Lines that name no sample this run knows are kept as they are."""
+    for source in sorted({key.split("/", 1)[0] for key in stored}):
+        path = Path(cfg.output_dir) / source / merge.FAILURES_FILE
+        records, bad = read_log(path)
+        if not records:
+            continue
+        open_: dict[tuple, dict] = {}
+        for lineno, rec in records:
+            names = stored.get(f"{source}/{rec.get('type')}")
+            p, s = rec.get("problem_index"), rec.get("sample_index")
+            if names is None or not isinstance(p, int) or not isinstance(s, int):
+                open_[("line", lineno)] = rec
+            elif f"{p}_{s}.jsonl" not in names:
+                open_.pop((rec["type"], p, s), None)  # the newest line per sample, in file order
+                open_[(rec["type"], p, s)] = rec
+        if len(open_) == len(records) and not bad:
+            continue
+        if open_:
+            atomic_write_jsonl(path, open_.values())
+        else:
+            path.unlink(missing_ok=True)
+        closed = len(records) - len(open_)
+        log.info("%s: %d failure line(s) closed or superseded, %d open", path, closed, len(open_))
 
 
 def failure_record(cfg: Config, job: Job, sample: int, error: str, result: Result) -> dict:
@@ -831,6 +1080,7 @@ class Runner:
         while (job := self.next_job()) is not None:
             body = request_body(self.cfg, self.model, job)
             tried: set[str] = set()
+            timeouts = 0
             while True:
                 ep = pick_endpoint(self.endpoints, tried)
                 if totals.first_request is None:
@@ -838,6 +1088,16 @@ class Runner:
                 result = await send(ep, body, job)
                 totals.requests += 1
                 if result.error is None:
+                    break
+                if result.timed_out:
+                    # Slow, not broken: one more attempt, then a failure naming the limit.
+                    timeouts += 1
+                    if timeouts < TIMEOUT_ATTEMPTS:
+                        totals.retries += 1
+                        continue
+                    result.error = (
+                        f"timeout after {ep.timeout:g} s ({timeouts} attempts); raise --timeout"
+                    )
                     break
                 # Connection trouble, overload or a server error after the client's retries: rest
                 # this endpoint and give the job to another one if there is one. A 4xx other
@@ -891,7 +1151,7 @@ class Runner:
     def record_failure(self, job: Job, sample: int, error: str, result: Result) -> None:
         p, totals = job.version.problem, self.totals
         append_jsonl(
-            Path(self.cfg.output_dir) / p.source / "failures.jsonl",
+            Path(self.cfg.output_dir) / p.source / merge.FAILURES_FILE,
             failure_record(self.cfg, job, sample, error, result),
         )
         self.stats[key_of(job.version)]["failed"] += 1
@@ -960,14 +1220,27 @@ async def generate(cfg: Config, versions: list[Version], sentences: list[str]) -
     endpoints = all_endpoints = [Endpoint(url, cfg, count_retries) for url in cfg.base_urls]
     gc_threshold = gc.get_threshold()
     try:
+        # With --model the folder is checked before any request at all, else once preflight has
+        # named the model; the signature is recorded only for a run that passed preflight.
+        record = (
+            check_signature(cfg, run_signature(cfg, cfg.model, sentences)) if cfg.model else None
+        )
         endpoints, model = await preflight(endpoints, cfg.model)
+        if cfg.model is None:
+            record = check_signature(cfg, run_signature(cfg, model, sentences))
+        if record is not None:
+            write_signatures(cfg.output_dir, record[0], adopted_from_samples=record[1])
         # The SDK's ~90k import-time objects live to the end: keep full collections (60 ms each,
         # several per 10k requests) from walking them again. Each request allocates hundreds of
         # short-lived containers, so the default 700-allocation young generation is collected
         # every few requests: 20,000 cut the time in gc from 1.0 s to 0.2 s per 5,000 requests.
         gc.freeze()
         gc.set_threshold(20_000, 20, 10)
-        stats = {key_of(v): dict.fromkeys(merge.GENERATION_COUNTERS, 0) for v in versions}
+        stats = {
+            key_of(v): dict.fromkeys((*merge.GENERATION_COUNTERS, "problems"), 0) for v in versions
+        }
+        for v in versions:  # one version per problem and type: the plan the report checks
+            stats[key_of(v)]["problems"] += 1
         stored = scan_stored(cfg, versions)
         verdicts = Verdicts(cfg.output_dir, stored) if (cfg.k_correct or cfg.retry_zero) else None
         runner = Runner(cfg, model, endpoints, totals, stats, stored, verdicts)
@@ -993,6 +1266,7 @@ async def generate(cfg: Config, versions: list[Version], sentences: list[str]) -
             log.info("retry_zero round %d: %d problem version(s) with zero correct", r, len(zero))
             await runner.run(plan_jobs(cfg, versions, sentences, stored, zero, stats, round_no=r))
             rounds_done = r
+        prune_failures(cfg, stored)
     finally:
         for ep in all_endpoints:
             await ep.client.close()
@@ -1110,7 +1384,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         summary = asyncio.run(generate(cfg, versions, sentences))
-    except PreflightError as exc:
+    except (PreflightError, InputError) as exc:  # InputError: the folder holds another run
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -872,8 +872,13 @@ OUTPUT_MARKER = ".validate_sft_data"  # written into --output_dir so later runs 
 
 
 def collect_files(inputs) -> list[tuple[Path, Path]]:
-    """(file, path relative to its input) for every jsonl; below a given folder, *_validated/,
-    merged/ and our own output folders are skipped. ["out/"] -> [(out/a/0_0.jsonl, out/a/0_0.jsonl)]"""
+    """(file, path relative to its input) for every sample file; below a given folder, the
+    pipeline's logs (`<type>_verdicts.jsonl`, `failures.jsonl`), *_validated/, merged/ and our own
+    output folders are skipped. A file named on the command line is always graded.
+    ["out/"] -> [(out/a/multiples/0_0.jsonl, out/a/multiples/0_0.jsonl)]"""
+    # Here, not at the top: the grading library above needs nothing from the output layout.
+    from sftkit.merge import FAILURES_FILE, VERDICTS_SUFFIX
+
     found = []
     for root in inputs:
         if root.is_dir():
@@ -882,6 +887,7 @@ def collect_files(inputs) -> list[tuple[Path, Path]]:
                 skip = any(p.endswith("_validated") or p == "merged" for p in rel.parts[:-1])
                 dirs = [root.joinpath(*rel.parts[:i]) for i in range(len(rel.parts))]
                 skip = skip or any((d / OUTPUT_MARKER).exists() for d in dirs[1:])
+                skip = skip or path.name == FAILURES_FILE or path.name.endswith(VERDICTS_SUFFIX)
                 if not skip and not path.name.startswith("."):
                     found.append((path, Path(root.name) / rel))
         else:
@@ -923,14 +929,26 @@ def grade_file(path: Path, rel: Path, config: Config, audit: list, errors: list)
     return stats
 
 
+def by_folder(rows: list[FileStats]) -> list[FileStats]:
+    """One row per folder, in first-seen order: [out/a/0_0.jsonl, out/a/0_1.jsonl] -> [out/a]."""
+    folders: dict[str, FileStats] = {}
+    for row in rows:
+        name = str(Path(row.name).parent)
+        total = folders.setdefault(name, FileStats(name))
+        total.total += row.total
+        total.correct += row.correct
+        total.no_box += row.no_box
+    return list(folders.values())
+
+
 def format_table(rows: list[FileStats]) -> str:
     total = FileStats("TOTAL")
     for row in rows:
         total.total += row.total
         total.correct += row.correct
         total.no_box += row.no_box
-    width = max([len(r.name) for r in rows] + [5])
-    lines = [f"{'file':<{width}}  {'total':>7} {'correct':>7} {'no box':>7} {'accuracy':>8}"]
+    width = max([len(r.name) for r in rows] + [6])
+    lines = [f"{'folder':<{width}}  {'total':>7} {'correct':>7} {'no box':>7} {'accuracy':>8}"]
     for row in [*rows, total]:
         lines.append(
             f"{row.name:<{width}}  {row.total:>7} {row.correct:>7} {row.no_box:>7}"
@@ -953,7 +971,7 @@ def main(argv=None) -> int:
     config.output_dir.mkdir(parents=True, exist_ok=True)
     (config.output_dir / OUTPUT_MARKER).touch()
     atomic_write_jsonl(config.output_dir / "audit.jsonl", audit)
-    print(format_table(rows))
+    print(format_table(by_folder(rows)))
     print(f"audit: {config.output_dir / 'audit.jsonl'}")
     for message in errors:
         print(message, file=sys.stderr)

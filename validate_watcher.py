@@ -19,9 +19,14 @@ or kills its worker is split and each item retried alone under the hard `--timeo
 pathological answer costs one `timeout` verdict and never stalls the loop.
 A file that is not complete yet (half-written last line, no trailing newline) is read again on
 the next poll; after `--max_tries` unchanged reads it gets an `unparseable` verdict with `error`.
+A verdict line carries the `mtime_ns` and `size` of the content it graded: a sample file changed
+since (a corrupt file replaced by a good one) is graded again, at the next poll when it was
+replaced (new inode), at the latest on a full listing (start, stop file, --once) when rewritten
+in place.
 `--grader module:function` swaps the checker (default validate_sft_data:validate_item).
 
-Exit code: 0 done, 1 some sample files could not be read or graded, 2 bad arguments,
+Exit code: 0 done, 1 some sample files could not be read or graded (the folder's state: a file
+found unreadable by an earlier run counts until it is replaced or removed), 2 bad arguments,
 128+signal when interrupted (verdicts written so far are kept; a restart resumes).
 """
 
@@ -48,6 +53,7 @@ from sftkit.jsonl import (
     atomic_write_text,
     parse_lines,
     read_verdict_log,
+    verdict_is_stale,
 )
 from sftkit.merge import SAMPLE_NAME, text_table
 
@@ -218,7 +224,7 @@ def read_sample(path: Path, lenient: bool = False) -> dict:
 
 @dataclass
 class Pending:
-    key: tuple[int, int]  # (mtime_ns, size) at the last read attempt
+    key: tuple[int, int]  # (mtime_ns, size) at the last read attempt: the stamp of what was read
     appeared: float  # its mtime, or this run's start for older files: where lag is measured from
     tries: int = 0
 
@@ -232,6 +238,10 @@ class Folder:
     # Graded names whose sample file exists: what the totals count. A log line for a sample
     # deleted since is kept in `verdicts` but not counted.
     live: set[str] = field(default_factory=set)
+    # (mtime_ns, size) of the content being graded (set when read, recorded with its verdict), and
+    # the inode seen for each graded name: a file replaced under the same name has a new inode.
+    read_stamps: dict[str, tuple[int, int]] = field(default_factory=dict)
+    inodes: dict[str, int] = field(default_factory=dict)
     _copies: set[str] | None = None  # names in <type>_validated/, listed once
 
     def validated_names(self) -> set[str]:
@@ -304,7 +314,6 @@ class Watcher:
         self.counts = {"graded": 0, "correct": 0, "no_box": 0, "errors": 0}
         self.started = time.time()
         self.graded_now = 0  # verdicts written by this run
-        self.errors_now = 0
         self.reconciled = False
         self.abort_signal = 0
         self.last_progress = ""
@@ -358,26 +367,44 @@ class Watcher:
                         subdirs.append(Path(entry.path))
                     elif SAMPLE_NAME.fullmatch(name):
                         folder = folder or self.folder(path)
-                        self._consider(folder, entry)
+                        self._consider(folder, entry, full)
                 self.dir_mtime[path] = mtime
                 self.dir_subdirs[path] = subdirs
             if depth < 3:
                 stack.extend((s, depth + 1) for s in subdirs)
 
-    def _consider(self, folder: Folder, entry: os.DirEntry) -> None:
+    def _consider(self, folder: Folder, entry: os.DirEntry, full: bool) -> None:
         name = entry.name
-        # Done by name: sample files are written once (atomically); --rescan regrades on purpose.
-        if name in folder.verdicts:
-            if name not in folder.live:  # graded by an earlier run: count it once
-                folder.live.add(name)
-                self._count(folder.verdicts[name], +1)
-            return
         if name in folder.inflight or name in folder.pending:
             return
-        try:
-            st = entry.stat()
-        except OSError:
-            return
+        verdict = folder.verdicts.get(name)
+        st = None
+        if verdict is not None:
+            # A verdict holds while the file is what it graded. A full listing (start, stop file,
+            # --once) compares size and mtime, which also catches a rewrite in place; between, a
+            # changed inode (free from scandir) catches a file replaced under the same name.
+            known = folder.inodes.get(name)
+            if full or known is None or known != entry.inode():
+                try:
+                    st = entry.stat()
+                except OSError:
+                    return
+                folder.inodes[name] = st.st_ino
+                if known not in (None, st.st_ino) or verdict_is_stale(verdict, st):
+                    if name in folder.live:  # the old verdict no longer counts; regraded below
+                        folder.live.discard(name)
+                        self._count(verdict, -1)
+                    verdict = None
+            if verdict is not None:
+                if name not in folder.live:  # graded by an earlier run: count it once
+                    folder.live.add(name)
+                    self._count(verdict, +1)
+                return
+        if st is None:
+            try:
+                st = entry.stat()
+            except OSError:
+                return
         appeared = max(st.st_mtime, self.started)
         folder.pending[name] = Pending((-1, -1), appeared)
 
@@ -398,6 +425,10 @@ class Watcher:
                 # A file still growing is a producer writing in place: do not count that try.
                 pend.tries = pend.tries + 1 if (final or key == pend.key) else 1
                 pend.key = key
+                # Stamped before the read: if the file changes in between, the stamp is the older
+                # one and the next look grades it again; a verdict never sticks to newer content.
+                folder.read_stamps[name] = key
+                folder.inodes[name] = st.st_ino
                 last_try = pend.tries >= self.cfg.max_tries
                 try:
                     record = read_sample(path, lenient=last_try)
@@ -424,7 +455,6 @@ class Watcher:
 
     def _give_up(self, folder: Folder, name: str, pend: Pending, why: str) -> None:
         print(f"[watcher] error: {why} (after {pend.tries} tries); skipped", file=sys.stderr)
-        self.errors_now += 1
         self.record(folder, [(name, None, _failed(None, "unparseable", why), pend.appeared)])
 
     def submit(self, pool: ProcessPool, batch: Batch) -> None:
@@ -471,7 +501,6 @@ class Watcher:
         else:
             kind = "worker crashed" if isinstance(exc, ProcessExpired) else type(exc).__name__
             print(f"[watcher] error: {where}: {kind}: {exc}", file=sys.stderr)
-            self.errors_now += 1
             verdict = _failed(record, "unparseable", f"{kind}: {exc}")
         self.record(batch.folder, [(name, record, verdict, appeared)])
 
@@ -496,6 +525,9 @@ class Watcher:
                 "reason": verdict["reason"],
                 "graded_at": round(now, 3),
             }
+            stamp = folder.read_stamps.pop(name, None)
+            if stamp is not None:
+                line["mtime_ns"], line["size"] = stamp
             if verdict.get("error"):
                 line["error"] = verdict["error"]
             if line["is_correct"] and record is not None:
@@ -533,6 +565,18 @@ class Watcher:
         if removed:
             print(f"[watcher] rescan: removed {removed} stale validated copies")
         return removed
+
+    def unreadable(self) -> list[str]:
+        """ "path: error" for each sample file whose latest verdict is an error (unreadable file,
+        grader crash), sorted."""
+        found = []
+        for f in self.folders.values():
+            for name in f.live:
+                error = f.verdicts[name].get("error")
+                if error:  # a read error names its file already ("<path>:1: invalid JSON")
+                    path = str(f.path / name)
+                    found.append(error if error.startswith(path) else f"{path}: {error}")
+        return sorted(found)
 
     def busy(self) -> bool:
         return bool(self.futures) or any(f.pending for f in self.folders.values())
@@ -695,8 +739,15 @@ def run(cfg: Config) -> int:
         name = signal.Signals(watcher.abort_signal).name
         print(f"[watcher] interrupted by {name}; {status['pending']} files left for the next run")
         return 128 + watcher.abort_signal
-    if watcher.errors_now:
-        print(f"[watcher] {watcher.errors_now} sample files could not be graded (see errors above)")
+    unreadable = watcher.unreadable()
+    if unreadable:
+        # The folder's state, not this run's: a file left unreadable by an earlier run (or the
+        # live watcher) fails --once too, until it is replaced by a readable one or removed.
+        print(f"[watcher] {len(unreadable)} sample files could not be read or graded:")
+        for line in unreadable[:10]:
+            print(f"  {line}")
+        if len(unreadable) > 10:
+            print(f"  ... and {len(unreadable) - 10} more (their verdict lines carry `error`)")
         return 1
     return 0
 

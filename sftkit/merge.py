@@ -37,13 +37,16 @@ from sftkit.jsonl import (
     read_jsonl,
     read_log,
     read_verdict_log,
+    verdict_is_stale,
 )
 from sftkit.problems import TYPES
+from sftkit.signature import SIGNATURE_FILE, read_signatures
 
 MERGED_DIR = "merged"
 ALL_NAME = "sft_math_all"
 VALIDATED_SUFFIX = "_validated"
 VERDICTS_SUFFIX = "_verdicts.jsonl"
+FAILURES_FILE = "failures.jsonl"  # <source>/failures.jsonl: the generator's open failures
 STATE_FILE = ".generation.json"  # written by the generator, read by the report
 SAMPLE_NAME = re.compile(r"(\d+)_(\d+)\.jsonl")  # <p>_<s>.jsonl (fullmatch)
 _GENERATION_ID = re.compile(r"(?:^|/)([^/]+)/(\d+)_(\d+)(?:\.jsonl)?$")
@@ -203,16 +206,27 @@ def llamafactory_entry(file_name: str, fmt: str, has_system: bool) -> dict | Non
 
 
 def _validated_records(
-    src_dir: Path, type_: str, fmt: str, mode: str, system: str | None, bad: list[str]
+    src_dir: Path,
+    type_: str,
+    fmt: str,
+    mode: str,
+    system: str | None,
+    bad: list[str],
+    planned: int | None = None,
 ) -> Iterator[tuple[dict | None, bytes | None]]:
     """(training record, dedup key) per validated file of one source x type, in numeric order;
-    (None, None) for a file that cannot be used, whose reason is appended to `bad`."""
+    (None, None) for a file that cannot be used (or a stray one, beyond the `planned` problems),
+    whose reason is appended to `bad`."""
     folder = src_dir / f"{type_}{VALIDATED_SUFFIX}"
     files, odd = list_sample_files(folder)
     bad.extend(f"{folder / n}: not a <problem>_<sample>.jsonl name" for n in odd)
     verdicts = None  # the watcher's copies carry meta.verdict: read the log only if one does not
-    for _, _, name in files:
+    for p, _, name in files:
         path = os.path.join(folder, name)
+        if planned is not None and p >= planned:
+            bad.append(stray_warning(path, p, planned))
+            yield None, None
+            continue
         try:
             record = read_sample(path)
             meta, verdict = record.get("meta"), None
@@ -253,6 +267,8 @@ def merge_outputs(
     # Declare a system column only when every record has one: a column missing from some
     # records loads as null and LLaMA-Factory would pass None as the system prompt.
     all_system = True
+    by_key = (read_generation(out)[0] or {}).get("by_source_type")
+    by_key = by_key if isinstance(by_key, dict) else {}
     with atomic_open(merged_dir / all_name) as all_fh:
         for source in list_sources(out):
             src_dir = out / source
@@ -271,7 +287,10 @@ def merge_outputs(
             count, source_system = 0, True
             with atomic_open(source_path) as fh:
                 for type_ in types:
-                    found = _validated_records(src_dir, type_, fmt, reasoning_mode, system, bad)
+                    planned = planned_problems(by_key.get(f"{source}/{type_}"))
+                    found = _validated_records(
+                        src_dir, type_, fmt, reasoning_mode, system, bad, planned
+                    )
                     for rec, key in found:
                         files_read += 1
                         if rec is None:
@@ -334,6 +353,7 @@ _COUNTS = (
     "prompt_tokens",
     "completion_tokens",
     "unreadable",
+    "stray",
 )
 # Per-(source, type) counters the generator keeps in .generation.json "by_source_type".
 GENERATION_COUNTERS = (
@@ -398,11 +418,28 @@ def _ratio(num: float, den: float) -> float | None:
     return round(num / den, 6) if den else None
 
 
+def planned_problems(gen: dict | None) -> int | None:
+    """How many problems the generator planned for a source x type (its `by_source_type` entry
+    in .generation.json), or None if unknown. {"problems": 33, ...} -> 33"""
+    planned = gen.get("problems") if isinstance(gen, dict) else None
+    return planned if isinstance(planned, int) and not isinstance(planned, bool) else None
+
+
+def stray_warning(path: Path | str, p: int, planned: int) -> str:
+    """Why a sample file is left out: "out/s/t/999_0.jsonl: stray: no problem 999 in the plan
+    (33 problems)"."""
+    return f"{path}: stray: no problem {p} in the plan ({planned} problems)"
+
+
 def _type_report(src_dir: Path, source: str, type_: str, failed: set, vague: int, gen: dict | None):
     """One report row for source x type, its zero-correct problems, and warnings.
 
-    Each sample file is read once for its meta (truncation, tokens, problem id).
+    Each sample file is read once for its meta (truncation, tokens, problem id). A file whose
+    problem index is beyond the generator's plan (`999_0.jsonl` in a 33-problem source) is
+    counted as `stray`, listed in the warnings and left out of every other figure. A verdict whose
+    file changed since it was graded does not count: the sample is `ungraded` until regraded.
     """
+    planned = planned_problems(gen)
     folder = str(src_dir / type_)
     files, odd = list_sample_files(src_dir / type_)
     verdicts, bad_lines = read_verdicts(src_dir / f"{type_}{VERDICTS_SUFFIX}")
@@ -414,15 +451,26 @@ def _type_report(src_dir: Path, source: str, type_: str, failed: set, vague: int
     problem_ids: dict[int, str] = {}
     stored = set()
     for p, s, name in files:
+        path = os.path.join(folder, name)
+        if planned is not None and p >= planned:
+            row["stray"] += 1
+            warnings.append(stray_warning(path, p, planned))
+            continue
         stored.add((p, s))
         counts = per_problem.setdefault(p, [0, 0, 0])
         counts[0] += 1
         verdict = verdicts.get(name)
         if verdict is not None:
+            try:
+                if verdict_is_stale(verdict, os.stat(path)):
+                    verdict = None
+            except OSError:
+                pass  # gone since listed: reading it below says so
+        if verdict is not None:
             counts[1] += 1
             counts[2] += verdict.get("is_correct") is True
         try:
-            meta = read_sample(os.path.join(folder, name)).get("meta") or {}
+            meta = read_sample(path).get("meta") or {}
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             row["unreadable"] += 1
             warnings.append(_problem(src_dir / type_ / name, exc))
@@ -482,11 +530,16 @@ def build_report(output_dir: str | os.PathLike) -> dict:
     by_key = (generation or {}).get("by_source_type")
     by_key = by_key if isinstance(by_key, dict) else {}
     rows, zero, warnings = [], [], [gen_problem] if gen_problem else []
+    try:
+        held = read_signatures(out)
+    except InputError as exc:
+        held = None
+        warnings.append(str(exc))
     for source in list_sources(out):
         src_dir = out / source
-        failed, vague, bad_failures = read_failures(src_dir / "failures.jsonl")
+        failed, vague, bad_failures = read_failures(src_dir / FAILURES_FILE)
         if bad_failures:
-            warnings.append(f"{src_dir / 'failures.jsonl'}: {bad_failures} unreadable lines")
+            warnings.append(f"{src_dir / FAILURES_FILE}: {bad_failures} unreadable lines")
         types = (
             set(failed)
             | set(vague)
@@ -518,6 +571,9 @@ def build_report(output_dir: str | os.PathLike) -> dict:
     return {
         "output_dir": str(out),
         "created": time.time(),
+        # Samples of more than one model / sampling settings (the generator's --allow_mixed).
+        "mixed": bool(held and held.get("mixed")),
+        "signatures": held["signatures"] if held else [],
         "rows": rows,
         "totals": totals,
         "zero_correct": zero,
@@ -635,6 +691,14 @@ def format_report(report: dict, max_listed: int = 30) -> str:
                     f"  {r['source']}/{r['type']}: {g.get('skipped_k_correct') or 0} skipped by "
                     f"k_correct, {g.get('retry_samples') or 0} retry samples"
                 )
+    if report.get("mixed"):
+        lines.append(
+            f"Mixed folder: samples of {len(report['signatures'])} runs (models or sampling "
+            f"settings differ; see {SIGNATURE_FILE})"
+        )
+    stray = report["totals"].get("stray")
+    if stray:
+        lines.append(f"Stray files: {stray} (no planned problem; not counted, not merged)")
     if report.get("warnings"):
         lines.append(f"Warnings: {len(report['warnings'])} (see report.json)")
     return "\n".join(lines)

@@ -220,7 +220,9 @@ def plan(s: Settings, mode: str, load_data: bool = True) -> Plan:
             raise SettingsError(problem)
     cfg = gen.config_from_args(gen.parse_args(gen_check))
     if load_data and "generator" in STEPS[mode]:
-        gen.load_inputs(cfg)  # a malformed data line: file:line now, before anything runs
+        _, sentences = gen.load_inputs(cfg)  # a malformed data line: file:line now
+        if cfg.model:  # without --model the generator checks once the server named the model
+            gen.check_signature(cfg, gen.run_signature(cfg, cfg.model, sentences))
     return Plan(s, Path(out), tuple(gen_args), tuple(watch_args), tuple(merge_args), stop_delay)
 
 

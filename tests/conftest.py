@@ -62,6 +62,7 @@ def write_sample(
     if correct is None:
         return record
     reason = "match_exact" if correct else "mismatch"
+    st = (out / source / type_ / name).stat()
     verdict = {
         "file": name,
         "problem_index": p,
@@ -71,6 +72,8 @@ def write_sample(
         "ground_truth": answer,
         "reason": reason,
         "graded_at": 1700000000.0,
+        "mtime_ns": st.st_mtime_ns,  # the stamp of the graded content, as the watcher keeps it
+        "size": st.st_size,
     }
     append_jsonl(out / source / f"{type_}_verdicts.jsonl", verdict)
     if correct:

@@ -7,6 +7,7 @@ a separate process (prompt reproducibility, kill -9, api key on the console) use
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -103,6 +104,7 @@ def test_every_problem_both_versions_with_golds(tmp_path, capsys, mock_server):
     state = json.loads((out / ".generation.json").read_text())
     row = state["by_source_type"]["sample_math/multiples"]
     assert row["planned"] == row["written"] == len(problems) * 2 and row["failed"] == 0
+    assert row["problems"] == len(problems)  # the plan: a file beyond it is stray
     assert state["n"] == 2 and state["model"] == "demo-model"
     assert "written 132" in stdout and "failed 0" in stdout
     assert not list(out.rglob("*.tmp"))
@@ -213,6 +215,66 @@ def test_slow_request_times_out_and_is_recorded(tmp_path, capsys, mock_server):
     assert len(stored(out, "sub_math")) == 2
 
 
+@pytest.mark.parametrize("http", ["aiohttp", "httpx"])
+def test_timeout_gets_one_more_attempt_then_names_the_limit(tmp_path, capsys, mock_server, http):
+    # Replies slower than --timeout: not retried --max_retries times, but twice, then recorded.
+    srv = mock_server(p_slow=1.0, slow_seconds=3.0)
+    out = tmp_path / "out"
+    src = ["--input_file", str(subset(tmp_path, 1)), "--n", "1", "--http", http]
+    rc, stdout, _ = run(capsys, args(srv, out, *src, "--timeout", "0.5"))  # --max_retries 3
+    assert rc == 1 and srv.stats["requests"] == 2 * 2
+    assert [f["error"] for f in failures(out, "sub_math")] == [
+        "timeout after 0.5 s (2 attempts); raise --timeout"
+    ] * 2
+    assert "retries 2" in stdout
+
+
+@pytest.mark.parametrize("http", ["aiohttp", "httpx"])
+def test_refused_connection_is_reported_as_refused_quickly(tmp_path, capsys, http):
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    argv = ["--base_url", url, "--output_dir", str(tmp_path / "o"), "--max_retries", "0",
+            "--input_file", str(subset(tmp_path, 1)), "--sentences", str(SENT), "--http", http]  # fmt: skip
+    t0 = time.monotonic()
+    rc, _, err = run(capsys, argv)
+    assert rc == 2 and time.monotonic() - t0 < 5
+    assert f"connection refused at {url}" in err and "Timeout" not in err
+    # The same words when the server goes away after preflight, for a completion request.
+    cfg = gen.config_from_args(gen.parse_args(argv))
+    version = build_versions(load_problems(MATH)[0])[0]
+    job = gen.Job(version, "1+1?", (0,))
+
+    async def send_once():
+        async def hook(request):
+            pass
+
+        ep = gen.Endpoint(url, cfg, hook)
+        try:
+            return await gen.send(ep, gen.request_body(cfg, "m", job), job)
+        finally:
+            await ep.client.close()
+
+    result = asyncio.run(send_once())
+    assert result.error == f"connection refused at {url}" and not result.timed_out
+
+
+def test_failures_file_keeps_only_open_failures(tmp_path, capsys, mock_server):
+    srv = mock_server(p_500=1.0)
+    out = tmp_path / "out"
+    argv = args(
+        srv, out, "--input_file", str(subset(tmp_path, 2)), "--n", "2", "--max_retries", "0"
+    )
+    assert run(capsys, argv)[0] == 1 and len(failures(out, "sub_math")) == 8
+    assert run(capsys, argv)[0] == 1  # failed again: still one line per sample, the newest
+    fails = failures(out, "sub_math")
+    assert len(fails) == 8 and len({f["generation_id"] for f in fails}) == 8
+    srv.update(p_500=0.0, p_correct=1.0)
+    rc, stdout, _ = run(capsys, argv)
+    assert rc == 0 and len(stored(out, "sub_math")) == 8
+    assert failures(out, "sub_math") == []  # every sample stored: no open failure is left
+    report = json.loads((out / "report.json").read_text())
+    assert report["totals"]["failures"] == 0
+
+
 def test_length_truncation_kept_and_marked(tmp_path, capsys, mock_server):
     srv = mock_server(p_length=1.0, reasoning="reasoning")
     out = tmp_path / "out"
@@ -275,6 +337,61 @@ def test_kill_9_then_resume_completes_without_duplicates(tmp_path, capsys, mock_
     # A third run has nothing left to do.
     assert run(capsys, args(srv, out, *argv))[0] == 0
     assert srv.stats["requests"] - requests_before == total - len(before)
+
+
+# --- run signature: stored samples count as done only for the run that would produce them ---
+
+
+def test_another_model_or_setting_stops_before_any_request(tmp_path, capsys, mock_server):
+    demo, real = mock_server(p_correct=1.0), mock_server(p_correct=1.0, model="Qwen/Qwen3-8B")
+    out = tmp_path / "sft_output"
+    src = ["--input_file", str(subset(tmp_path, 2)), "--n", "2"]
+    assert run(capsys, args(demo, out, *src))[0] == 0
+
+    rc, _, err = run(capsys, args(real, out, *src, "--n", "8", "--model", "Qwen/Qwen3-8B"))
+    assert rc == 2 and real.stats["requests"] == real.stats["models"] == 0  # not even preflight
+    held = json.loads((out / "run_signature.json").read_text())
+    assert held["mixed"] is False and held["signatures"][0]["model"] == "demo-model"
+    assert f"{out} holds samples of another run" in err and "model demo-model" in err
+    assert "differs in: model Qwen/Qwen3-8B" in err
+    assert "--output_dir" in err and "--allow_mixed" in err
+    # Without --model, right after preflight has named it; so for a setting that changes what
+    # is sampled. n, worker and format do not.
+    assert run(capsys, args(real, out, *src))[0] == 2 and real.stats["requests"] == 0
+    rc, _, err = run(capsys, args(demo, out, *src, "--temperature", "0.3"))
+    assert rc == 2 and "differs in: temperature 0.3" in err
+    before = demo.stats["requests"]
+    assert (
+        run(capsys, args(demo, out, *src, "--n", "3", "--worker", "2", "--format", "alpaca"))[0]
+        == 0
+    )
+    assert demo.stats["requests"] - before == 2 * 2  # only sample 2 of each version is new
+
+    # On purpose: the run goes ahead and the folder says it is mixed from then on.
+    rc, stdout, _ = run(capsys, args(real, out, *src, "--n", "4", "--allow_mixed"))
+    assert rc == 0 and "Mixed folder: samples of 2 runs" in stdout
+    models = {r["meta"]["model"] for r in stored(out, "sub_math").values()}
+    assert models == {"demo-model", "Qwen/Qwen3-8B"}
+    report = json.loads((out / "report.json").read_text())
+    assert report["mixed"] is True and len(report["signatures"]) == 2
+    assert run(capsys, args(real, out, *src, "--n", "4"))[0] == 0  # a run it holds: no flag needed
+    assert json.loads((out / "run_signature.json").read_text())["mixed"] is True
+
+
+def test_folder_from_before_signatures_is_judged_by_its_samples(tmp_path, capsys, mock_server):
+    demo, real = mock_server(p_correct=1.0), mock_server(p_correct=1.0, model="Qwen/Qwen3-8B")
+    out = tmp_path / "out"
+    src = ["--input_file", str(subset(tmp_path, 1)), "--n", "1"]
+    assert run(capsys, args(demo, out, *src))[0] == 0
+    (out / "run_signature.json").unlink(missing_ok=True)  # as written by an older version
+
+    rc, _, err = run(capsys, args(real, out, *src))
+    assert rc == 2 and real.stats["requests"] == 0
+    assert "2 of model demo-model" in err and "meta.model" in err and "--allow_mixed" in err
+    assert not (out / "run_signature.json").exists()
+    assert run(capsys, args(demo, out, *src, "--temperature", "0.2"))[0] == 0  # same model
+    held = json.loads((out / "run_signature.json").read_text())
+    assert held["adopted_from_samples"] is True and held["signatures"][0]["temperature"] == 0.2
 
 
 # --- preflight and bad input: exit 2 before any request ---

@@ -521,3 +521,13 @@ def test_ctrl_c_ends_with_130_and_says_samples_are_kept(tmp_path, tmux_env, mock
     assert 4 <= stored < 4 * 2 * 8, "stopped part-way"
     assert (out / ".watcher_stop").exists()  # the watcher was still stopped and graded them
     assert (out / ".merge.rc").read_text().strip() == "0"
+
+
+def test_a_folder_of_another_model_stops_the_launcher_before_any_step(tmp_path, tmux_env):
+    out = tmp_path / "out"
+    write_sample(out, "sample_math", "multiples", 0, 0, correct=True, model="demo-model")
+    res = launch(tmux_env, "--no-tmux", "--output_dir", str(out), "--data_dir", str(REPO / "data"),
+                 "--base_url", UNREACHABLE, "--model", "Qwen/Qwen3-8B")  # fmt: skip
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert f"{out} holds samples of another model" in res.stderr and "--allow_mixed" in res.stderr
+    assert not (out / ".generator.rc").exists() and not (out / "merged").exists()

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from sftkit.jsonl import append_jsonl
-from sftkit.merge import build_report, format_report, write_report
+from sftkit.merge import build_report, format_report, merge_outputs, write_report
 
 SUBJ, MULT = "subjectives", "multiples"
 
@@ -189,3 +189,28 @@ def test_printed_report_fits_a_tmux_half_pane(tree):
     lines = format_report(report).splitlines()
     assert max(map(len, lines)) <= 100, max(lines, key=len)
     assert any(line.startswith("2024_csat_mathema~") for line in lines)
+
+
+def test_stray_file_is_reported_not_counted_nor_merged(tmp_path, sample_writer):
+    # The generator planned 2 problems; a 999_0.jsonl dropped in by hand is no problem of the run.
+    for p in (0, 1, 999):
+        sample_writer(tmp_path, "src_math", SUBJ, p, 0, correct=True)
+    plan = {"planned": 2, "written": 2, "problems": 2}
+    state = {"model": "m", "n": 1, "by_source_type": {f"src_math/{SUBJ}": plan}}
+    (tmp_path / ".generation.json").write_text(json.dumps(state))
+    report = build_report(tmp_path)
+    row = rows_by_type(report)[("src_math", SUBJ)]
+    assert (row["problems"], row["samples"], row["correct"], row["stray"]) == (2, 2, 2, 1)
+    assert any("999_0.jsonl: stray: no problem 999 in the plan" in w for w in report["warnings"])
+    assert "Stray files: 1" in format_report(report)
+    stats = merge_outputs(tmp_path, "messages")
+    assert stats.written == 2 and any("999_0.jsonl: stray" in b for b in stats.bad_files)
+
+
+def test_a_verdict_for_a_changed_file_does_not_count(tmp_path, sample_writer):
+    sample_writer(tmp_path, "src_math", SUBJ, 0, 0, correct=True)
+    sample_writer(tmp_path, "src_math", SUBJ, 0, 1, correct=True)
+    # Rewritten after grading (same name, new content): ungraded until the watcher regrades it.
+    sample_writer(tmp_path, "src_math", SUBJ, 0, 1, correct=None, content="no box, longer text")
+    row = rows_by_type(build_report(tmp_path))[("src_math", SUBJ)]
+    assert (row["samples"], row["graded"], row["ungraded"], row["correct"]) == (2, 1, 1, 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import validate_sft_data as vsd
 
 ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = re.compile(r"\d+_\d+\.jsonl")
 
 
 def _write(path: Path, records: list, raw_lines: list[str] = ()) -> Path:
@@ -143,3 +145,29 @@ def test_rerun_over_a_tree_holding_our_output_skips_it(tmp_path):
     assert _run(str(data), "--output_dir", str(out), cwd=tmp_path).returncode == 0
     audit = _audit(out)
     assert [Path(a["file"]).name for a in audit] == ["0_0.jsonl"]
+
+
+def test_output_tree_grades_sample_files_only_one_row_per_folder(tmp_path, sample_writer):
+    # A generator + watcher output folder: samples beside verdict logs, failures and copies.
+    data = tmp_path / "sft_output"
+    for type_ in ("subjectives", "multiples"):
+        for p in range(3):
+            for s in range(2):
+                sample_writer(data, "src", type_, p, s, correct=s == 0, answer=3)
+    (data / "src" / "failures.jsonl").write_text(
+        json.dumps({"generation_id": "src/multiples/0_9", "error": "timeout"}) + "\n"
+    )
+    out = tmp_path / "audit"
+
+    result = _run(str(data / "src"), "--output_dir", str(out), cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    audit = _audit(out)
+    assert len(audit) == 12
+    assert all(SAMPLE.fullmatch(Path(a["file"]).name) for a in audit)
+    rows = [line.split() for line in result.stdout.splitlines()[1:-1]]
+    assert rows == [
+        [str(data / "src" / "multiples"), "6", "6", "0", "100.0%"],
+        [str(data / "src" / "subjectives"), "6", "6", "0", "100.0%"],
+        ["TOTAL", "12", "12", "0", "100.0%"],
+    ]

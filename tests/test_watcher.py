@@ -117,6 +117,8 @@ def test_grades_every_file_once_and_copies_exactly_the_correct_ones(tmp_path):
         "ground_truth",
         "reason",
         "graded_at",
+        "mtime_ns",
+        "size",
     }
     no_box = [v for v in verdict_lines(out)["subjectives"] if v["file"] == "1_1.jsonl"]
     assert no_box[0]["reason"] == "no_box" and no_box[0]["problem_index"] == 1
@@ -191,9 +193,42 @@ def test_unreadable_file_is_reported_and_skipped(tmp_path):
         and "1_0.jsonl:1" in by_file["1_0.jsonl"]["error"]
     )
     assert json.loads((out / ".status.json").read_text())["errors"] == 1
-    # Skipped for good: a restart does not try it again.
+    # Not read again while unchanged, but still reported: --once exits as the live run did.
     again = run_once(out, "--max_tries", "2")
-    assert again.returncode == 0 and len(verdict_lines(out)["multiples"]) == 2
+    assert again.returncode == 1 and len(verdict_lines(out)["multiples"]) == 2
+    assert f"  {bad}:1: invalid JSON" in again.stdout
+
+
+@pytest.mark.parametrize("rewrite", ["replace", "in_place"])
+def test_a_changed_file_is_graded_again_once_and_live_agree(tmp_path, rewrite):
+    # A corrupt sample graded unparseable by the live watcher, then replaced by a good one under
+    # the same name: its verdict, validated copy and exit code follow the new content.
+    out = tmp_path / "out"
+    write_sample(out, "src", "multiples", 0, 0, correct=None, answer=3)
+    bad = out / "src" / "multiples" / "1_0.jsonl"
+    bad.write_text('{"messages": [}\n')
+    proc = start(out, "--max_tries", "2")
+    wait_until(lambda: len(verdict_lines(out)["multiples"]) == 2)
+    (out / ".watcher_stop").touch()
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 1 and "1_0.jsonl:1: invalid JSON" in stderr
+    assert run_once(out).returncode == 1  # unchanged: --once says what the live watcher said
+
+    good = json.dumps(write_sample(tmp_path / "spare", "src", "multiples", 1, 0, correct=None))
+    if rewrite == "replace":
+        write_sample(out, "src", "multiples", 1, 0, correct=None)  # temp file + rename
+    else:
+        with bad.open("w") as fh:  # cp good.jsonl 1_0.jsonl: same inode, new content
+            fh.write(good + "\n")
+    res = run_once(out)
+    assert res.returncode == 0, res.stdout + res.stderr
+    latest = {v["file"]: v for v in verdict_lines(out)["multiples"]}["1_0.jsonl"]
+    assert latest["is_correct"] is True and "error" not in latest
+    assert latest["size"] == bad.stat().st_size
+    assert validated_names(out, "multiples") == {"0_0.jsonl", "1_0.jsonl"}
+    status = json.loads((out / ".status.json").read_text())
+    assert (status["graded"], status["correct"], status["errors"]) == (2, 2, 0)
+    assert run_once(out).returncode == 0 and len(verdict_lines(out)["multiples"]) == 3
 
 
 def test_killed_watcher_restarts_with_identical_totals(tmp_path):
