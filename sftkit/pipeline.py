@@ -419,14 +419,22 @@ def screen_lines(raw: bytes) -> list[str]:
     return lines
 
 
-def error_lines(log_path: Path, most: int = 6) -> list[str]:
-    """The last lines of a step's log that say what went wrong (else its last lines)."""
+def error_lines(log_path: Path, most: int = 8) -> list[str]:
+    """What a step's log says went wrong: the last error line with its indented continuation
+    lines (a message can span several), after earlier error lines; else the log's last lines."""
     try:
         lines = screen_lines(log_path.read_bytes())
     except OSError:
         return []
-    found = [ln for ln in lines if ERROR_LINE.search(ln) and not ln.startswith("[pipeline]")]
-    return (found or lines)[-most:]
+    hits = [i for i, ln in enumerate(lines) if ERROR_LINE.search(ln) and not ln.startswith("[")]
+    if not hits:
+        return lines[-most:]
+    end = hits[-1] + 1
+    while end < len(lines) and lines[end][:1].isspace():  # an indented continuation
+        end += 1
+    block = lines[hits[-1] : min(end, hits[-1] + most)]
+    earlier = [lines[i] for i in hits[:-1]]
+    return [*earlier[-(most - len(block)) :], *block] if len(block) < most else block
 
 
 def read_rc(out: Path, step: str) -> int | None:
@@ -470,6 +478,8 @@ def summary(plan_: Plan, steps, show_report: bool, interrupted: bool = False) ->
         with open(merged, "rb") as f:
             records = sum(1 for _ in f)
         say(f"  merged training data: {merged} ({records} records; report: {report_path})")
+        if codes.get("generator") not in (None, 0, 130):
+            say("    (the generator failed: it holds only samples stored before this run)")
     code = exit_code(codes, interrupted)
     if code == 130:
         say("interrupted: stored samples are kept; rerun the same command to resume")

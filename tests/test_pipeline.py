@@ -32,6 +32,12 @@ def test_error_lines_prefer_what_went_wrong(tmp_path):
     log = tmp_path / ".generator.log"
     log.write_bytes(b"INFO starting\r\nerror: data/x_math.jsonl:3: not JSON\r\nbye\r\n")
     assert pipeline.error_lines(log) == ["error: data/x_math.jsonl:3: not JSON"]
+    log.write_bytes(
+        b"x\nerror: first\nok\nerror: folder holds another run:\n  model m\n  ways out\n"
+    )
+    assert pipeline.error_lines(log, most=4) == [
+        "error: first", "error: folder holds another run:", "  model m", "  ways out"
+    ]  # fmt: skip
     log.write_bytes(b"one\ntwo\n")
     assert pipeline.error_lines(log) == ["one", "two"]  # nothing says error: the last lines
     assert pipeline.error_lines(tmp_path / "missing.log") == []
