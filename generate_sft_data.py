@@ -86,6 +86,8 @@ from sftkit.signature import (
 log = logging.getLogger("generate")
 
 DEFAULT_BASE_URL = "http://localhost:8000/v1"
+SENTENCES_NAME = "sentences_ask_boxed.jsonl"
+BUNDLED_SENTENCES = Path(__file__).resolve().parent / "data" / SENTENCES_NAME
 PREFLIGHT_SECONDS = 8.0  # the whole preflight ends well within the promised 10 s
 # A reasoning model's completion can take 15-30 min (32k tokens at 20-30 tokens/s under load), and
 # vLLM queues requests beyond its batch without rejecting them, so the wait in its queue counts
@@ -158,7 +160,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add(
         "--sentences",
         default=None,
-        help="instruction sentences jsonl (<data_dir>/sentences_ask_boxed.jsonl)",
+        help="instruction sentences jsonl (<data_dir>/sentences_ask_boxed.jsonl, else the "
+        "bundled data/sentences_ask_boxed.jsonl)",
     )
     add("--n", type=int, default=4, help="samples per problem and version (%(default)s)")
     add(
@@ -299,7 +302,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         data_dir=args.data_dir,
         output_dir=args.output_dir,
         input_files=tuple(args.input_file or ()),
-        sentences=args.sentences or str(Path(args.data_dir) / "sentences_ask_boxed.jsonl"),
+        sentences=args.sentences or default_sentences(args.data_dir),
         n=args.n,
         worker=args.worker,
         fmt=args.fmt,
@@ -360,6 +363,14 @@ def input_paths(cfg: Config) -> list[Path]:
     return paths
 
 
+def default_sentences(data_dir: str) -> str:
+    """<data_dir>/sentences_ask_boxed.jsonl, else the file bundled with this tool, so a folder of
+    problems alone works: default_sentences("my_data") -> "<repo>/data/sentences_ask_boxed.jsonl".
+    """
+    own = Path(data_dir) / SENTENCES_NAME
+    return str(own if own.is_file() else BUNDLED_SENTENCES)
+
+
 def load_inputs(cfg: Config) -> tuple[list[Version], list[str]]:
     """Every version of every problem, and the instruction sentences; raises InputError."""
     versions = []
@@ -368,7 +379,9 @@ def load_inputs(cfg: Config) -> tuple[list[Version], list[str]]:
             versions.extend(build_versions(problem))
     if not Path(cfg.sentences).is_file():
         raise InputError(f"{cfg.sentences}: no such file (instruction sentences)")
-    return versions, load_sentences(cfg.sentences)
+    sentences = load_sentences(cfg.sentences)
+    log.info("instructions: %d sentences from %s", len(sentences), cfg.sentences)
+    return versions, sentences
 
 
 def ensure_open_files(cfg: Config) -> None:

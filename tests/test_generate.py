@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import generate_sft_data as gen
-from sftkit.jsonl import append_jsonl
+from sftkit.jsonl import InputError, append_jsonl
 from sftkit.problems import MULTIPLE, SUBJECTIVE, build_prompt, build_versions, load_problems
 from sftkit.problems import load_sentences as _load_sentences
 
@@ -734,3 +734,17 @@ def test_verdict_log_read_incrementally(tmp_path, monkeypatch):
     assert book.correct(version) == 3
     atomic_write_text(log_path, line("0_0.jsonl", False))  # rescan replaced the log
     assert book.correct(version) == 0
+
+
+def test_instructions_fall_back_to_the_bundled_file(tmp_path):
+    """A data folder with problem files only still runs, and says which instructions it used."""
+    own = tmp_path / "data"
+    own.mkdir()
+    cfg = gen.config_from_args(gen.parse_args(["--data_dir", str(own)]))
+    assert Path(cfg.sentences) == ROOT / "data" / "sentences_ask_boxed.jsonl"
+    (own / "sentences_ask_boxed.jsonl").write_text('{"sent": "답을 \\\\boxed{}에 쓰시오."}\n')
+    cfg = gen.config_from_args(gen.parse_args(["--data_dir", str(own)]))
+    assert Path(cfg.sentences) == own / "sentences_ask_boxed.jsonl"
+    cfg = gen.config_from_args(gen.parse_args(["--sentences", str(tmp_path / "none.jsonl")]))
+    with pytest.raises(InputError, match="none.jsonl: no such file"):
+        gen.load_inputs(cfg)
