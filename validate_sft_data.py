@@ -29,7 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sftkit.formats import final_text, split_reasoning
-from sftkit.grading_numeric import decimal_digits, decimal_matches, parse_exact, terminates
+from sftkit.grading_numeric import (
+    decimal_digits,
+    decimal_matches,
+    matrix_value,
+    parse_exact,
+    terminates,
+)
 from sftkit.grading_symbolic import bracket_nesting, closing_brace, run_symbolic
 from sftkit.jsonl import atomic_write_jsonl, parse_lines
 
@@ -56,12 +62,16 @@ _LABEL_TEXT = re.compile(
 )
 
 
+_LAYOUT_EDGES = re.compile(r"^(?:\s|\\\\|\\n(?![a-zA-Z]))+|(?:\s|\\\\|\\n(?![a-zA-Z]))+$")
+
+
 def _strip_wrappers(ans: str) -> str:
     if len(ans) > MAX_ANSWER_CHARS:
         return ans.strip()  # not an answer anyway; keep the work linear
     for _ in range(50):
         prev = ans
-        ans = ans.strip()
+        # A trailing TeX line break ("42\\") and a literal "\n" left in the data are layout.
+        ans = _LAYOUT_EDGES.sub("", ans).strip()
         for left, right in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
             if len(ans) >= len(left) + len(right) and ans.startswith(left) and ans.endswith(right):
                 ans = ans[len(left) : len(ans) - len(right)]
@@ -91,14 +101,16 @@ def extract_boxed_answer(text: str | None) -> str | None:
         return None
 
 
-def _extract(text) -> str | None:
+def _boxes(text) -> tuple[str, list[tuple[int, str]]]:
+    """(final text, [(start, raw content)] of every box in it); no boxes when the last one is
+    unclosed (the generation was cut off)."""
     if not isinstance(text, str):
-        return None
+        return "", []
     if "think>" in text:
         # Only the final content counts: a box inside <think>...</think> is reasoning, and an
         # unclosed <think> is a generation cut off before its answer.
         text = split_reasoning(text)[1]
-    answer = None
+    found = []
     pos = 0
     while (m := _BOX.search(text, pos)) is not None:
         j = m.end()
@@ -107,14 +119,42 @@ def _extract(text) -> str | None:
         if j < len(text) and text[j] == "{":
             end = closing_brace(text, j)
             if end == -1:
-                return None  # unclosed last box: the generation was cut off
-            answer, pos = text[j + 1 : end], end + 1
+                return text, []
+            found.append((m.start(), text[j + 1 : end]))
+            pos = end + 1
         else:
             tok = _BOX_TOKEN.match(text, j)
-            answer, pos = (tok.group(0), tok.end()) if tok else ("", j)
-    if answer is None:
+            found.append((m.start(), tok.group(0) if tok else ""))
+            pos = tok.end() if tok else j
+    return text, found
+
+
+def _extract(text) -> str | None:
+    found = _boxes(text)[1]
+    return _strip_wrappers(found[-1][1]) if found else None
+
+
+_BOX_LABEL = re.compile(r"(?<![A-Za-z\\])([A-Za-z](?:_\{?\w+\}?)?)\s*=\s*\$?\s*$")
+MAX_BOXES = 12
+
+
+def extract_boxed_answers(text: str | None, k: int) -> str | None:
+    r"""The last k boxes as one k-part answer, each with the simple name written right before it.
+
+    ("x=\boxed{2}, y=\boxed{7}", 2) -> "x=2, y=7"; ("\boxed{(1,4)} and \boxed{(4,1)}", 2) ->
+    "(1,4), (4,1)"; fewer than k complete boxes -> None.
+    """
+    try:
+        final, found = _boxes(text)
+    except Exception:
         return None
-    return _strip_wrappers(answer)
+    if not 2 <= k <= MAX_BOXES or len(found) < k:
+        return None
+    parts = []
+    for start, raw in found[-k:]:
+        label = _BOX_LABEL.search(final, max(0, start - 30), start)
+        parts.append((f"{label.group(1)}=" if label else "") + _strip_wrappers(raw))
+    return ", ".join(parts) if all(p.strip() for p in parts) else None
 
 
 # --- normalisation ---------------------------------------------------------------------------
@@ -211,7 +251,9 @@ _SIMPLE_SUBS = [
     (re.compile(r"(\d)\s*(?:\{,\}|\\,)\s*(?=\d{3}(?!\d))"), r"\1"),  # 1{,}000 and 1\,000
     (re.compile(r"\\%"), "%"),
     (re.compile(r"\\\$"), ""),
+    (re.compile(r"\\(?:euro|pounds|yen|textdollar|textwon)(?![a-zA-Z])|[€£¥₩]"), ""),  # currency
     (re.compile(r"\$"), " "),  # stray math delimiters: "12 $ and $13"
+    (re.compile(r"(?<=\d),\s*\\!\s*(?=\d{3}(?!\d))"), ","),  # 16,\!386: a negative space
     (re.compile(r"(?<!\\)\\(?:,|;|:|!|>| |quad|qquad|enspace|thinspace)(?![a-zA-Z])|~"), " "),
 ]
 
@@ -323,10 +365,41 @@ def _repeating(m: re.Match) -> str:
 
 
 def _canonical_spaces(s: str) -> str:
-    # Keep a space only where removing it would merge two tokens: "3 4", "\pi r".
-    s = re.sub(r"(?<=\d) (?=\d)", "\x00", s)
+    # Keep a space only where removing it would merge two tokens: "3 4", "\pi r", and after a
+    # comma between digits: "12, 345" is a list of two numbers, "12,345" one number.
+    s = re.sub(r"(?<=\d) (?=\d)|(?<=\d,) (?=\d)", "\x00", s)
     s = re.sub(r"(?<=[A-Za-z]) (?=[A-Za-z])", "\x00", s)
     return s.replace(" ", "").replace("\x00", " ")
+
+
+_PROSE = re.compile(
+    r"(?P<value>(?:[^{}\\]|\\(?!text|mbox|mathrm)[a-zA-Z]+(?![a-zA-Z])|\\[^a-zA-Z]|\{[^{}]*\})+?)"
+    r"(?<=[\w}])"
+    r"(?:\s|\\[,;: ]|~)*\\(?:text|textrm|mbox)\s*\{(?P<words>[^{}]*)\}\s*\.?"
+)
+# Words that change, bound or multiply the value before them: "9 \text{ or more}" is not 9.
+_VALUE_CHANGING = frozenset(
+    "or and to not no nor than less more least most fewer greater smaller larger at about approx "
+    "approximately roughly nearly almost around over under above below between except times "
+    "million millions billion billions thousand thousands hundred hundreds dozen dozens half "
+    "halves quarter quarters third thirds percent per squared cubed plus minus negative positive "
+    "if when where for with without unless each every all only".split()
+)
+
+
+def _drop_prose(s: str) -> str:
+    r"""A value followed by words in \text: the words go. "9\text{ any words}" -> "9";
+    "9\text{ or more}" keeps its words (they change the value), and so does a one-letter word
+    (a unit or a variable: "\text{ m}" is for the unit rules)."""
+    m = _PROSE.fullmatch(s.strip()) if "\\text" in s and len(s) < 500 else None
+    if m is None or not re.fullmatch(r"\s*[A-Za-z][A-Za-z\s,.'’!-]*", m["words"]):
+        return s
+    words = [w.lower() for w in re.findall(r"[A-Za-z]+", m["words"])]
+    if any(len(w) == 1 and w not in ("a", "i") for w in words) or not set(words).isdisjoint(
+        _VALUE_CHANGING
+    ):
+        return s
+    return m["value"]
 
 
 def normalize_answer(s: str) -> str:
@@ -334,7 +407,7 @@ def normalize_answer(s: str) -> str:
 
     "\text{답: } 15\text{개}" -> "15"; "483\,\mathrm{cm}" -> "483"; "x = \dfrac12" -> "x=\frac{1}{2}".
     """
-    s = normalize_latex(_TEXT_UNIT.sub("", _strip_wrappers(str(s))))
+    s = normalize_latex(_drop_prose(_TEXT_UNIT.sub("", _strip_wrappers(str(s)))))
     # Korean readings of a fraction and a root: "3분의 1" is 1/3, "루트 3" is sqrt(3).
     s = re.sub(r"(\d+)\s*분의\s*(\d+)", r"\\frac{\2}{\1}", s)
     s = re.sub(r"루트\s*(\d+)", r"\\sqrt{\1}", s)
@@ -350,6 +423,8 @@ def normalize_answer(s: str) -> str:
         stripped = re.sub(r"(?:(?<=[\d})])|(?<=\\pi))\s*" + _LONG_UNITS + "$", "", stripped)
         stripped = re.sub(r"(?<=[\d})])\s*(?:percent|percentage|pct)$", "%", stripped)
         stripped = re.sub(r"(?:(?<=[\d})])|(?<=\\pi))\s+" + _WORD_UNITS + "$", "", stripped)
+        # A bare number glued to square or cubic metres: "1,200m²"
+        stripped = re.sub(r"^([-+]?[\d.,]+)\s*m\s*\^\s*\{?[23]\}?$", r"\1", stripped)
         # One-letter units only after a number or surd: "5 m", "10\sqrt{3} m"; after \pi or a
         # fraction the letter may be a variable ("2\pi h", "\frac{1}{2} h") and stays.
         stripped = re.sub(r"^((?:[-+\d., ]|\\sqrt\s*\{\d+\})+?)\s+" + _UNITS + "$", r"\1", stripped)
@@ -456,6 +531,10 @@ def _wraps_set(s: str) -> bool:
 def _structure(s: str):
     if _THOUSANDS.fullmatch(s):
         return ("scalar", s.replace(",", "").replace(" ", ""))
+    if s.count("\\begin{") > 1 or ("\\begin{" in s and not s.startswith(("\\begin", "[", "("))):
+        value = matrix_value(s)  # arithmetic on matrices: "A+B", "2A", "AB", evaluated exactly
+        if value is not None:
+            return ("matrix", value)
     m = re.fullmatch(r"\\begin\{([pbvBV]?matrix|array)\}(?:\{[^}]*\})?(.*)\\end\{\1\}", s, re.S)
     if m is None:  # "[\begin{array}{cc}...\end{array}]": brackets drawn around a bare array
         m = re.fullmatch(
@@ -524,6 +603,7 @@ def _assigned(items: list[str]) -> list[str] | None:
 
 
 _IN = re.compile(r"\\in(?![a-zA-Z])")
+_VAR = re.compile(r"[a-zA-Z](?:_\{?\w+\}?)?(?:\([a-z]\))?")  # x, x_1, g(x): what a relation bounds
 _RELATION = re.compile(r"(<|>|\\leq(?![a-zA-Z])|\\geq(?![a-zA-Z]))")
 _SET_BUILDER = re.compile(r"\\\{([a-zA-Z])(?:\||\\mid(?![a-zA-Z])|:)(.+)\\\}")
 
@@ -537,11 +617,7 @@ def _one_interval(s: str, var: str | None) -> str | None:
     r"""One relation in one variable as an interval: "3>x\geq1" -> "[1,3)", "x<2" -> "(-\infty,2)"."""
     parts = [p.strip() for p in _RELATION.split(s)]
     ops, values = parts[1::2], parts[0::2]
-    if (
-        len(parts) == 3
-        and re.fullmatch("[a-zA-Z]", values[1])
-        and not re.fullmatch("[a-zA-Z]", values[0])
-    ):
+    if len(parts) == 3 and _VAR.fullmatch(values[1]) and not _VAR.fullmatch(values[0]):
         flip = {"<": ">", ">": "<", "\\leq": "\\geq", "\\geq": "\\leq"}
         ops, values = [flip[ops[0]]], values[::-1]  # "2 > x" is "x < 2"
     if len(parts) == 3:
@@ -551,7 +627,7 @@ def _one_interval(s: str, var: str | None) -> str | None:
             if op in ("<", "\\leq")
             else ([bound, x, "\\infty"], [{">": "<", "\\geq": "\\leq"}[op], "<"])
         )
-    if len(values) != 3 or not re.fullmatch("[a-zA-Z]", values[1]) or var not in (None, values[1]):
+    if len(values) != 3 or not _VAR.fullmatch(values[1]) or var not in (None, values[1]):
         return None
     if ops[0] in (">", "\\geq") and ops[1] in (">", "\\geq"):
         values, ops = values[::-1], [{">": "<", "\\geq": "\\leq"}[o] for o in ops[::-1]]
@@ -621,6 +697,7 @@ def _compare(r: str, g: str, depth: int = 0) -> tuple[bool, str]:
             if _interval_like(g)
             else (r, _relation_interval(g) or g)
         )
+    r, g = _decimal_comma(r, g), _decimal_comma(g, r)
     rs, gs = _structure(r), _structure(g)
     if rs[0] == "scalar" and gs[0] == "scalar":
         return _scalar(rs[1], gs[1])
@@ -651,11 +728,62 @@ def _compare(r: str, g: str, depth: int = 0) -> tuple[bool, str]:
     return False, "mismatch"
 
 
+_DECIMAL_COMMA = re.compile(r"([-+]?\d+),(\d+)")
+
+
+def _decimal_comma(a: str, other: str) -> str:
+    """Decimal comma: "0,25" -> "0.25" where it cannot be a list: the other side is one number, and the comma is
+    not a thousands separator (three digits after it, "1,250", unless the whole part is 0)."""
+    m = _DECIMAL_COMMA.fullmatch(a)
+    if m is None or (len(m[2]) == 3 and m[1].lstrip("+-") != "0") or "," in other:
+        return a
+    return f"{m[1]}.{m[2]}" if parse_exact(other) is not None else a
+
+
+_TIME = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
+
+
+def _colon(r: str, g: str) -> tuple[bool, str] | None:
+    """Clock times and ratios; None when neither side has a colon. SymPy would read "a:b" as a
+    division, so "1:00" would equal "12:00": a colon never reaches it.
+
+    "3:45" is a time: only the same time matches ("03:45"). A gold ratio "3:4" takes "6:8" and
+    "\frac34"; a ratio answer against a gold that is not a ratio is a mismatch.
+    """
+    if ":" not in r and ":" not in g:
+        return None
+    tr, tg = _TIME.fullmatch(r), _TIME.fullmatch(g)
+    if tr or tg:
+        same = bool(tr and tg) and [int(x or 0) for x in tr.groups()] == [
+            int(x or 0) for x in tg.groups()
+        ]
+        return same, "match_exact" if same else "mismatch"
+    g_parts, r_parts = g.split(":"), r.split(":")
+    if ":" not in g or len(g_parts) > 3:
+        return False, "mismatch"
+    gv = [parse_exact(part) for part in g_parts]
+    if ":" in r:
+        rv = [parse_exact(part) for part in r_parts]
+    elif len(g_parts) == 2:
+        rv = [parse_exact(r), parse_exact("1")]
+    else:
+        return False, "mismatch"
+    if len(rv) != len(gv) or any(v is None or not v.terms for v in gv + rv):
+        return False, "mismatch"
+    same = all(rv[i] * gv[0] == gv[i] * rv[0] for i in range(1, len(gv)))
+    return same, "match_numeric" if same else "mismatch"
+
+
 def _sides(r: str, g: str) -> tuple[str, str]:
     """Compare right-hand sides: "x=5" vs "5", "p+q=17" vs "17", "y=2x+1" vs "2x+1"."""
     if _IN.search(r) and not _IN.search(g) and _SIMPLE_LHS.fullmatch(_IN.split(r)[0]):
         r = _IN.split(r, 1)[1]  # "x \in [1, 2]"
-    r = r.replace("\\approx", "=")  # "\approx 1.414214": the decimal rule still applies
+    if "\\approx" in r:
+        exact = r.split("\\approx", 1)[0]
+        if exact and (exact in ("\\pi", "\\infty") or not _SIMPLE_LHS.fullmatch(exact)):
+            r = exact  # "\frac{\sqrt2}{2} \approx 0.707": the exact value is the answer
+        else:
+            r = r.replace("\\approx", "=")  # "x \approx 1.414214": the decimal rule applies
     r_eq, g_eq = r.count("=") == 1, g.count("=") == 1
     if "=" in r and "=" not in g:
         lhs, rhs = r.rsplit("=", 1)  # "x = 3 + 2 = 5": the last value
@@ -682,9 +810,13 @@ def _scalar(r: str, g: str) -> tuple[bool, str]:
         return True, "match_exact"
     if len(g) > 1 and r.lower() == g.lower() and not re.search(r"[\\\d]", g):
         return True, "match_exact"  # text answers: "Yes" / "yes"
+    colon = _colon(r, g)
+    if colon is not None:
+        return colon
     r, g = _sides(r, g)
     if not r or not g:
         return False, "mismatch"
+    r, g = _cancel_huge(r), _cancel_huge(g)
     if r == g:
         return True, "match_exact"
     r_alts = [r, r[:-1]] if r.endswith("%") else [r]
@@ -721,6 +853,57 @@ def _scalar(r: str, g: str) -> tuple[bool, str]:
     return False, failure or "mismatch"
 
 
+def _peel_parens(s: str) -> str:
+    """Outer parentheses around the whole answer, removed in one linear pass (no recursion).
+
+    "(((1)))" -> "1"; "((1, 2))" -> "(1, 2)" (one pair makes the tuple); "(1)+(2)" unchanged.
+    """
+    lead, trail = len(s) - len(s.lstrip("(")), len(s) - len(s.rstrip(")"))
+    middle = s[lead : len(s) - trail]
+    if not middle.strip() or not lead or not trail:
+        return s
+    depth = low = 0
+    for ch in middle:
+        depth += (ch == "(") - (ch == ")")
+        low = min(low, depth)
+    if lead + depth != trail:
+        return s  # unbalanced: leave it to the depth gate
+    k = min(lead, trail, lead + low)  # pairs that wrap everything
+    if k > 0 and len(_split_top(s[k : len(s) - k])) > 1:
+        k -= 1
+    return s[k : len(s) - k] if k > 0 else s
+
+
+_POWER_ONLY = re.compile(r"[\d\s{}()^]*\^[\d\s{}()^]*")
+
+
+def _cancel_huge(s: str) -> str:
+    r"""Cancel equal numeric power terms of opposite sign without evaluating them:
+    "10^{10^{12}}-10^{10^{12}}+5" -> "+5". Only numeric powers (finite, however large) cancel;
+    \infty - \infty and 1/0 - 1/0 are not 0."""
+    if "^" not in s or len(s) > 400:
+        return s
+    terms, depth, start = [], 0, 0
+    for i, ch in enumerate(s):
+        depth += (ch in "({[") - (ch in ")}]")
+        if ch in "+-" and depth == 0 and i > start and s[i - 1] not in "^{(":
+            terms.append(s[start:i])
+            start = i
+    terms.append(s[start:])
+    signed = [(t[0] if t[0] in "+-" else "+", t.lstrip("+-")) for t in terms]
+    kept = list(signed)
+    for sign, body in signed:
+        if not _POWER_ONLY.fullmatch(body):
+            continue
+        other = ("-" if sign == "+" else "+", body)
+        if (sign, body) in kept and other in kept:
+            kept.remove((sign, body))
+            kept.remove(other)
+    if len(kept) == len(signed):
+        return s
+    return "".join(sign + body for sign, body in kept) or "0"
+
+
 def _decide(extracted: str | None, ground_truth) -> tuple[bool, str]:
     if extracted is None:
         return False, "no_box"
@@ -733,6 +916,8 @@ def _decide(extracted: str | None, ground_truth) -> tuple[bool, str]:
         return False, "mismatch"
     if "\\boxed" in gold or "\\fbox" in gold:
         gold = extract_boxed_answer(gold) or gold  # a gold solution: its boxed answer
+    if len(extracted) > MAX_ANSWER_CHARS and extracted.lstrip().startswith("(("):
+        extracted = _peel_parens(extracted.strip())  # linear; what is left meets the cap or not
     if len(extracted) > MAX_ANSWER_CHARS or len(gold) > MAX_ANSWER_CHARS:
         same = extracted.strip() == gold.strip()
         return same, "match_exact" if same else "unparseable"
@@ -741,6 +926,10 @@ def _decide(extracted: str | None, ground_truth) -> tuple[bool, str]:
         return False, "empty_box"
     if r == g:
         return True, "match_exact"
+    if bracket_nesting(r)[0] > MAX_DEPTH:
+        r = _peel_parens(r)  # "((((1))))": a number in thousands of parentheses is a number
+    if bracket_nesting(g)[0] > MAX_DEPTH:
+        g = _peel_parens(g)
     if bracket_nesting(r)[0] > MAX_DEPTH or bracket_nesting(g)[0] > MAX_DEPTH:
         return False, "unparseable"
     gold_choice = None
@@ -757,9 +946,9 @@ def _decide(extracted: str | None, ground_truth) -> tuple[bool, str]:
             g = option.group(1).strip()  # gold "③ 12" states option 3's value: "12" matches
     if re.fullmatch(r"\(?[A-E]\)?", g):
         # Lettered choices: gold "C" takes "(C)", "C", "(C) 12"; another letter is wrong.
-        m = re.fullmatch(r"\(([A-E])\).*|([A-E])", r, re.S)
+        m = re.fullmatch(r"\(([A-E])\).*|([A-E])|([A-E])(?:[.:](?!\d)|\)).+", r, re.S)
         if m:
-            picked = m.group(1) or m.group(2)
+            picked = m.group(1) or m.group(2) or m.group(3)
             same = picked == g.strip("()")
             return same, "match_choice" if same else "mismatch"
     return _compare(r, g)
@@ -785,7 +974,8 @@ class Verdict:
 
 
 def grade(response_text: str | None, ground_truth) -> Verdict:
-    r"""Extract and check in one call.
+    r"""Extract and check in one call. The last box is the answer; only when it is wrong and the
+    gold lists k answers are the last k boxes tried together ("x=\boxed{2}, y=\boxed{7}").
 
     grade(r"... \boxed{③}", 3) -> Verdict(is_correct=True, extracted_answer="③",
     reason="match_choice"); grade("the answer is 3", 3).reason -> "no_box".
@@ -796,9 +986,29 @@ def grade(response_text: str | None, ground_truth) -> Verdict:
         return Verdict(False, None, "unparseable")
     try:
         ok, reason = _decide(extracted, ground_truth)
+        if not ok and reason == "mismatch":
+            # Answers split over boxes: "\boxed{(1,4)} and \boxed{(4,1)}" for a two-part gold.
+            joined = extract_boxed_answers(response_text, _gold_parts(ground_truth))
+            if joined is not None:
+                joined_ok, joined_reason = _decide(joined, ground_truth)
+                if joined_ok:
+                    return Verdict(True, joined, joined_reason)
     except Exception:
         ok, reason = False, "unparseable"
     return Verdict(ok, extracted, reason)
+
+
+def _gold_parts(ground_truth) -> int:
+    """How many answers a gold lists: "(1,4),(4,1)" -> 2, "x=2, y=7" -> 2, "(1, 2)" -> 2, "3" -> 1."""
+    gold = _gold_text(ground_truth)
+    if gold is None or len(gold) > MAX_ANSWER_CHARS:
+        return 1
+    kind = _structure(normalize_answer(gold))
+    if kind[0] == "set":
+        return len(kind[1])
+    if kind[0] == "seq" and kind[1:3] == ("(", ")"):
+        return len(kind[3])
+    return 1
 
 
 def validate_item(item: dict) -> dict:

@@ -7,9 +7,14 @@ decimals, radicals, Korean units, equations, tuples/sets, plus ~5% forms only Sy
 graded once with grade(); prints checks/s and p50/p99/max ms, overall and per family, and how
 many verdicts disagree with the generator's label.
 
+A second, symbolic-heavy mix (default 400 distinct pairs) holds only answers that need more than
+exact arithmetic: polynomial identities, rational functions, trig and log values, equations,
+relations, sets of expressions, matrices with symbolic entries and matrix arithmetic. Its figures
+are printed on their own line, so a change to the SymPy step shows up there first.
+
 Usage:
     python bench/bench_checker.py
-    python bench/bench_checker.py --n 20000 --seed 7
+    python bench/bench_checker.py --n 20000 --seed 7 --symbolic_n 1000
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from sftkit.grading_symbolic import clear_cache  # noqa: E402
 from validate_sft_data import grade, warm_up  # noqa: E402
 
 CIRCLED = "①②③④⑤"
@@ -132,7 +138,8 @@ def _adversarial(rng: random.Random) -> Case:
     body = rng.choice(
         ["9^{9^{9^{9}}}", "(10^{100})!", "(" * 300 + "1" + ")" * 300, "1" * 5000, "{" * 5000]
     )
-    return Case("adversarial", 1, _box(body, rng), False)
+    # A number in hundreds of parentheses is still the number: peeled, not refused.
+    return Case("adversarial", 1, _box(body, rng), body.startswith("(("))
 
 
 def _no_box(rng: random.Random) -> Case:
@@ -153,6 +160,112 @@ FAMILIES = [
 ]
 
 
+# --- the symbolic-heavy mix: every pair needs SymPy (or the step in front of it) ---
+
+
+def _poly(rng: random.Random) -> Case:
+    a, b = rng.randint(-9, 9), rng.randint(1, 9)
+    v = rng.choice("xyt")
+    wrong = rng.random() < 0.35
+    c = a * b + (rng.choice([-1, 1]) if wrong else 0)
+    gold = f"({v}{a:+d})({v}+{b})"
+    return Case("sym:poly", gold, _box(f"{v}^2{a + b:+d}{v}{c:+d}", rng), not wrong)
+
+
+def _rational(rng: random.Random) -> Case:
+    a = rng.randint(1, 9)
+    wrong = rng.random() < 0.35
+    gold = rf"\frac{{x^2-{a * a}}}{{x-{a}}}"
+    return Case("sym:rational", gold, _box(f"x+{a + wrong}", rng), not wrong)
+
+
+def _trig(rng: random.Random) -> Case:
+    k = rng.choice([3, 4, 6])
+    value = {3: r"\frac{\sqrt{3}}{2}", 4: r"\frac{\sqrt{2}}{2}", 6: r"\frac{1}{2}"}[k]
+    wrong = rng.random() < 0.35
+    fn = "cos" if wrong else "sin"
+    shift = rng.randint(1, 6)
+    body = rf"\{fn}\left(\frac{{\pi}}{{{k}}}+{2 * shift}\pi\right)"
+    same = not wrong or k == 4
+    return Case("sym:trig", value, _box(body, rng), same)
+
+
+def _log(rng: random.Random) -> Case:
+    b, n = rng.choice([2, 3, 5, 7]), rng.randint(2, 9)
+    wrong = rng.random() < 0.35
+    gold = rf"{n}\log {b}" if not wrong else rf"{n + 1}\log {b}"
+    return Case("sym:log", gold, _box(rf"\log {b**n}", rng), not wrong)
+
+
+def _equation(rng: random.Random) -> Case:
+    a, b, c, k = rng.randint(1, 9), rng.randint(1, 9), rng.randint(-9, 9), rng.randint(2, 5)
+    wrong = rng.random() < 0.35
+    gold = f"{a}x+{b}y={c}"
+    body = f"{k * a}x+{k * b}y-{k * c + wrong}=0".replace("--", "+")
+    return Case("sym:equation", gold, _box(body, rng), not wrong)
+
+
+def _relation(rng: random.Random) -> Case:
+    a, k = rng.randint(1, 20), rng.randint(2, 6)
+    wrong = rng.random() < 0.35
+    op = ">" if not wrong else "<"
+    return Case("sym:relation", f"y < {a}", _box(f"-{k}y {op} -{k * a}", rng), not wrong)
+
+
+def _expr_set(rng: random.Random) -> Case:
+    a, b = rng.randint(1, 9), rng.randint(10, 19)
+    wrong = rng.random() < 0.35
+    gold = rf"\{{x+{a}, {b}x\}}"
+    body = rf"\{{{b}x, {a + wrong}+x\}}"
+    return Case("sym:set", gold, _box(body, rng), not wrong)
+
+
+def _sym_matrix(rng: random.Random) -> Case:
+    a, b = rng.randint(1, 9), rng.randint(1, 9)
+    wrong = rng.random() < 0.35
+    gold = rf"\begin{{pmatrix}}{a}x & x^2\\ {b} & x+{a}\end{{pmatrix}}"
+    body = rf"\begin{{pmatrix}}x\cdot{a} & x\cdot x\\ {b + wrong} & {a}+x\end{{pmatrix}}"
+    return Case("sym:matrix", gold, _box(body, rng), not wrong)
+
+
+def _matrix_sum(rng: random.Random) -> Case:
+    a, b, c, d = (rng.randint(0, 9) for _ in range(4))
+    wrong = rng.random() < 0.35
+    gold = rf"\begin{{pmatrix}}{a + 1}&{b + 1}\\{c + 1}&{d + 1 + wrong}\end{{pmatrix}}"
+    body = (
+        rf"\begin{{pmatrix}}{a}&{b}\\{c}&{d}\end{{pmatrix}}"
+        rf"+\begin{{pmatrix}}1&1\\1&1\end{{pmatrix}}"
+    )
+    return Case("sym:matrix_sum", gold, _box(body, rng), not wrong)
+
+
+SYMBOLIC_FAMILIES = [
+    _poly,
+    _rational,
+    _trig,
+    _log,
+    _equation,
+    _relation,
+    _expr_set,
+    _sym_matrix,
+    _matrix_sum,
+]
+
+
+def build_symbolic_cases(n: int, seed: int) -> list[Case]:
+    """n distinct (gold, response) pairs from SYMBOLIC_FAMILIES in turn."""
+    rng = random.Random(seed + 1)
+    cases, seen = [], set()
+    for _ in range(n * 50):
+        if len(cases) == n:
+            break
+        case = SYMBOLIC_FAMILIES[len(cases) % len(SYMBOLIC_FAMILIES)](rng)
+        if (case.gold, case.response) not in seen:
+            seen.add((case.gold, case.response))
+            cases.append(case)
+    return cases
+
+
 def build_cases(n: int, seed: int) -> list[Case]:
     rng = random.Random(seed)
     makers = [m for m, _ in FAMILIES]
@@ -164,6 +277,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=6000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--symbolic_n", type=int, default=400, help="pairs in the symbolic mix")
     return parser.parse_args(argv)
 
 
@@ -208,7 +322,7 @@ def main(argv=None) -> int:
     )
     print(
         f"typical  p50 {statistics.median(typical):.3f} ms  p99 {_pct(typical, 0.99):.3f} ms"
-        f"  checks/s {len(typical) / (sum(typical) / 1000):,.0f}"
+        f"  max {max(typical):.1f} ms  checks/s {len(typical) / (sum(typical) / 1000):,.0f}"
     )
     print(
         f"{'family':<12} {'n':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'label disagreements':>20}"
@@ -219,7 +333,35 @@ def main(argv=None) -> int:
             f" {max(ts):>8.1f} {wrong[fam]:>20}"
         )
     print("reasons:", dict(sorted(reasons.items())))
+    _symbolic_mix(args)
     return 0
+
+
+def _symbolic_mix(args) -> None:
+    cases = build_symbolic_cases(args.symbolic_n, args.seed)
+    clear_cache()  # every pair is distinct; no verdict is left over from the first mix
+    times: dict[str, list[float]] = defaultdict(list)
+    wrong: dict[str, int] = defaultdict(int)
+    reasons: dict[str, int] = defaultdict(int)
+    for case in cases:
+        t0 = time.perf_counter()
+        verdict = grade(case.response, case.gold)
+        times[case.family].append((time.perf_counter() - t0) * 1000)
+        wrong[case.family] += verdict.is_correct != case.expected
+        reasons[verdict.reason] += 1
+    every = [t for ts in times.values() for t in ts]
+    print()
+    print(
+        f"symbolic mix  cases {len(every)}  p50 {statistics.median(every):.3f} ms"
+        f"  p99 {_pct(every, 0.99):.3f} ms  max {max(every):.1f} ms"
+        f"  label disagreements {sum(wrong.values())}"
+    )
+    for fam, ts in sorted(times.items()):
+        print(
+            f"{fam:<16} {len(ts):>6} {statistics.median(ts):>8.3f} {_pct(ts, 0.99):>8.3f}"
+            f" {max(ts):>8.1f} {wrong[fam]:>20}"
+        )
+    print("reasons:", dict(sorted(reasons.items())))
 
 
 if __name__ == "__main__":

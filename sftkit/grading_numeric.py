@@ -122,6 +122,18 @@ class Surd:
             num, den = num * conj, den * conj
         raise _Fail("cannot rationalise")
 
+    def to_latex(self) -> str:
+        r"""A form parse_exact reads back to an equal value: 3/2*sqrt(5) -> "\frac{3}{2}\sqrt{5}"."""
+        parts = []
+        for (r, k), c in sorted(self.terms.items()):
+            num, den = abs(c.numerator), c.denominator
+            coef = str(num) if den == 1 else rf"\frac{{{num}}}{{{den}}}"
+            body = (rf"\sqrt{{{r}}}" if r != 1 else "") + (rf"\pi^{{{k}}}" if k else "")
+            if body and num == 1 and den == 1:
+                coef = ""
+            parts.append(("-" if c < 0 else "+") + coef + body)
+        return "".join(parts).lstrip("+") or "0"
+
     def to_decimal(self, digits: int = 60) -> decimal.Decimal:
         with decimal.localcontext() as ctx:
             ctx.prec = digits
@@ -439,3 +451,93 @@ def decimal_matches(text: str, exact: decimal.Decimal | Surd) -> bool:
         rounded = value.quantize(quantum, rounding=decimal.ROUND_HALF_UP)
         cut = value.quantize(quantum, rounding=decimal.ROUND_DOWN)
         return shown in (rounded, cut)
+
+
+# --- matrix arithmetic -------------------------------------------------------------------------
+
+_MATRIX_BLOCK = re.compile(r"\\begin\{([pbBvV]?matrix)\}(.*?)\\end\{\1\}", re.S)
+_BETWEEN = re.compile(r"\s*([+-]|\\cdot|\\times)?\s*(.*?)\s*(?:\\cdot|\\times)?\s*")
+MAX_MATRIX_SIDE = 8
+MAX_BLOCKS = 6
+
+
+def _matrix_entries(body: str) -> list[list[Surd]]:
+    rows = [row for row in re.split(r"\\\\", body) if row.strip()]
+    cells = [row.split("&") for row in rows]
+    if not rows or len(rows) > MAX_MATRIX_SIDE or len({len(c) for c in cells}) != 1:
+        raise _Fail("ragged or too large")
+    if len(cells[0]) > MAX_MATRIX_SIDE:
+        raise _Fail("too large")
+    out = [[parse_exact(c) for c in row] for row in cells]
+    if any(v is None for row in out for v in row):
+        raise _Fail("entry is not a simple number")
+    return out
+
+
+def _matmul(a: list[list[Surd]], b: list[list[Surd]]) -> list[list[Surd]]:
+    if len(a[0]) != len(b):
+        raise _Fail("shapes")
+    zero = Surd.rational(0)
+    out = []
+    for row in a:
+        new = []
+        for j in range(len(b[0])):
+            total = zero
+            for k, x in enumerate(row):
+                total = total + x * b[k][j]
+            new.append(total)
+        out.append(new)
+    return out
+
+
+def _scale(c: Surd, m: list[list[Surd]]) -> list[list[Surd]]:
+    return [[c * x for x in row] for row in m]
+
+
+def _add(a: list[list[Surd]], b: list[list[Surd]]) -> list[list[Surd]]:
+    if len(a) != len(b) or len(a[0]) != len(b[0]):
+        raise _Fail("shapes")
+    return [[x + y for x, y in zip(ra, rb, strict=True)] for ra, rb in zip(a, b, strict=True)]
+
+
+def matrix_value(text: str) -> list[list[str]] | None:
+    r"""Entries of a sum / product of number matrices, evaluated exactly, or None.
+
+    "2\begin{pmatrix}1&0\\0&1\end{pmatrix}+\begin{pmatrix}1&1\\1&1\end{pmatrix}"
+    -> [["3", "1"], ["1", "3"]]. Scalars may stand before a block ("-\frac12\begin{...}"); products
+    bind before sums; anything else (symbols, nested matrices, a trailing term) -> None.
+    """
+    if len(text) > 2000:
+        return None
+    blocks = list(_MATRIX_BLOCK.finditer(text))
+    if not blocks or len(blocks) > MAX_BLOCKS:
+        return None
+    try:
+        terms: list[list[list[Surd]]] = []
+        pos = 0
+        for i, block in enumerate(blocks):
+            m = _BETWEEN.fullmatch(text, pos, block.start())
+            if m is None:
+                return None
+            op, coef = m.group(1), m.group(2)
+            scale = parse_exact(coef) if coef else Surd.rational(1)
+            if scale is None:
+                return None
+            value = _scale(scale, _matrix_entries(block.group(2)))
+            if i == 0:
+                if op in ("\\cdot", "\\times"):
+                    return None
+                terms.append(_scale(Surd.rational(-1), value) if op == "-" else value)
+            elif op in ("+", "-"):
+                terms.append(_scale(Surd.rational(-1), value) if op == "-" else value)
+            else:
+                terms[-1] = _matmul(terms[-1], value)
+            pos = block.end()
+        if text[pos:].strip():
+            return None
+        total = terms[0]
+        for term in terms[1:]:
+            total = _add(total, term)
+    except (_Fail, ValueError, ZeroDivisionError, OverflowError):
+        return None
+    return [[x.to_latex() for x in row] for row in total]

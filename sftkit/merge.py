@@ -519,12 +519,18 @@ def _finish(row: dict) -> dict:
     return row
 
 
-def build_report(output_dir: str | os.PathLike) -> dict:
+def build_report(
+    output_dir: str | os.PathLike, gold_min_samples: int = 4, gold_share: float = 0.75
+) -> dict:
     """Per source x type figures from the sample files, verdict logs, failures and generation state.
 
     Accuracy is correct / graded; samples without a verdict count as `ungraded`. A problem with
-    graded samples and none correct is listed in `zero_correct`.
+    graded samples and none correct is listed in `zero_correct`; one whose samples agree on an
+    answer the grader rejected (at least `gold_min_samples` of them and `gold_share` of the graded)
+    in `suspicious_golds` (see sftkit.gold_audit).
     """
+    from sftkit.gold_audit import audit_output  # it builds on this module's layout helpers
+
     out = Path(output_dir)
     generation, gen_problem = read_generation(out)
     by_key = (generation or {}).get("by_source_type")
@@ -577,14 +583,17 @@ def build_report(output_dir: str | os.PathLike) -> dict:
         "rows": rows,
         "totals": totals,
         "zero_correct": zero,
+        "suspicious_golds": audit_output(out, gold_min_samples, gold_share),
         "generation": generation,
         "warnings": warnings,
     }
 
 
-def write_report(output_dir: str | os.PathLike) -> dict:
+def write_report(
+    output_dir: str | os.PathLike, gold_min_samples: int = 4, gold_share: float = 0.75
+) -> dict:
     """build_report() and write it atomically to `<output>/report.json`."""
-    report = build_report(output_dir)
+    report = build_report(output_dir, gold_min_samples, gold_share)
     text = json.dumps(report, ensure_ascii=False, indent=2) + "\n"
     atomic_write_text(Path(output_dir) / "report.json", text)
     return report
@@ -701,4 +710,27 @@ def format_report(report: dict, max_listed: int = 30) -> str:
         lines.append(f"Stray files: {stray} (no planned problem; not counted, not merged)")
     if report.get("warnings"):
         lines.append(f"Warnings: {len(report['warnings'])} (see report.json)")
+    lines.extend(_suspicious_lines(report.get("suspicious_golds") or [], max_listed))
     return "\n".join(lines)
+
+
+def _suspicious_lines(flagged: list[dict], max_listed: int) -> list[str]:
+    """The suspicious-golds block under the table; nothing when none is flagged."""
+    if not flagged:
+        return []
+    lines = [f"Suspicious golds (samples agree on another answer): {len(flagged)}"]
+
+    def clip(value) -> str:
+        text = str(value)
+        return text if len(text) <= 30 else text[:27] + "..."
+
+    for f in flagged[:max_listed]:
+        pid = f" (id {f['problem_id']})" if f.get("problem_id") is not None else ""
+        lines.append(
+            f"  {f['source']}/{f['type']} problem {f['problem_index']}{pid}: gold "
+            f"{clip(f['gold'])}, {f['majority_count']} of {f['graded']} graded say "
+            f"{clip(f['majority_answer'])}"
+        )
+    if len(flagged) > max_listed:
+        lines.append(f"  ... and {len(flagged) - max_listed} more (see report.json)")
+    return lines

@@ -547,6 +547,161 @@ CASES = [
     (r"-\infty", r"\boxed{infinity}", False),
     ("3, 5", r"\boxed{x=3 \text{ 또는 } x=5}", True),
     (3, r"\boxed{x=3 \text{ 또는 } x=5}", False),
+    # --- tuples, sets and lists written differently ---
+    (r"\{2,5\}", r"\boxed{2,5}", True),
+    (r"\{2,5\}", r"\boxed{2,6}", False),
+    ("(3,8),(8,3)", r"\boxed{(3,8),\ (8,3)}", True),
+    ("(3,8),(8,3)", r"\boxed{(3,8),\ (3,8)}", False),
+    ("(3,8),(8,3)", r"\boxed{(8,3),\quad(3,8)}", True),
+    ("(3,8),(8,3)", r"\boxed{(8,3),\quad(8,3)}", False),
+    (r"\{(1,2),(2,1)\}", r"\boxed{(2,1), (1,2)}", True),
+    (r"\{(1,2),(2,1)\}", r"\boxed{(2,1), (1,3)}", False),
+    (r"\{(1,2),(2,1)\}", r"\boxed{\{(2,1),\,(1,2)\}}", True),
+    (r"\{(1,2),(2,1)\}", r"\boxed{\{(2,1),\,(1,2),\,(1,1)\}}", False),
+    ("5, 2", r"\boxed{\{2, 5\}}", True),
+    ("5, 2", r"\boxed{\{2, 5, 7\}}", False),
+    # --- number formats: separators, currency, units, decimal comma, line breaks ---
+    ("2500.50", r"\boxed{2,500.50€}", True),
+    ("2500.50", r"\boxed{2,500.05€}", False),
+    ("2500.5", r"\boxed{€2,500.50}", True),
+    ("2500.5", r"\boxed{€25,000.50}", False),
+    (1200, r"\boxed{1,200m²}", True),
+    (1200, r"\boxed{1,200m³}", True),
+    (1200, r"\boxed{12,000m²}", False),
+    (1200, r"\boxed{1,200\,\text{m}^2}", True),
+    (15, r"\boxed{\$15}", True),
+    (15, r"\boxed{\$15.50}", False),
+    (15, r"\boxed{15\text{ dollars}}", True),
+    (15, r"\boxed{₩15}", True),
+    (15, r"\boxed{₩150}", False),
+    (7, r"\boxed{\pounds 7}", True),
+    (7, r"\boxed{\pounds 70}", False),
+    ("0.25", r"\boxed{0,25}", True),
+    ("0.25", r"\boxed{0,52}", False),
+    (r"\frac{1}{4}", r"\boxed{0,25}", True),
+    ("0.25", r"\boxed{0,250}", True),  # a whole part of 0: never a thousands separator
+    ("2.5", r"\boxed{2,5}", True),
+    (25, r"\boxed{2,5}", False),
+    ("1.25", r"\boxed{1,250}", False),  # three digits after the comma: thousands, 1250
+    (1250, r"\boxed{1,250}", True),
+    ("2, 5", r"\boxed{2,5}", True),  # the gold is a list: so is the answer
+    ("2, 5", r"\boxed{2.5}", False),
+    (12345, r"\boxed{12,345}", True),
+    (12345, r"\boxed{12, 345}", False),  # a list, not a number
+    (12345, r"\boxed{12,\ 345}", False),
+    ("12, 345", r"\boxed{345, 12}", True),
+    ("12, 345", r"\boxed{12345}", False),
+    (42, "\\boxed{42\\\\}", True),
+    (42, "\\boxed{43\\\\}", False),
+    (42, "\\boxed{42 \\\\ }", True),
+    ("42  ", r"\boxed{42}", True),
+    ("42  ", r"\boxed{4 2}", False),
+    ("42\\n", r"\boxed{42}", True),
+    ("42\\n", r"\boxed{43}", False),
+    ("\\n 42 \\n", r"\boxed{42}", True),
+    (r"x \neq 5", r"\boxed{x \neq 5}", True),  # \n starting a command is not a line break
+    (r"x \neq 5", r"\boxed{x \neq 6}", False),
+    # --- clock times and ratios ---
+    ("3:45", r"\boxed{3:45}", True),
+    ("3:45", r"\boxed{03:45}", True),
+    ("3:45", r"\boxed{3:54}", False),
+    ("12:00", r"\boxed{12:00}", True),
+    ("12:00", r"\boxed{1:00}", False),  # a time, not a division: 1/0 is no 12/0
+    ("1:00", r"\boxed{12:00}", False),
+    ("10:30", r"\boxed{\frac{1}{3}}", False),
+    ("10:30", r"\boxed{1:3}", False),
+    ("3:4", r"\boxed{3:4}", True),
+    ("3:4", r"\boxed{6:8}", True),
+    ("3:4", r"\boxed{4:3}", False),
+    ("3:4", r"\boxed{\frac34}", True),
+    ("3:4", r"\boxed{0.75}", True),
+    ("3:4", r"\boxed{\frac43}", False),
+    (r"\frac34", r"\boxed{3:4}", False),  # a ratio only where the gold is one
+    ("0.75", r"\boxed{3:4}", False),
+    ("1:2:3", r"\boxed{2:4:6}", True),
+    ("1:2:3", r"\boxed{2:4:7}", False),
+    (r"1:\sqrt{3}", r"\boxed{\sqrt{3}:3}", True),
+    (r"1:\sqrt{3}", r"\boxed{\sqrt{3}:1}", False),
+    # --- prose and labels inside the box ---
+    (9, r"\boxed{9\text{ any words}}", True),
+    (9, r"\boxed{8\text{ any words}}", False),
+    (9, r"\boxed{9 \text{ apples in the basket}}", True),
+    (9, r"\boxed{9\text{ or more}}", False),
+    (9, r"\boxed{9\text{ million}}", False),
+    (9, r"\boxed{9\text{ at least}}", False),
+    (9, r"\boxed{9\text{ dozen}}", False),
+    (r"\frac{1}{2}", r"\boxed{\frac{1}{2}\text{ of the cake}}", True),
+    (r"\frac{1}{2}", r"\boxed{\frac{1}{2}\text{ of the cake and more}}", False),
+    (9, r"\boxed{9\text{ x}}", False),  # a one-letter word may be a variable
+    ("B", r"\boxed{B. x = 7}", True),
+    ("B", r"\boxed{C. x = 7}", False),
+    ("B", r"\boxed{B) 12}", True),
+    ("B", r"\boxed{D) 12}", False),
+    ("B", r"\boxed{B: \frac{1}{2}}", True),
+    ("B", r"\boxed{B.5}", False),  # not a label: "B.5" says nothing about choice B
+    # --- approximations: the exact part decides ---
+    (r"\frac{\sqrt2}{2}", r"\boxed{\frac{\sqrt2}{2} \approx 0.707}", True),
+    (r"\frac{\sqrt3}{2}", r"\boxed{\frac{\sqrt2}{2} \approx 0.707}", False),
+    (r"\frac{\sqrt2}{2}", r"\boxed{0.707}", False),
+    (r"\pi", r"\boxed{x = \pi \approx 3.14}", True),
+    (r"2\pi", r"\boxed{x = \pi \approx 3.14}", False),
+    (r"\frac{1}{3}", r"\boxed{P = \frac{2}{6} = \frac{1}{3} \approx 0.333}", True),
+    (r"\frac{1}{3}", r"\boxed{P = \frac{2}{6} = \frac{1}{2} \approx 0.5}", False),
+    (r"\sqrt{2}", r"\boxed{\approx 1.414214}", True),
+    (r"\sqrt{2}", r"\boxed{\approx 1.414}", False),
+    # --- matrix arithmetic, evaluated exactly ---
+    (
+        r"\begin{pmatrix}4&6\\4&6\end{pmatrix}",
+        r"\boxed{\begin{pmatrix}1&2\\3&4\end{pmatrix}+\begin{pmatrix}3&4\\1&2\end{pmatrix}}",
+        True,
+    ),
+    (
+        r"\begin{pmatrix}4&6\\4&6\end{pmatrix}",
+        r"\boxed{\begin{pmatrix}1&2\\3&4\end{pmatrix}-\begin{pmatrix}3&4\\1&2\end{pmatrix}}",
+        False,
+    ),
+    (
+        r"\begin{pmatrix}2&1\\4&3\end{pmatrix}",
+        r"\boxed{\begin{pmatrix}1&2\\3&4\end{pmatrix}\begin{pmatrix}0&1\\1&0\end{pmatrix}}",
+        True,
+    ),
+    (
+        r"\begin{pmatrix}2&1\\4&3\end{pmatrix}",
+        r"\boxed{\begin{pmatrix}0&1\\1&0\end{pmatrix}\begin{pmatrix}1&2\\3&4\end{pmatrix}}",
+        False,  # matrix products do not commute
+    ),
+    (
+        r"\begin{pmatrix}1&\sqrt{2}\\0&\frac{1}{2}\end{pmatrix}",
+        r"\boxed{\frac{1}{2}\begin{bmatrix}2&2\sqrt{2}\\0&1\end{bmatrix}}",
+        True,
+    ),
+    (
+        r"\begin{pmatrix}1&\sqrt{2}\\0&\frac{1}{2}\end{pmatrix}",
+        r"\boxed{\frac{1}{2}\begin{bmatrix}2&2\sqrt{3}\\0&1\end{bmatrix}}",
+        False,
+    ),
+    (
+        r"\begin{pmatrix}1&2\end{pmatrix}",
+        r"\boxed{\begin{pmatrix}1&2\end{pmatrix}+\begin{pmatrix}1\\2\end{pmatrix}}",
+        False,  # shapes do not fit: no value at all
+    ),
+    # --- intervals and relations ---
+    (r"[-2,-1] \cup [1,2]", r"\boxed{t \in [-2,-1] \cup [1,2]}", True),
+    (r"[-2,-1] \cup [1,2]", r"\boxed{t \in [-2,-1) \cup [1,2]}", False),
+    (r"t \in [-2,-1] \cup [1,2]", r"\boxed{[1,2] \cup [-2,-1]}", True),
+    (r"t \in [-2,-1] \cup [1,2]", r"\boxed{[1,2] \cup [-2,1]}", False),
+    ("(0, 2)", r"\boxed{0 < g(x) < 2}", True),
+    ("(0, 2)", r"\boxed{0 < g(x) \leq 2}", False),
+    ("(0, 2)", r"\boxed{0 < g(1) < 2}", False),  # g(1) is a number, not what is bounded
+    ("[1, 5)", r"\boxed{1 \le x_1 < 5}", True),
+    ("[1, 5)", r"\boxed{1 < x_1 < 5}", False),
+    # --- huge but harmless ---
+    (5, r"\boxed{10^{10^{12}} - 10^{10^{12}} + 5}", True),
+    (5, r"\boxed{10^{10^{12}} - 10^{10^{13}} + 5}", False),
+    (5, r"\boxed{10^{10^{12}} + 10^{10^{12}} + 5}", False),
+    (0, r"\boxed{2^{2^{100}} - 2^{2^{100}}}", True),
+    (0, r"\boxed{\infty - \infty}", False),  # not a number, never 0
+    (5, r"\boxed{\frac{1}{0} - \frac{1}{0} + 5}", False),
     # --- false-accept traps ---
     (1, r"\boxed{1 - \epsilon}", False),
     (0, r"\boxed{O}", False),
@@ -582,8 +737,11 @@ CASES = [
     (1, r"\boxed{(x+1)^{999}+(x+2)^{999}}", False),
     (1, r"\boxed{2^{999}^{999}^{999}}", False),
     (1, r"\boxed{\binom{10^{100}}{5000}}", False),
-    (1, "\\boxed{" + "(" * 3000 + "1" + ")" * 3000 + "}", False),
-    (1, "\\boxed{" + "(" * 400 + "1" + ")" * 400 + "}", False),
+    (1, "\\boxed{" + "(" * 3000 + "1" + ")" * 3000 + "}", True),  # peeled, not refused
+    (1, "\\boxed{" + "(" * 3000 + "2" + ")" * 3000 + "}", False),
+    (1, "\\boxed{" + "(" * 400 + "1" + ")" * 400 + "}", True),
+    (1, "\\boxed{" + "(" * 400 + "1" + ")" * 399 + "}", False),  # unbalanced: refused
+    (1, "\\boxed{" + "(1+" * 400 + "0" + ")" * 400 + "}", False),  # deep and not a wrapper
     (1, "\\boxed{" + "1" * 100_000 + "}", False),
     (1, "\\boxed{" + "{" * 50_000, False),
     (1, "\\boxed{" + "}" * 50_000, False),
@@ -614,6 +772,38 @@ def test_checker(gold, response, expected):
     verdict = grade(response, gold)
     assert verdict.is_correct is expected, verdict
     assert check_answer(extract_boxed_answer(response), gold) is expected
+
+
+MULTI_BOX = [
+    # --- answers split over several boxes: grade() reads the whole response ---
+    ("(1,4),(4,1)", r"the pairs are \boxed{(1, 4)} and \boxed{(4, 1)}", True),
+    ("(1,4),(4,1)", r"the pairs are \boxed{(1, 4)} and \boxed{(4, 2)}", False),
+    ("(1,4),(4,1)", r"\boxed{(1, 4)} and \boxed{(1, 4)}", False),
+    (r"\{(1,4),(4,1)\}", r"\boxed{(4, 1)} and \boxed{(1, 4)}", True),
+    (r"\{(1,4),(4,1)\}", r"\boxed{(4, 1)} and \boxed{(1, 5)}", False),
+    ("x=2, y=7", r"x=\boxed{2}, y=\boxed{7}", True),
+    ("x=2, y=7", r"x=\boxed{7}, y=\boxed{2}", False),
+    ("x=2, y=7", r"so $x = \boxed{2}$ and $y = \boxed{7}$.", True),
+    ("x=2, y=7", r"so $x = \boxed{2}$ and $z = \boxed{7}$.", False),
+    ("(2, 7)", r"x=\boxed{2}, y=\boxed{7}", True),
+    ("(2, 7)", r"x=\boxed{7}, y=\boxed{2}", False),
+    (7, r"x=\boxed{2}, y=\boxed{7}", True),  # a one-part gold still takes the last box
+    (2, r"x=\boxed{2}, y=\boxed{7}", False),
+    ("2, 7", r"\boxed{1}, \boxed{2}, \boxed{7}", True),  # the last k boxes, k = parts of the gold
+    ("2, 7", r"\boxed{2}, \boxed{7}, \boxed{1}", False),
+    ("2, 7", r"\boxed{7}", False),
+    ("1, 2, 3", r"\boxed{1}, \boxed{2}", False),
+    ("(1,4),(4,1)", r"<think>\boxed{(1, 4)}</think> so \boxed{(4, 1)}", False),  # reasoning
+    ("(1,4),(4,1)", r"\boxed{(1, 4)} and \boxed{(4, 1)", False),  # cut off mid-box
+]
+
+
+@pytest.mark.parametrize("gold, response, expected", MULTI_BOX)
+def test_answers_split_over_boxes(gold, response, expected):
+    verdict = grade(response, gold)
+    assert verdict.is_correct is expected, verdict
+    if expected and "," in str(gold):
+        assert "," in verdict.extracted_answer  # the joined answer is what is recorded
 
 
 def test_table_is_big_enough():
@@ -654,7 +844,8 @@ REASONS = [
     (3, r"\boxed{③}", "match_choice"),
     (3, r"\boxed{4}", "mismatch"),
     (1, r"\boxed{9^{9^{9^{9}}}}", "unparseable"),
-    (1, r"\boxed{" + "(" * 45 + "1" + ")" * 45 + "}", "unparseable"),  # nesting gate, no parser
+    (1, r"\boxed{" + "(1+" * 45 + "0" + ")" * 45 + "}", "unparseable"),  # nesting gate, no parser
+    (7, r"\boxed{" + "(" * 45 + "7" + ")" * 45 + "}", "match_exact"),  # only wrapped: peeled
     ("x+1", r"\boxed{(x+1}", "unparseable"),  # unbalanced: never handed to SymPy
 ]
 

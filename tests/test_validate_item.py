@@ -192,7 +192,8 @@ def test_real_symbolic_step_off_main_thread(fresh_pool):
         "(10^{100})!",
         "10^{10^{10}}",
         "2^{123456789}",
-        "(" * 3000 + "1" + ")" * 3000,
+        "(" * 3000 + "2" + ")" * 3000,  # peeled to 2 in one pass, then exact arithmetic
+        "(1+" * 3000 + "0" + ")" * 3000,
         "1" * 100_000,
         "{" * 50_000,
         "x" * 100_000,
@@ -203,6 +204,7 @@ def test_real_symbolic_step_off_main_thread(fresh_pool):
         "power-tower",
         "huge-exponent",
         "deep-parens",
+        "deep-sum",
         "100k-digits",
         "50k-braces",
         "100k-letters",

@@ -1,0 +1,155 @@
+r"""Suspicious golds: problem versions whose graded samples agree on one answer that is not the gold.
+
+A wrong gold makes every sample of its problem "wrong" and silently drops the problem from the
+data. When at least `min_samples` samples, and at least `share` of the graded ones, give one
+answer (equal by the grader, so `\frac12` and `0.5` are one answer) that the grader did not accept,
+the gold is more likely wrong than the model. Nothing changes the gold: the report lists the
+problem, the gold, the majority answer and its count for a person to look at.
+
+Usage:
+    from sftkit.gold_audit import audit_output
+    for flag in audit_output("sft_output", min_samples=4, share=0.75):
+        print(flag["source"], flag["type"], flag["problem_index"], flag["gold"], flag["majority_answer"])
+
+Cost: verdict logs only (one sample file is opened per flagged version, for its problem id). A
+version is skipped before any comparison when its correct samples or its answerless ones already
+rule a qualifying majority out; otherwise distinct answers are grouped with at most
+MAX_COMPARISONS grader calls.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from sftkit.merge import (
+    VERDICTS_SUFFIX,
+    _type_key,
+    list_sample_files,
+    list_sources,
+    read_sample,
+    read_verdicts,
+)
+from validate_sft_data import check_answer
+
+MIN_SAMPLES = 4
+SHARE = 0.75
+MAX_DISTINCT = 16  # distinct answer strings grouped per problem version; rarer ones stay alone
+MAX_COMPARISONS = 48  # grader calls per problem version
+
+
+def _same(a: str, b: str) -> bool:
+    # The grader decides equivalence, both ways round: the checker reads its second argument as a gold, and gold-only forms
+    # (a choice number, a ratio) must not make two samples equal one way only.
+    return check_answer(a, b) and check_answer(b, a)
+
+
+def majority(
+    answers: list[str | None], need: int, same: Callable[[str, str], bool] = _same
+) -> tuple[str, int] | None:
+    """The largest group of grader-equal answers if it has at least `need` members, else None.
+
+    (["\\frac12", "0.5", "1/2", "3"], 3) -> ("\\frac12", 3); None answers (no box) join no group.
+    """
+    counts = Counter(a for a in answers if isinstance(a, str) and a.strip())
+    if sum(counts.values()) < need:
+        return None
+    distinct = counts.most_common()
+    groups: list[list] = []  # [representative, members]
+    budget = MAX_COMPARISONS
+    for i, (answer, n) in enumerate(distinct):
+        for group in groups if i < MAX_DISTINCT else ():
+            if budget <= 0:
+                break
+            budget -= 1
+            if same(answer, group[0]):
+                group[1] += n
+                break
+        else:
+            groups.append([answer, n])
+        # Stop once no other group can overtake the best with everything still unread.
+        rest = sum(c for _, c in distinct[i + 1 :])
+        sizes = sorted((g[1] for g in groups), reverse=True) + [0]
+        if sizes[0] >= need and sizes[0] >= sizes[1] + rest:
+            break
+    answer, count = max(groups, key=lambda g: g[1])
+    return (answer, count) if count >= need else None
+
+
+def audit_version(
+    verdicts: list[dict], min_samples: int = MIN_SAMPLES, share: float = SHARE
+) -> tuple[str, int] | None:
+    """(majority answer, count) when one problem version's graded samples agree on an answer the
+    grader rejected; None otherwise. `verdicts` are its latest verdict lines."""
+    graded = len(verdicts)
+    need = max(min_samples, math.ceil(share * graded - 1e-9), 1)
+    correct = sum(v.get("is_correct") is True for v in verdicts)
+    if graded - correct < need:
+        return None  # too few rejected samples to hold such a majority: no grader call at all
+    wrong = [v.get("extracted_answer") for v in verdicts if v.get("is_correct") is not True]
+    return majority([a if isinstance(a, str) else None for a in wrong], need)
+
+
+def _problem_id(folder: Path, name: str) -> str | None:
+    try:
+        meta = read_sample(folder / name).get("meta")
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    pid = meta.get("problem_id") if isinstance(meta, dict) else None
+    return None if pid is None else str(pid)
+
+
+def audit_type(
+    src_dir: Path, source: str, type_: str, min_samples: int = MIN_SAMPLES, share: float = SHARE
+) -> list[dict]:
+    """Suspicious golds of one source x type, from `<type>_verdicts.jsonl` and the stored sample
+    names (a verdict for a file that no longer exists does not count, as in the report)."""
+    verdicts, _ = read_verdicts(src_dir / f"{type_}{VERDICTS_SUFFIX}")
+    if not verdicts:
+        return []
+    files, _ = list_sample_files(src_dir / type_)
+    by_problem: dict[int, list[tuple[str, dict]]] = {}
+    for p, _, name in files:
+        verdict = verdicts.get(name)
+        if verdict is not None:
+            by_problem.setdefault(p, []).append((name, verdict))
+    flagged = []
+    for p, items in sorted(by_problem.items()):
+        found = audit_version([v for _, v in items], min_samples, share)
+        if found is None:
+            continue
+        answer, count = found
+        flagged.append(
+            {
+                "source": source,
+                "type": type_,
+                "problem_index": p,
+                "problem_id": _problem_id(src_dir / type_, items[0][0]),
+                "gold": items[-1][1].get("ground_truth"),
+                "majority_answer": answer,
+                "majority_count": count,
+                "graded": len(items),
+                "correct": sum(v.get("is_correct") is True for _, v in items),
+            }
+        )
+    return flagged
+
+
+def audit_output(
+    output_dir: str | os.PathLike, min_samples: int = MIN_SAMPLES, share: float = SHARE
+) -> list[dict]:
+    """audit_type over every source and type with a verdict log, in report order."""
+    out = Path(output_dir)
+    flagged = []
+    for source in list_sources(out):
+        types = [
+            e.name[: -len(VERDICTS_SUFFIX)]
+            for e in os.scandir(out / source)
+            if e.is_file() and e.name.endswith(VERDICTS_SUFFIX) and not e.name.startswith(".")
+        ]
+        for type_ in sorted(types, key=_type_key):
+            flagged.extend(audit_type(out / source, source, type_, min_samples, share))
+    return flagged
