@@ -93,7 +93,6 @@ class _Endpoint:
         raise_open_files(65536)
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_get("/v1/models", self.models)
-        app.router.add_get("/health", self.health)
         app.router.add_post("/v1/chat/completions", self.chat)
         # No access log: per-request CPU matters when the benchmark shares 2 cores with us.
         self.runner = web.AppRunner(
@@ -112,9 +111,6 @@ class _Endpoint:
         if self.runner is not None:
             await self.runner.cleanup()
             self.runner = None
-
-    async def health(self, request: web.Request) -> web.Response:
-        return web.Response(text="ok")
 
     def _refused(self, request: web.Request) -> web.Response | None:
         """vLLM's answer to a missing or wrong key when it runs with --api-key."""
@@ -318,10 +314,6 @@ class MockServer:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
-
-    @property
-    def config(self) -> MockConfig:
-        return self._endpoint.cfg
 
     @property
     def port(self) -> int:
