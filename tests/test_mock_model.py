@@ -18,21 +18,11 @@ import sympy as sp
 from latex2sympy2_extended import latex2sympy
 
 from sftkit.mock_model import AnswerBook, MockConfig, MockModel, value_renderings
-from sftkit.problems import build_prompt, build_versions, load_problems, load_sentences, stable_hash
+from sftkit.problems import build_prompt, stable_hash
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data"
 CIRCLED = "①②③④⑤"
-
-
-@pytest.fixture(scope="module")
-def versions():
-    return [v for p in load_problems(DATA / "sample_math.jsonl") for v in build_versions(p)]
-
-
-@pytest.fixture(scope="module")
-def sentences():
-    return load_sentences(DATA / "sentences_ask_boxed.jsonl")
 
 
 # --- an independent checker for what the model claims is correct ---

@@ -22,21 +22,11 @@ import openai
 import pytest
 from test_mock_model import boxed, same
 
-from sftkit.problems import build_prompt, build_versions, load_problems, load_sentences
+from sftkit.problems import build_prompt
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data"
 MODEL = "demo-model"
-
-
-@pytest.fixture(scope="module")
-def versions():
-    return [v for p in load_problems(DATA / "sample_math.jsonl") for v in build_versions(p)]
-
-
-@pytest.fixture(scope="module")
-def sentences():
-    return load_sentences(DATA / "sentences_ask_boxed.jsonl")
 
 
 def client(srv, **kw) -> openai.OpenAI:
