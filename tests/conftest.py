@@ -180,3 +180,22 @@ def load_dataset(tmp_path_factory):
 
     datasets.disable_progress_bars()
     return datasets.load_dataset
+
+
+@pytest.fixture(scope="session")
+def versions():
+    """Every version (subjective, multiple) of every problem in data/sample_math.jsonl."""
+    from sftkit.problems import build_versions, load_problems
+
+    data = Path(__file__).resolve().parents[1] / "data"
+    return [v for p in load_problems(data / "sample_math.jsonl") for v in build_versions(p)]
+
+
+@pytest.fixture(scope="session")
+def sentences():
+    """The boxed-answer instructions of data/sentences_ask_boxed.jsonl, as build_prompt takes them."""
+    from sftkit.problems import load_sentences
+
+    return load_sentences(
+        Path(__file__).resolve().parents[1] / "data" / "sentences_ask_boxed.jsonl"
+    )
