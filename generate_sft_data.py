@@ -47,7 +47,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from sftkit import merge
+from sftkit import layout, merge, report
 from sftkit.formats import (
     FORMATS,
     REASONING_MODES,
@@ -75,7 +75,6 @@ from sftkit.problems import (
 )
 from sftkit.signature import (
     SAMPLING,
-    SIGNATURE_FILE,
     describe,
     differences,
     make_signature,
@@ -355,7 +354,7 @@ def input_paths(cfg: Config) -> list[Path]:
     for path in paths:
         # The source name is a folder next to merged/ and names its merged file: it must not
         # be either of those, nor hidden from the watcher and the merge.
-        if path.stem in (merge.MERGED_DIR, merge.ALL_NAME) or path.stem.startswith("."):
+        if path.stem in (layout.MERGED_DIR, layout.ALL_NAME) or path.stem.startswith("."):
             raise InputError(
                 f"{path}: the source name {path.stem!r} is reserved for merged output; "
                 "rename the file"
@@ -411,11 +410,11 @@ def run_signature(cfg: Config, model: str, sentences: list[str]) -> dict:
 def sample_paths(output_dir: str) -> Iterator[str]:
     """Every stored sample file of the folder: <source>/<type>/<p>_<s>.jsonl."""
     out = Path(output_dir)
-    for source in merge.list_sources(out):
+    for source in layout.list_sources(out):
         with os.scandir(out / source) as it:
-            types = [e.path for e in it if e.is_dir() and not e.name.endswith("_validated")]
+            types = [e.path for e in it if e.is_dir() and not layout.validated_type(e.name)]
         for folder in sorted(types):
-            for _, _, name in merge.list_sample_files(Path(folder))[0]:
+            for _, _, name in layout.list_sample_files(folder)[0]:
                 yield os.path.join(folder, name)
 
 
@@ -424,7 +423,7 @@ def models_in_samples(output_dir: str) -> Counter:
     models: Counter = Counter()
     for path in sample_paths(output_dir):
         try:
-            meta = merge.read_sample(path).get("meta")
+            meta = layout.read_sample(path).get("meta")
         except (OSError, UnicodeDecodeError, ValueError):
             continue  # the watcher reports unreadable samples; this is only about models
         model = meta.get("model") if isinstance(meta, dict) else None
@@ -443,6 +442,7 @@ def check_signature(cfg: Config, sig: dict) -> tuple[list[dict], bool] | None:
     recorded; another model -> refused like a signature mismatch.
     """
     out = Path(cfg.output_dir)
+    sig_file = layout.signature_file(out)
     ways_out = (
         "\n  Its stored samples would count as done for this run. Use another --output_dir, or "
         "--allow_mixed to add to this folder on purpose (report.json will then say it is mixed)."
@@ -457,7 +457,7 @@ def check_signature(cfg: Config, sig: dict) -> tuple[list[dict], bool] | None:
                     "%s has no %s: its %d stored samples are all of model %s; recording this "
                     "run's settings",
                     out,
-                    SIGNATURE_FILE,
+                    sig_file.name,
                     sum(models.values()),
                     sig["model"],
                 )
@@ -465,7 +465,7 @@ def check_signature(cfg: Config, sig: dict) -> tuple[list[dict], bool] | None:
         found = ", ".join(f"{models[m]} of model {m}" for m in others)
         if not cfg.allow_mixed:
             raise InputError(
-                f"{out} holds samples of another model: {found} (no {SIGNATURE_FILE}: read "
+                f"{out} holds samples of another model: {found} (no {sig_file.name}: read "
                 f"from the samples' meta.model)\n  this run: model {sig['model']}{ways_out}"
             )
         log.warning(
@@ -481,7 +481,7 @@ def check_signature(cfg: Config, sig: dict) -> tuple[list[dict], bool] | None:
     if not cfg.allow_mixed:
         runs = "".join(f"\n  {describe(s)}" for s in sigs)
         raise InputError(
-            f"{out} holds samples of another run ({out / SIGNATURE_FILE}):{runs}\n  this run "
+            f"{out} holds samples of another run ({sig_file}):{runs}\n  this run "
             f"differs in: {', '.join(differences(sigs[0], sig))}{ways_out}"
         )
     log.warning(
@@ -520,11 +520,6 @@ def key_of(version: Version) -> str:
     return f"{version.problem.source}/{version.type}"
 
 
-def type_dir(output_dir: str, version: Version) -> Path:
-    """Folder of a version's sample files: sft_output/2022_math/multiples."""
-    return Path(output_dir) / version.problem.source / version.type
-
-
 def scan_stored(cfg: Config, versions: list[Version]) -> dict[str, set[str]]:
     """Names of complete sample files per "<source>/<type>"; removes temp files of a killed run.
 
@@ -537,13 +532,13 @@ def scan_stored(cfg: Config, versions: list[Version]) -> dict[str, set[str]]:
         if key in stored:
             continue
         names: set[str] = set()
-        folder = type_dir(cfg.output_dir, version)
+        folder = layout.type_dir(cfg.output_dir, version.problem.source, version.type)
         if folder.is_dir():
             with os.scandir(folder) as it:
                 for entry in it:
                     if entry.name.endswith(".tmp") and entry.name.startswith("."):
                         os.unlink(entry.path)
-                    elif entry.name.endswith(".jsonl") and entry.stat().st_size > 0:
+                    elif layout.parse_sample_name(entry.name) and entry.stat().st_size > 0:
                         names.add(entry.name)
         stored[key] = names
     return stored
@@ -578,7 +573,7 @@ def plan_jobs(
         names = stored[key]
         groups: dict[str, list[int]] = {}
         for s in wanted:
-            if f"{p}_{s}.jsonl" in names:
+            if layout.sample_name(p, s) in names:
                 st["skipped_existing"] += 1
                 continue
             prompt = build_prompt(version, sentences, 0 if cfg.same_prompt else s)
@@ -598,7 +593,7 @@ def plan_jobs(
 class Verdicts:
     """Correct-sample counts per (source, type, problem) for --k_correct / --retry_zero.
 
-    The watcher's append-only `<source>/<type>_verdicts.jsonl` wins (last line per file); a
+    The watcher's verdict log (sftkit.layout.VerdictLog: last line per file wins) decides; a
     stored sample it has not graded yet is graded here with validate_sft_data.validate_item.
     Log reads are incremental and throttled, so asking before every request stays cheap.
     """
@@ -616,60 +611,42 @@ class Verdicts:
         from validate_sft_data import validate_item
 
         self.validate_item = validate_item
-        self.logged: dict[str, dict[str, bool]] = {}  # key -> file -> is_correct (from log)
+        self.logs: dict[str, layout.VerdictLog] = {}  # key -> its verdict log, read so far
         self.inline: dict[str, dict[str, bool]] = {}  # key -> file -> is_correct (graded here)
-        self._pos: dict[str, int] = {}  # bytes of the log already read
-        self._inode: dict[str, int] = {}
         self._checked: dict[str, float] = {}
 
     def add(self, key: str, name: str) -> None:
         """Note a stored sample file `<p>_<s>.jsonl` of `key`."""
-        p = name.split("_", 1)[0]
-        if p.isdigit():
-            self.files.setdefault(key, {}).setdefault(int(p), []).append(name)
+        named = layout.parse_sample_name(name)
+        if named:
+            self.files.setdefault(key, {}).setdefault(named[0], []).append(name)
 
-    def _refresh(self, key: str) -> None:
+    def _refresh(self, key: str) -> dict[str, dict]:
+        """The latest verdict per file name of `key`'s log (re-read at most every REFRESH_SECONDS)."""
+        log_ = self.logs.get(key)
+        if log_ is None:
+            source, vtype = key.split("/")
+            log_ = self.logs[key] = layout.VerdictLog(
+                layout.verdict_log(layout.type_dir(self.output_dir, source, vtype))
+            )
         now = time.monotonic()
-        if now - self._checked.get(key, -1e9) < self.REFRESH_SECONDS:
-            return
-        self._checked[key] = now
-        source, vtype = key.split("/")
-        path = self.output_dir / source / f"{vtype}_verdicts.jsonl"
-        logged = self.logged.setdefault(key, {})
-        try:
-            st = path.stat()
-        except FileNotFoundError:
-            return
-        size = st.st_size
-        pos = self._pos.get(key, 0)
-        if size < pos or st.st_ino != self._inode.get(key, st.st_ino):
-            pos = 0  # replaced or truncated (watcher --rescan): read it again from the top
-            logged.clear()
-        self._inode[key] = st.st_ino
-        if size == pos:
-            return
-        with path.open("rb") as fh:
-            fh.seek(pos)
-            chunk = fh.read(size - pos)
-        end = chunk.rfind(b"\n") + 1  # a half-written last line is read next time
-        for line in chunk[:end].splitlines():
-            try:
-                rec = json.loads(line)
-                logged[str(rec["file"]).rsplit("/", 1)[-1]] = bool(rec.get("is_correct"))
-            except (ValueError, KeyError, TypeError):
-                continue
-        self._pos[key] = pos + end
+        if now - self._checked.get(key, -1e9) >= self.REFRESH_SECONDS:
+            self._checked[key] = now
+            log_.refresh()
+        return log_.latest
 
     def _grade(self, key: str, name: str) -> bool | None:
         """Grade one stored sample; None if its file has gone."""
         source, vtype = key.split("/")
         try:
-            text = (self.output_dir / source / vtype / name).read_text(encoding="utf-8")
+            record = layout.read_sample(layout.type_dir(self.output_dir, source, vtype) / name)
         except FileNotFoundError:
             return None
+        except (OSError, ValueError) as exc:
+            log.warning("could not grade %s/%s: %s", key, name, exc)
+            return False
         try:
-            verdict = self.validate_item(json.loads(text.splitlines()[0]))
-            return bool(verdict.get("is_correct"))
+            return bool(self.validate_item(record).get("is_correct"))
         except Exception as exc:  # a grader bug must not stop generation
             log.warning("could not grade %s/%s: %s", key, name, exc)
             return False
@@ -677,13 +654,12 @@ class Verdicts:
     def correct(self, version: Version) -> int:
         """Number of correct samples stored for this problem and version."""
         key = key_of(version)
-        self._refresh(key)
-        logged = self.logged.get(key, {})
+        logged = self._refresh(key)
         inline = self.inline.setdefault(key, {})
         count = 0
         for name in self.files.get(key, {}).get(version.problem.index, ()):
             if name in logged:
-                count += logged[name]
+                count += bool(logged[name].get("is_correct"))
             elif name in inline:
                 count += inline[name]
             else:
@@ -998,7 +974,7 @@ def prune_failures(cfg: Config, stored: dict[str, set[str]]) -> None:
     that is still not stored. A rerun that stores a sample that once failed closes its failure.
     Lines that name no sample this run knows are kept as they are."""
     for source in sorted({key.split("/", 1)[0] for key in stored}):
-        path = Path(cfg.output_dir) / source / merge.FAILURES_FILE
+        path = layout.failures_file(cfg.output_dir, source)
         records, bad = read_log(path)
         if not records:
             continue
@@ -1008,7 +984,7 @@ def prune_failures(cfg: Config, stored: dict[str, set[str]]) -> None:
             p, s = rec.get("problem_index"), rec.get("sample_index")
             if names is None or not isinstance(p, int) or not isinstance(s, int):
                 open_[("line", lineno)] = rec
-            elif f"{p}_{s}.jsonl" not in names:
+            elif layout.sample_name(p, s) not in names:
                 open_.pop((rec["type"], p, s), None)  # the newest line per sample, in file order
                 open_[(rec["type"], p, s)] = rec
         if len(open_) == len(records) and not bad:
@@ -1025,7 +1001,7 @@ def failure_record(cfg: Config, job: Job, sample: int, error: str, result: Resul
     """One failures.jsonl line: {"generation_id": "src/multiples/3_1", ..., "error": "timeout"}."""
     p = job.version.problem
     return {
-        "generation_id": f"{p.source}/{job.version.type}/{p.index}_{sample}",
+        "generation_id": layout.generation_id(p.source, job.version.type, p.index, sample),
         "source": p.source,
         "problem_index": p.index,
         "problem_id": p.id,
@@ -1136,11 +1112,12 @@ class Runner:
         now = time.time()
         folder = self.folders.get(key)
         if folder is None:  # building a Path per sample costs more than the rest of store()
-            folder = self.folders[key] = f"{type_dir(cfg.output_dir, job.version)}{os.sep}"
+            where = layout.type_dir(cfg.output_dir, p.source, job.version.type)
+            folder = self.folders[key] = f"{where}{os.sep}"
         for i, sample in enumerate(job.samples):
             if i < len(choices):
                 record = build_record(cfg, result, sample, choices[i], now)
-                name = f"{p.index}_{sample}.jsonl"
+                name = layout.sample_name(p.index, sample)
                 try:
                     # In the loop, not in a thread: a writer thread contending for the GIL makes
                     # every socket call of the loop wait for it (measured: 2 ms per request on a
@@ -1164,7 +1141,7 @@ class Runner:
     def record_failure(self, job: Job, sample: int, error: str, result: Result) -> None:
         p, totals = job.version.problem, self.totals
         append_jsonl(
-            Path(self.cfg.output_dir) / p.source / merge.FAILURES_FILE,
+            layout.failures_file(self.cfg.output_dir, p.source),
             failure_record(self.cfg, job, sample, error, result),
         )
         self.stats[key_of(job.version)]["failed"] += 1
@@ -1319,7 +1296,7 @@ def write_state(cfg: Config, summary: dict) -> None:
             "failed": t.failed,
         },
     }
-    atomic_write_text(Path(cfg.output_dir) / merge.STATE_FILE, json.dumps(state, indent=2) + "\n")
+    atomic_write_text(layout.generation_file(cfg.output_dir), json.dumps(state, indent=2) + "\n")
 
 
 def print_summary(summary: dict) -> None:
@@ -1346,9 +1323,9 @@ def merge_and_report(cfg: Config) -> bool:
         stats = merge.merge_outputs(
             cfg.output_dir, cfg.fmt, reasoning_mode=cfg.reasoning, system=cfg.system
         )
-        report = merge.write_report(cfg.output_dir)
+        figures = report.write_report(cfg.output_dir)
         log.info("merged: %s", stats)
-        print(merge.format_report(report), flush=True)
+        print(report.format_report(figures), flush=True)
     except Exception as exc:  # the samples are safe on disk; report and keep the exit code honest
         log.error("merge failed: %s: %s", type(exc).__name__, exc)
         return False

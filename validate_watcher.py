@@ -47,17 +47,11 @@ from pathlib import Path
 
 from pebble import ProcessExpired, ProcessPool
 
-from sftkit.jsonl import (
-    append_jsonl,
-    atomic_write_jsonl,
-    atomic_write_text,
-    parse_lines,
-    read_verdict_log,
-    verdict_is_stale,
-)
-from sftkit.merge import SAMPLE_NAME, text_table
+from sftkit import layout
+from sftkit.jsonl import append_jsonl, atomic_write_jsonl, atomic_write_text
+from sftkit.layout import Incomplete, read_sample
+from sftkit.report import text_table
 
-SKIP_DIRS = ("merged",)
 # A folder whose mtime changed this recently is listed again even if its mtime looks unchanged:
 # mtimes are coarse, and a file created in the same tick as our last listing would be missed.
 RECENT_S = 2.0
@@ -119,7 +113,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         # Absolute, so a folder reached from two watched paths is still one folder.
         watch_dirs=tuple(Path(os.path.abspath(d)) for d in (a.watch_dirs or [out])),
         interval=a.interval,
-        stop_file=Path(a.stop_file) if a.stop_file else out / ".watcher_stop",
+        stop_file=Path(a.stop_file) if a.stop_file else layout.stop_file(out),
         once=a.once,
         rescan=a.rescan,
         workers=a.workers,
@@ -189,36 +183,6 @@ def _failed(record: dict | None, reason: str, error: str | None) -> dict:
     return verdict
 
 
-# --- reading sample files --------------------------------------------------------------------
-
-
-class Incomplete(Exception):
-    """The file is not (yet) one or more complete JSON lines; try again on a later poll."""
-
-
-def read_sample(path: Path, lenient: bool = False) -> dict:
-    """Return the sample record of a finished file, else raise Incomplete("file:line: why").
-
-    b'{"answer": 3, ...}\n' -> {"answer": 3, ...};  b'{"answer": 3' -> Incomplete (half-written).
-    `lenient` accepts a last line without its newline (used on the final try only).
-    """
-    data = path.read_bytes()
-    if not data.strip():
-        raise Incomplete(f"{path}:1: empty file")
-    if not data.endswith(b"\n") and not lenient:
-        raise Incomplete(f"{path}: last line has no newline yet")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise Incomplete(f"{path}: not UTF-8 ({exc.reason})") from None
-    first = None
-    for _, obj in parse_lines(path, text.splitlines()):
-        if isinstance(obj, str):
-            raise Incomplete(obj)
-        first = first if first is not None else obj
-    return first
-
-
 # --- bookkeeping per <source>/<type> folder ---------------------------------------------------
 
 
@@ -263,29 +227,21 @@ class Folder:
 
     @property
     def log(self) -> Path:
-        return self.path.parent / f"{self.path.name}_verdicts.jsonl"
+        return layout.verdict_log(self.path)
 
     @property
     def validated(self) -> Path:
-        return self.path.parent / f"{self.path.name}_validated"
+        return layout.validated_dir(self.path)
 
 
 def read_verdicts(path: Path) -> dict[str, dict]:
     """Latest verdict per file name; a torn or foreign line is skipped with a warning."""
-    latest, bad = read_verdict_log(path)
+    latest, bad = layout.read_verdict_log(path)
     for lineno in bad:
         print(
             f"[watcher] warning: {path}:{lineno}: unreadable verdict line skipped", file=sys.stderr
         )
     return latest
-
-
-def validated_record(record: dict, verdict: dict) -> dict:
-    """The sample plus meta.verdict and meta.extracted_answer: what `_validated/` holds."""
-    meta = dict(record.get("meta") or {})
-    meta["verdict"] = verdict["reason"]
-    meta["extracted_answer"] = verdict["extracted_answer"]
-    return {**record, "meta": meta}
 
 
 # --- the watcher -----------------------------------------------------------------------------
@@ -313,7 +269,6 @@ class Watcher:
         self.lags: deque[float] = deque(maxlen=5000)
         self.counts = {"graded": 0, "correct": 0, "no_box": 0, "errors": 0}
         self.started = time.time()
-        self.graded_now = 0  # verdicts written by this run
         self.reconciled = False
         self.abort_signal = 0
         self.last_progress = ""
@@ -362,10 +317,10 @@ class Watcher:
                     if name.startswith("."):
                         continue
                     if entry.is_dir(follow_symlinks=False):
-                        if name in SKIP_DIRS or name.endswith("_validated"):
+                        if layout.is_output_dir(name):
                             continue
                         subdirs.append(Path(entry.path))
-                    elif SAMPLE_NAME.fullmatch(name):
+                    elif layout.SAMPLE_NAME.fullmatch(name):
                         folder = folder or self.folder(path)
                         self._consider(folder, entry, full)
                 self.dir_mtime[path] = mtime
@@ -390,7 +345,7 @@ class Watcher:
                 except OSError:
                     return
                 folder.inodes[name] = st.st_ino
-                if known not in (None, st.st_ino) or verdict_is_stale(verdict, st):
+                if known not in (None, st.st_ino) or layout.verdict_is_stale(verdict, st):
                     if name in folder.live:  # the old verdict no longer counts; regraded below
                         folder.live.discard(name)
                         self._count(verdict, -1)
@@ -514,11 +469,11 @@ class Watcher:
         lines = []
         copies = folder.validated_names()
         for name, record, verdict, appeared in graded:
-            m = SAMPLE_NAME.fullmatch(name)
+            p, s = layout.parse_sample_name(name)
             line = {
                 "file": name,
-                "problem_index": int(m.group(1)),
-                "sample_index": int(m.group(2)),
+                "problem_index": p,
+                "sample_index": s,
                 "is_correct": verdict["is_correct"],
                 "extracted_answer": verdict["extracted_answer"],
                 "ground_truth": verdict["ground_truth"],
@@ -531,7 +486,9 @@ class Watcher:
             if verdict.get("error"):
                 line["error"] = verdict["error"]
             if line["is_correct"] and record is not None:
-                atomic_write_jsonl(folder.validated / name, [validated_record(record, verdict)])
+                atomic_write_jsonl(
+                    folder.validated / name, [layout.validated_record(record, verdict)]
+                )
                 copies.add(name)
             elif name in copies:
                 (folder.validated / name).unlink(missing_ok=True)
@@ -546,16 +503,13 @@ class Watcher:
             folder.live.add(name)
             folder.verdicts[name] = line
             self._count(line, +1)
-        self.graded_now += len(lines)
 
     def reconcile(self) -> int:
         """After a rescan: `_validated/` holds exactly the files whose latest verdict is correct."""
         removed = 0
         for folder in self.folders.values():
-            try:
-                names = [e.name for e in os.scandir(folder.validated) if e.name.endswith(".jsonl")]
-            except FileNotFoundError:
-                continue
+            found, odd = layout.list_sample_files(folder.validated)
+            names = [name for _, _, name in found] + odd
             for name in names:
                 v = folder.verdicts.get(name)
                 if not (v and v.get("is_correct")):
@@ -598,7 +552,7 @@ class Watcher:
 
     def write_status(self, stopped: bool) -> dict:
         status = {**self.totals(), "updated_at": round(time.time(), 3), "stopped": stopped}
-        atomic_write_text(self.cfg.output_dir / ".status.json", json.dumps(status) + "\n")
+        atomic_write_text(layout.status_file(self.cfg.output_dir), json.dumps(status) + "\n")
         return status
 
     def progress(self, status: dict) -> None:
