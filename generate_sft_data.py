@@ -42,12 +42,13 @@ import sys
 import time
 from collections import Counter, deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
 from sftkit import layout, merge, report
+from sftkit.flags import add_flags, flag, from_args
 from sftkit.formats import (
     FORMATS,
     REASONING_MODES,
@@ -107,35 +108,151 @@ class PreflightError(RuntimeError):
 
 @dataclass(frozen=True)
 class Config:
-    data_dir: str
-    output_dir: str
-    input_files: tuple[str, ...]
-    sentences: str
-    n: int
-    worker: int
-    fmt: str
-    reasoning: str
-    base_urls: tuple[str, ...]
-    model: str | None
-    temperature: float
-    top_p: float
-    max_tokens: int | None
-    seed: int | None
-    reasoning_effort: str | None
-    extra_body: dict | None
-    timeout: float
-    max_retries: int
-    system: str | None
-    k_correct: int
-    retry_zero: int
-    same_prompt: bool
-    max_n: int
-    merge_only: bool
-    progress: bool
-    no_merge: bool = False
-    allow_mixed: bool = False
-    http: str = "aiohttp"
-    api_key: str = field(default="EMPTY", repr=False)  # never printed
+    """The generator's settings: each field is its flag (sftkit.flags), in `-h` order; given as
+    typed on the command line, checked and completed in __post_init__."""
+
+    data_dir: str = flag("data", "folder of *_math.jsonl problem files (%(default)s)")
+    input_files: tuple[str, ...] = flag(
+        None,
+        "one problem file instead of <data_dir>/*_math.jsonl; repeatable",
+        name="--input_file",
+        action="append",
+    )
+    output_dir: str = flag("sft_output", "where samples go (%(default)s)")
+    sentences: str | None = flag(
+        None,
+        "instruction sentences jsonl (<data_dir>/sentences_ask_boxed.jsonl, else the "
+        "bundled data/sentences_ask_boxed.jsonl)",
+    )
+    n: int = flag(4, "samples per problem and version (%(default)s)", type=int)
+    worker: int = flag(
+        64, "requests in flight; also each endpoint's connection pool size (%(default)s)", type=int
+    )
+    fmt: str = flag(
+        "messages",
+        "record format (%(default)s = OpenAI chat shape, which the original tool called "
+        "'sharegpt'; sharegpt = real ShareGPT from/value; prompt_completion = TRL's prompt/"
+        "completion, loss on the answer only)",
+        name="--format",
+        choices=FORMATS,
+    )
+    reasoning: str = flag(
+        "think_tags",
+        "where the server's reasoning goes in the record (%(default)s)",
+        choices=REASONING_MODES,
+    )
+    base_urls: tuple[str, ...] = flag(
+        DEFAULT_BASE_URL,
+        "endpoint, or several comma-separated; requests go to the healthy one with the "
+        "fewest in flight (%(default)s)",
+        name="--base_url",
+    )
+    model: str | None = flag(None, "served model name (the first model the server lists)")
+    api_key: str | None = flag(None, "$OPENAI_API_KEY, else 'EMPTY'; never printed", repr=False)
+    temperature: float = flag(0.7, "(%(default)s)", type=float)
+    top_p: float = flag(0.95, "(%(default)s)", type=float)
+    max_tokens: int | None = flag(None, "completion limit (the server's)", type=int)
+    seed: int | None = flag(
+        None,
+        "base seed (none); each request gets a seed derived from it and its (problem, "
+        "type, sample), so samples differ but a rerun reproduces them",
+        type=int,
+    )
+    reasoning_effort: str | None = flag(None, "e.g. low | medium | high (not sent)")
+    extra_body: dict | None = flag(
+        None, "JSON object merged into the request body, e.g. '{\"top_k\": 20}'"
+    )
+    timeout: float = flag(
+        DEFAULT_TIMEOUT,
+        "seconds to wait for one reply, queue time on the server included (%(default)s: "
+        "fits reasoning models); a timed-out request gets one more attempt, then is recorded",
+        type=float,
+    )
+    max_retries: int = flag(
+        5,
+        "client retries per request on 429/5xx and connection errors, exponential backoff; "
+        "429/503 honour Retry-After (%(default)s); timeouts are not retried this way",
+        type=int,
+    )
+    system: str | None = flag(None, "system prompt sent and stored with each sample (none)")
+    k_correct: int = flag(
+        0,
+        "stop requesting a (problem, version) once K of its samples are graded correct "
+        "(0 = off). Reads the watcher's <type>_verdicts.jsonl and grades samples it has not "
+        "seen yet itself; samples are scheduled breadth-first (sample 0 of every problem, "
+        "then sample 1, ...) so verdicts have time to arrive",
+        type=int,
+    )
+    retry_zero: int = flag(
+        0,
+        "after the first pass, up to R more rounds of n samples each (sample indices n, "
+        "n+1, ...; nothing overwritten) for problem versions with zero correct samples (0 = off)",
+        type=int,
+    )
+    same_prompt: bool = flag(
+        False,
+        "give all samples of a version the prompt of sample 0, so they go out as one "
+        "request with n>1 (cheaper prefill). By default each sample index has its own "
+        "instruction sentence and placement; samples whose prompts coincide are still batched",
+        action="store_true",
+    )
+    max_n: int = flag(
+        16, "most samples per request when batching; 1 = never batch (%(default)s)", type=int
+    )
+    allow_mixed: bool = flag(
+        False,
+        "run even if the output folder holds samples of another model or other sampling "
+        "settings (see <output>/run_signature.json); the folder is then marked mixed in "
+        "report.json",
+        action="store_true",
+    )
+    merge_only: bool = flag(False, "only merge validated samples and report", action="store_true")
+    no_merge: bool = flag(
+        False,
+        "end without merging and reporting (the launcher merges once, after the watcher)",
+        action="store_true",
+    )
+    no_progress: bool = flag(False, "no progress bar", action="store_true")
+    http: str = flag(
+        "aiohttp",
+        "transport under the openai client; aiohttp costs a third of the CPU per "
+        "request at hundreds of connections (%(default)s)",
+        choices=("aiohttp", "httpx"),
+    )
+
+    def __post_init__(self) -> None:
+        """Check values (InputError naming the flag) and derive the rest: the flag's text
+        "a/v1, b/v1/" -> base_urls ("a/v1", "b/v1"); --extra_body's JSON -> a dict."""
+        for name in ("n", "worker", "max_n"):
+            if getattr(self, name) < 1:
+                raise InputError(f"--{name}: must be at least 1")
+        for name in ("k_correct", "retry_zero", "max_retries"):
+            if getattr(self, name) < 0:
+                raise InputError(f"--{name}: must not be negative")
+        if self.timeout <= 0:
+            raise InputError("--timeout: must be positive")
+        extra = self.extra_body
+        if isinstance(extra, str):
+            try:
+                extra = json.loads(extra) if extra else None
+            except json.JSONDecodeError as exc:
+                raise InputError(f"--extra_body: invalid JSON: {exc.msg}") from None
+            if extra is not None and not isinstance(extra, dict):
+                raise InputError("--extra_body: must be a JSON object")
+        urls = self.base_urls
+        if isinstance(urls, str):
+            urls = tuple(u.strip().rstrip("/") for u in urls.split(",") if u.strip())
+        if not urls:
+            raise InputError("--base_url: no URL given")
+        derived = {
+            "input_files": tuple(self.input_files or ()),
+            "sentences": self.sentences or default_sentences(self.data_dir),
+            "base_urls": urls,
+            "extra_body": extra,
+            "api_key": self.api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY",
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)  # frozen: set once, here
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -147,187 +264,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "2 bad input or flags, endpoint unreachable, unknown model, output folder holding "
         "another run's samples; 130 interrupted.",
     )
-    add = p.add_argument
-    add("--data_dir", default="data", help="folder of *_math.jsonl problem files (%(default)s)")
-    add(
-        "--input_file",
-        action="append",
-        default=None,
-        help="one problem file instead of <data_dir>/*_math.jsonl; repeatable",
-    )
-    add("--output_dir", default="sft_output", help="where samples go (%(default)s)")
-    add(
-        "--sentences",
-        default=None,
-        help="instruction sentences jsonl (<data_dir>/sentences_ask_boxed.jsonl, else the "
-        "bundled data/sentences_ask_boxed.jsonl)",
-    )
-    add("--n", type=int, default=4, help="samples per problem and version (%(default)s)")
-    add(
-        "--worker",
-        type=int,
-        default=64,
-        help="requests in flight; also each endpoint's connection pool size (%(default)s)",
-    )
-    add(
-        "--format",
-        dest="fmt",
-        choices=FORMATS,
-        default="messages",
-        help="record format (%(default)s = OpenAI chat shape, which the original tool called "
-        "'sharegpt'; sharegpt = real ShareGPT from/value; prompt_completion = TRL's prompt/"
-        "completion, loss on the answer only)",
-    )
-    add(
-        "--reasoning",
-        choices=REASONING_MODES,
-        default="think_tags",
-        help="where the server's reasoning goes in the record (%(default)s)",
-    )
-    add(
-        "--base_url",
-        default=DEFAULT_BASE_URL,
-        help="endpoint, or several comma-separated; requests go to the healthy one with the "
-        "fewest in flight (%(default)s)",
-    )
-    add("--model", default=None, help="served model name (the first model the server lists)")
-    add("--api_key", default=None, help="$OPENAI_API_KEY, else 'EMPTY'; never printed")
-    add("--temperature", type=float, default=0.7, help="(%(default)s)")
-    add("--top_p", type=float, default=0.95, help="(%(default)s)")
-    add("--max_tokens", type=int, default=None, help="completion limit (the server's)")
-    add(
-        "--seed",
-        type=int,
-        default=None,
-        help="base seed (none); each request gets a seed derived from it and its (problem, "
-        "type, sample), so samples differ but a rerun reproduces them",
-    )
-    add("--reasoning_effort", default=None, help="e.g. low | medium | high (not sent)")
-    add(
-        "--extra_body",
-        default=None,
-        help="JSON object merged into the request body, e.g. '{\"top_k\": 20}'",
-    )
-    add(
-        "--timeout",
-        type=float,
-        default=DEFAULT_TIMEOUT,
-        help="seconds to wait for one reply, queue time on the server included (%(default)s: "
-        "fits reasoning models); a timed-out request gets one more attempt, then is recorded",
-    )
-    add(
-        "--max_retries",
-        type=int,
-        default=5,
-        help="client retries per request on 429/5xx and connection errors, exponential backoff; "
-        "429/503 honour Retry-After (%(default)s); timeouts are not retried this way",
-    )
-    add("--system", default=None, help="system prompt sent and stored with each sample (none)")
-    add(
-        "--k_correct",
-        type=int,
-        default=0,
-        help="stop requesting a (problem, version) once K of its samples are graded correct "
-        "(0 = off). Reads the watcher's <type>_verdicts.jsonl and grades samples it has not "
-        "seen yet itself; samples are scheduled breadth-first (sample 0 of every problem, "
-        "then sample 1, ...) so verdicts have time to arrive",
-    )
-    add(
-        "--retry_zero",
-        type=int,
-        default=0,
-        help="after the first pass, up to R more rounds of n samples each (sample indices n, "
-        "n+1, ...; nothing overwritten) for problem versions with zero correct samples (0 = off)",
-    )
-    add(
-        "--same_prompt",
-        action="store_true",
-        help="give all samples of a version the prompt of sample 0, so they go out as one "
-        "request with n>1 (cheaper prefill). By default each sample index has its own "
-        "instruction sentence and placement; samples whose prompts coincide are still batched",
-    )
-    add(
-        "--max_n",
-        type=int,
-        default=16,
-        help="most samples per request when batching; 1 = never batch (%(default)s)",
-    )
-    add(
-        "--allow_mixed",
-        action="store_true",
-        help="run even if the output folder holds samples of another model or other sampling "
-        "settings (see <output>/run_signature.json); the folder is then marked mixed in "
-        "report.json",
-    )
-    add("--merge_only", action="store_true", help="only merge validated samples and report")
-    add(
-        "--no_merge",
-        action="store_true",
-        help="end without merging and reporting (the launcher merges once, after the watcher)",
-    )
-    add("--no_progress", action="store_true", help="no progress bar")
-    add(
-        "--http",
-        choices=("aiohttp", "httpx"),
-        default="aiohttp",
-        help="transport under the openai client; aiohttp costs a third of the CPU per "
-        "request at hundreds of connections (%(default)s)",
-    )
+    add_flags(p, Config)
     return p.parse_args(argv)
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
-    """Validate flag values; a bad value raises InputError naming the flag."""
-    for name in ("n", "worker", "max_n"):
-        if getattr(args, name) < 1:
-            raise InputError(f"--{name}: must be at least 1")
-    for name in ("k_correct", "retry_zero", "max_retries"):
-        if getattr(args, name) < 0:
-            raise InputError(f"--{name}: must not be negative")
-    if args.timeout <= 0:
-        raise InputError("--timeout: must be positive")
-    extra = None
-    if args.extra_body:
-        try:
-            extra = json.loads(args.extra_body)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"--extra_body: invalid JSON: {exc.msg}") from None
-        if not isinstance(extra, dict):
-            raise InputError("--extra_body: must be a JSON object")
-    urls = tuple(u.strip().rstrip("/") for u in args.base_url.split(",") if u.strip())
-    if not urls:
-        raise InputError("--base_url: no URL given")
-    return Config(
-        data_dir=args.data_dir,
-        output_dir=args.output_dir,
-        input_files=tuple(args.input_file or ()),
-        sentences=args.sentences or default_sentences(args.data_dir),
-        n=args.n,
-        worker=args.worker,
-        fmt=args.fmt,
-        reasoning=args.reasoning,
-        base_urls=urls,
-        model=args.model,
-        temperature=args.temperature,
-        top_p=args.top_p,
-        max_tokens=args.max_tokens,
-        seed=args.seed,
-        reasoning_effort=args.reasoning_effort,
-        extra_body=extra,
-        timeout=args.timeout,
-        max_retries=args.max_retries,
-        system=args.system,
-        k_correct=args.k_correct,
-        retry_zero=args.retry_zero,
-        same_prompt=args.same_prompt,
-        max_n=args.max_n,
-        merge_only=args.merge_only,
-        no_merge=args.no_merge,
-        progress=not args.no_progress,
-        allow_mixed=args.allow_mixed,
-        http=args.http,
-        api_key=args.api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY",
-    )
+    """The frozen Config of parsed flags; a bad value raises InputError naming the flag."""
+    return from_args(Config, args)
 
 
 # --------------------------------------------------------------------------- inputs
@@ -1171,7 +1114,7 @@ class Runner:
             return
         t = self.totals
         base = t.written + t.failed
-        if self.cfg.progress:
+        if not self.cfg.no_progress:
             self.bar = tqdm(
                 total=base + total,
                 initial=base,

@@ -48,7 +48,8 @@ from pathlib import Path
 from pebble import ProcessExpired, ProcessPool
 
 from sftkit import layout
-from sftkit.jsonl import append_jsonl, atomic_write_jsonl, atomic_write_text
+from sftkit.flags import add_flags, flag, from_args
+from sftkit.jsonl import InputError, append_jsonl, atomic_write_jsonl, atomic_write_text
 from sftkit.layout import Incomplete, read_sample
 from sftkit.report import text_table
 
@@ -59,17 +60,43 @@ RECENT_S = 2.0
 
 @dataclass(frozen=True)
 class Config:
-    output_dir: Path
-    watch_dirs: tuple[Path, ...]
-    interval: float
-    stop_file: Path
-    once: bool
-    rescan: bool
-    workers: int
-    timeout: float
-    batch_size: int
-    max_tries: int
-    grader: str
+    """The watcher's settings: each field is its flag (sftkit.flags), in `-h` order; given as
+    typed on the command line, checked and completed in __post_init__."""
+
+    output_dir: Path = flag("sft_output", "generator output folder")
+    watch_dirs: tuple[Path, ...] = flag(None, "folders to watch (default: output_dir)", nargs="+")
+    interval: float = flag(1.0, "seconds between polls", type=float)
+    stop_file: Path = flag(None, "default: <output_dir>/.watcher_stop")
+    once: bool = flag(False, "one full scan, grade everything, exit", action="store_true")
+    rescan: bool = flag(False, "ignore verdict logs and regrade everything", action="store_true")
+    workers: int = flag(os.cpu_count() or 1, "grading processes", type=int)
+    timeout: float = flag(10.0, "hard time limit per item (seconds)", type=float)
+    batch_size: int = flag(32, "max items per worker task", type=int)
+    max_tries: int = flag(5, "reads before an incomplete file is an error", type=int)
+    grader: str = flag(
+        "validate_sft_data:validate_item",
+        "module:function taking a sample record and returning a verdict dict",
+    )
+
+    def __post_init__(self) -> None:
+        """Check values (InputError naming the flag) and derive the folders."""
+        for name in ("interval", "timeout"):
+            if getattr(self, name) <= 0:
+                raise InputError(f"--{name} must be > 0")
+        for name in ("workers", "batch_size", "max_tries"):
+            if getattr(self, name) < 1:
+                raise InputError(f"--{name} must be >= 1")
+        if ":" not in self.grader:
+            raise InputError("--grader must look like module:function")
+        out = Path(self.output_dir)
+        derived = {
+            "output_dir": out,
+            # Absolute, so a folder reached from two watched paths is still one folder.
+            "watch_dirs": tuple(Path(os.path.abspath(d)) for d in (self.watch_dirs or [out])),
+            "stop_file": Path(self.stop_file) if self.stop_file else layout.stop_file(out),
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)  # frozen: set once, here
 
 
 def parse_args(argv: list[str] | None = None) -> Config:
@@ -77,51 +104,11 @@ def parse_args(argv: list[str] | None = None) -> Config:
         description="Grade generated SFT samples as they appear.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--output_dir", default="sft_output", help="generator output folder")
-    p.add_argument(
-        "--watch_dirs", nargs="+", default=None, help="folders to watch (default: output_dir)"
-    )
-    p.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
-    p.add_argument("--stop_file", default=None, help="default: <output_dir>/.watcher_stop")
-    p.add_argument("--once", action="store_true", help="one full scan, grade everything, exit")
-    p.add_argument(
-        "--rescan", action="store_true", help="ignore verdict logs and regrade everything"
-    )
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="grading processes")
-    p.add_argument("--timeout", type=float, default=10.0, help="hard time limit per item (seconds)")
-    p.add_argument("--batch_size", type=int, default=32, help="max items per worker task")
-    p.add_argument(
-        "--max_tries", type=int, default=5, help="reads before an incomplete file is an error"
-    )
-    p.add_argument(
-        "--grader",
-        default="validate_sft_data:validate_item",
-        help="module:function taking a sample record and returning a verdict dict",
-    )
-    a = p.parse_args(argv)
-    for name in ("interval", "timeout"):
-        if getattr(a, name) <= 0:
-            p.error(f"--{name} must be > 0")
-    for name in ("workers", "batch_size", "max_tries"):
-        if getattr(a, name) < 1:
-            p.error(f"--{name} must be >= 1")
-    if ":" not in a.grader:
-        p.error("--grader must look like module:function")
-    out = Path(a.output_dir)
-    return Config(
-        output_dir=out,
-        # Absolute, so a folder reached from two watched paths is still one folder.
-        watch_dirs=tuple(Path(os.path.abspath(d)) for d in (a.watch_dirs or [out])),
-        interval=a.interval,
-        stop_file=Path(a.stop_file) if a.stop_file else layout.stop_file(out),
-        once=a.once,
-        rescan=a.rescan,
-        workers=a.workers,
-        timeout=a.timeout,
-        batch_size=a.batch_size,
-        max_tries=a.max_tries,
-        grader=a.grader,
-    )
+    add_flags(p, Config)
+    try:
+        return from_args(Config, p.parse_args(argv))
+    except InputError as exc:
+        p.error(str(exc))  # usage and exit code 2, as argparse does for a bad value
 
 
 # --- grading in worker processes -------------------------------------------------------------
