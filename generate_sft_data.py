@@ -964,15 +964,17 @@ def failure_record(cfg: Config, job: Job, sample: int, error: str, result: Resul
 
 @dataclass
 class Totals:
-    written: int = 0
+    """This run's figures for the closing log lines and .generation.json's "timing"."""
+
+    written: int = 0  # samples
     failed: int = 0
     truncated: int = 0
-    requests: int = 0
+    first_request: float | None = None  # time.time() of the first request, the last response
+    last_response: float | None = None
+    requests: int = 0  # requests, their retries and tokens
     retries: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
-    first_request: float | None = None
-    last_response: float | None = None
     cpu_seconds: float = 0.0  # generator CPU from the first request to the end of each pass
 
 
