@@ -42,12 +42,13 @@ import sys
 import time
 from collections import Counter, deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
-from sftkit import merge
+from sftkit import layout, merge, report
+from sftkit.flags import add_flags, flag, from_args
 from sftkit.formats import (
     FORMATS,
     REASONING_MODES,
@@ -75,7 +76,6 @@ from sftkit.problems import (
 )
 from sftkit.signature import (
     SAMPLING,
-    SIGNATURE_FILE,
     describe,
     differences,
     make_signature,
@@ -108,35 +108,151 @@ class PreflightError(RuntimeError):
 
 @dataclass(frozen=True)
 class Config:
-    data_dir: str
-    output_dir: str
-    input_files: tuple[str, ...]
-    sentences: str
-    n: int
-    worker: int
-    fmt: str
-    reasoning: str
-    base_urls: tuple[str, ...]
-    model: str | None
-    temperature: float
-    top_p: float
-    max_tokens: int | None
-    seed: int | None
-    reasoning_effort: str | None
-    extra_body: dict | None
-    timeout: float
-    max_retries: int
-    system: str | None
-    k_correct: int
-    retry_zero: int
-    same_prompt: bool
-    max_n: int
-    merge_only: bool
-    progress: bool
-    no_merge: bool = False
-    allow_mixed: bool = False
-    http: str = "aiohttp"
-    api_key: str = field(default="EMPTY", repr=False)  # never printed
+    """The generator's settings: each field is its flag (sftkit.flags), in `-h` order; given as
+    typed on the command line, checked and completed in __post_init__."""
+
+    data_dir: str = flag("data", "folder of *_math.jsonl problem files (%(default)s)")
+    input_files: tuple[str, ...] = flag(
+        None,
+        "one problem file instead of <data_dir>/*_math.jsonl; repeatable",
+        name="--input_file",
+        action="append",
+    )
+    output_dir: str = flag("sft_output", "where samples go (%(default)s)")
+    sentences: str | None = flag(
+        None,
+        "instruction sentences jsonl (<data_dir>/sentences_ask_boxed.jsonl, else the "
+        "bundled data/sentences_ask_boxed.jsonl)",
+    )
+    n: int = flag(4, "samples per problem and version (%(default)s)", type=int)
+    worker: int = flag(
+        64, "requests in flight; also each endpoint's connection pool size (%(default)s)", type=int
+    )
+    fmt: str = flag(
+        "messages",
+        "record format (%(default)s = OpenAI chat shape, which the original tool called "
+        "'sharegpt'; sharegpt = real ShareGPT from/value; prompt_completion = TRL's prompt/"
+        "completion, loss on the answer only)",
+        name="--format",
+        choices=FORMATS,
+    )
+    reasoning: str = flag(
+        "think_tags",
+        "where the server's reasoning goes in the record (%(default)s)",
+        choices=REASONING_MODES,
+    )
+    base_urls: tuple[str, ...] = flag(
+        DEFAULT_BASE_URL,
+        "endpoint, or several comma-separated; requests go to the healthy one with the "
+        "fewest in flight (%(default)s)",
+        name="--base_url",
+    )
+    model: str | None = flag(None, "served model name (the first model the server lists)")
+    api_key: str | None = flag(None, "$OPENAI_API_KEY, else 'EMPTY'; never printed", repr=False)
+    temperature: float = flag(0.7, "(%(default)s)", type=float)
+    top_p: float = flag(0.95, "(%(default)s)", type=float)
+    max_tokens: int | None = flag(None, "completion limit (the server's)", type=int)
+    seed: int | None = flag(
+        None,
+        "base seed (none); each request gets a seed derived from it and its (problem, "
+        "type, sample), so samples differ but a rerun reproduces them",
+        type=int,
+    )
+    reasoning_effort: str | None = flag(None, "e.g. low | medium | high (not sent)")
+    extra_body: dict | None = flag(
+        None, "JSON object merged into the request body, e.g. '{\"top_k\": 20}'"
+    )
+    timeout: float = flag(
+        DEFAULT_TIMEOUT,
+        "seconds to wait for one reply, queue time on the server included (%(default)s: "
+        "fits reasoning models); a timed-out request gets one more attempt, then is recorded",
+        type=float,
+    )
+    max_retries: int = flag(
+        5,
+        "client retries per request on 429/5xx and connection errors, exponential backoff; "
+        "429/503 honour Retry-After (%(default)s); timeouts are not retried this way",
+        type=int,
+    )
+    system: str | None = flag(None, "system prompt sent and stored with each sample (none)")
+    k_correct: int = flag(
+        0,
+        "stop requesting a (problem, version) once K of its samples are graded correct "
+        "(0 = off). Reads the watcher's <type>_verdicts.jsonl and grades samples it has not "
+        "seen yet itself; samples are scheduled breadth-first (sample 0 of every problem, "
+        "then sample 1, ...) so verdicts have time to arrive",
+        type=int,
+    )
+    retry_zero: int = flag(
+        0,
+        "after the first pass, up to R more rounds of n samples each (sample indices n, "
+        "n+1, ...; nothing overwritten) for problem versions with zero correct samples (0 = off)",
+        type=int,
+    )
+    same_prompt: bool = flag(
+        False,
+        "give all samples of a version the prompt of sample 0, so they go out as one "
+        "request with n>1 (cheaper prefill). By default each sample index has its own "
+        "instruction sentence and placement; samples whose prompts coincide are still batched",
+        action="store_true",
+    )
+    max_n: int = flag(
+        16, "most samples per request when batching; 1 = never batch (%(default)s)", type=int
+    )
+    allow_mixed: bool = flag(
+        False,
+        "run even if the output folder holds samples of another model or other sampling "
+        "settings (see <output>/run_signature.json); the folder is then marked mixed in "
+        "report.json",
+        action="store_true",
+    )
+    merge_only: bool = flag(False, "only merge validated samples and report", action="store_true")
+    no_merge: bool = flag(
+        False,
+        "end without merging and reporting (the launcher merges once, after the watcher)",
+        action="store_true",
+    )
+    no_progress: bool = flag(False, "no progress bar", action="store_true")
+    http: str = flag(
+        "aiohttp",
+        "transport under the openai client; aiohttp costs a third of the CPU per "
+        "request at hundreds of connections (%(default)s)",
+        choices=("aiohttp", "httpx"),
+    )
+
+    def __post_init__(self) -> None:
+        """Check values (InputError naming the flag) and derive the rest: the flag's text
+        "a/v1, b/v1/" -> base_urls ("a/v1", "b/v1"); --extra_body's JSON -> a dict."""
+        for name in ("n", "worker", "max_n"):
+            if getattr(self, name) < 1:
+                raise InputError(f"--{name}: must be at least 1")
+        for name in ("k_correct", "retry_zero", "max_retries"):
+            if getattr(self, name) < 0:
+                raise InputError(f"--{name}: must not be negative")
+        if self.timeout <= 0:
+            raise InputError("--timeout: must be positive")
+        extra = self.extra_body
+        if isinstance(extra, str):
+            try:
+                extra = json.loads(extra) if extra else None
+            except json.JSONDecodeError as exc:
+                raise InputError(f"--extra_body: invalid JSON: {exc.msg}") from None
+            if extra is not None and not isinstance(extra, dict):
+                raise InputError("--extra_body: must be a JSON object")
+        urls = self.base_urls
+        if isinstance(urls, str):
+            urls = tuple(u.strip().rstrip("/") for u in urls.split(",") if u.strip())
+        if not urls:
+            raise InputError("--base_url: no URL given")
+        derived = {
+            "input_files": tuple(self.input_files or ()),
+            "sentences": self.sentences or default_sentences(self.data_dir),
+            "base_urls": urls,
+            "extra_body": extra,
+            "api_key": self.api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY",
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)  # frozen: set once, here
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -148,187 +264,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "2 bad input or flags, endpoint unreachable, unknown model, output folder holding "
         "another run's samples; 130 interrupted.",
     )
-    add = p.add_argument
-    add("--data_dir", default="data", help="folder of *_math.jsonl problem files (%(default)s)")
-    add(
-        "--input_file",
-        action="append",
-        default=None,
-        help="one problem file instead of <data_dir>/*_math.jsonl; repeatable",
-    )
-    add("--output_dir", default="sft_output", help="where samples go (%(default)s)")
-    add(
-        "--sentences",
-        default=None,
-        help="instruction sentences jsonl (<data_dir>/sentences_ask_boxed.jsonl, else the "
-        "bundled data/sentences_ask_boxed.jsonl)",
-    )
-    add("--n", type=int, default=4, help="samples per problem and version (%(default)s)")
-    add(
-        "--worker",
-        type=int,
-        default=64,
-        help="requests in flight; also each endpoint's connection pool size (%(default)s)",
-    )
-    add(
-        "--format",
-        dest="fmt",
-        choices=FORMATS,
-        default="messages",
-        help="record format (%(default)s = OpenAI chat shape, which the original tool called "
-        "'sharegpt'; sharegpt = real ShareGPT from/value; prompt_completion = TRL's prompt/"
-        "completion, loss on the answer only)",
-    )
-    add(
-        "--reasoning",
-        choices=REASONING_MODES,
-        default="think_tags",
-        help="where the server's reasoning goes in the record (%(default)s)",
-    )
-    add(
-        "--base_url",
-        default=DEFAULT_BASE_URL,
-        help="endpoint, or several comma-separated; requests go to the healthy one with the "
-        "fewest in flight (%(default)s)",
-    )
-    add("--model", default=None, help="served model name (the first model the server lists)")
-    add("--api_key", default=None, help="$OPENAI_API_KEY, else 'EMPTY'; never printed")
-    add("--temperature", type=float, default=0.7, help="(%(default)s)")
-    add("--top_p", type=float, default=0.95, help="(%(default)s)")
-    add("--max_tokens", type=int, default=None, help="completion limit (the server's)")
-    add(
-        "--seed",
-        type=int,
-        default=None,
-        help="base seed (none); each request gets a seed derived from it and its (problem, "
-        "type, sample), so samples differ but a rerun reproduces them",
-    )
-    add("--reasoning_effort", default=None, help="e.g. low | medium | high (not sent)")
-    add(
-        "--extra_body",
-        default=None,
-        help="JSON object merged into the request body, e.g. '{\"top_k\": 20}'",
-    )
-    add(
-        "--timeout",
-        type=float,
-        default=DEFAULT_TIMEOUT,
-        help="seconds to wait for one reply, queue time on the server included (%(default)s: "
-        "fits reasoning models); a timed-out request gets one more attempt, then is recorded",
-    )
-    add(
-        "--max_retries",
-        type=int,
-        default=5,
-        help="client retries per request on 429/5xx and connection errors, exponential backoff; "
-        "429/503 honour Retry-After (%(default)s); timeouts are not retried this way",
-    )
-    add("--system", default=None, help="system prompt sent and stored with each sample (none)")
-    add(
-        "--k_correct",
-        type=int,
-        default=0,
-        help="stop requesting a (problem, version) once K of its samples are graded correct "
-        "(0 = off). Reads the watcher's <type>_verdicts.jsonl and grades samples it has not "
-        "seen yet itself; samples are scheduled breadth-first (sample 0 of every problem, "
-        "then sample 1, ...) so verdicts have time to arrive",
-    )
-    add(
-        "--retry_zero",
-        type=int,
-        default=0,
-        help="after the first pass, up to R more rounds of n samples each (sample indices n, "
-        "n+1, ...; nothing overwritten) for problem versions with zero correct samples (0 = off)",
-    )
-    add(
-        "--same_prompt",
-        action="store_true",
-        help="give all samples of a version the prompt of sample 0, so they go out as one "
-        "request with n>1 (cheaper prefill). By default each sample index has its own "
-        "instruction sentence and placement; samples whose prompts coincide are still batched",
-    )
-    add(
-        "--max_n",
-        type=int,
-        default=16,
-        help="most samples per request when batching; 1 = never batch (%(default)s)",
-    )
-    add(
-        "--allow_mixed",
-        action="store_true",
-        help="run even if the output folder holds samples of another model or other sampling "
-        "settings (see <output>/run_signature.json); the folder is then marked mixed in "
-        "report.json",
-    )
-    add("--merge_only", action="store_true", help="only merge validated samples and report")
-    add(
-        "--no_merge",
-        action="store_true",
-        help="end without merging and reporting (the launcher merges once, after the watcher)",
-    )
-    add("--no_progress", action="store_true", help="no progress bar")
-    add(
-        "--http",
-        choices=("aiohttp", "httpx"),
-        default="aiohttp",
-        help="transport under the openai client; aiohttp costs a third of the CPU per "
-        "request at hundreds of connections (%(default)s)",
-    )
+    add_flags(p, Config)
     return p.parse_args(argv)
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
-    """Validate flag values; a bad value raises InputError naming the flag."""
-    for name in ("n", "worker", "max_n"):
-        if getattr(args, name) < 1:
-            raise InputError(f"--{name}: must be at least 1")
-    for name in ("k_correct", "retry_zero", "max_retries"):
-        if getattr(args, name) < 0:
-            raise InputError(f"--{name}: must not be negative")
-    if args.timeout <= 0:
-        raise InputError("--timeout: must be positive")
-    extra = None
-    if args.extra_body:
-        try:
-            extra = json.loads(args.extra_body)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"--extra_body: invalid JSON: {exc.msg}") from None
-        if not isinstance(extra, dict):
-            raise InputError("--extra_body: must be a JSON object")
-    urls = tuple(u.strip().rstrip("/") for u in args.base_url.split(",") if u.strip())
-    if not urls:
-        raise InputError("--base_url: no URL given")
-    return Config(
-        data_dir=args.data_dir,
-        output_dir=args.output_dir,
-        input_files=tuple(args.input_file or ()),
-        sentences=args.sentences or default_sentences(args.data_dir),
-        n=args.n,
-        worker=args.worker,
-        fmt=args.fmt,
-        reasoning=args.reasoning,
-        base_urls=urls,
-        model=args.model,
-        temperature=args.temperature,
-        top_p=args.top_p,
-        max_tokens=args.max_tokens,
-        seed=args.seed,
-        reasoning_effort=args.reasoning_effort,
-        extra_body=extra,
-        timeout=args.timeout,
-        max_retries=args.max_retries,
-        system=args.system,
-        k_correct=args.k_correct,
-        retry_zero=args.retry_zero,
-        same_prompt=args.same_prompt,
-        max_n=args.max_n,
-        merge_only=args.merge_only,
-        no_merge=args.no_merge,
-        progress=not args.no_progress,
-        allow_mixed=args.allow_mixed,
-        http=args.http,
-        api_key=args.api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY",
-    )
+    """The frozen Config of parsed flags; a bad value raises InputError naming the flag."""
+    return from_args(Config, args)
 
 
 # --------------------------------------------------------------------------- inputs
@@ -355,7 +297,7 @@ def input_paths(cfg: Config) -> list[Path]:
     for path in paths:
         # The source name is a folder next to merged/ and names its merged file: it must not
         # be either of those, nor hidden from the watcher and the merge.
-        if path.stem in (merge.MERGED_DIR, merge.ALL_NAME) or path.stem.startswith("."):
+        if path.stem in (layout.MERGED_DIR, layout.ALL_NAME) or path.stem.startswith("."):
             raise InputError(
                 f"{path}: the source name {path.stem!r} is reserved for merged output; "
                 "rename the file"
@@ -411,11 +353,11 @@ def run_signature(cfg: Config, model: str, sentences: list[str]) -> dict:
 def sample_paths(output_dir: str) -> Iterator[str]:
     """Every stored sample file of the folder: <source>/<type>/<p>_<s>.jsonl."""
     out = Path(output_dir)
-    for source in merge.list_sources(out):
+    for source in layout.list_sources(out):
         with os.scandir(out / source) as it:
-            types = [e.path for e in it if e.is_dir() and not e.name.endswith("_validated")]
+            types = [e.path for e in it if e.is_dir() and not layout.validated_type(e.name)]
         for folder in sorted(types):
-            for _, _, name in merge.list_sample_files(Path(folder))[0]:
+            for _, _, name in layout.list_sample_files(folder)[0]:
                 yield os.path.join(folder, name)
 
 
@@ -424,7 +366,7 @@ def models_in_samples(output_dir: str) -> Counter:
     models: Counter = Counter()
     for path in sample_paths(output_dir):
         try:
-            meta = merge.read_sample(path).get("meta")
+            meta = layout.read_sample(path).get("meta")
         except (OSError, UnicodeDecodeError, ValueError):
             continue  # the watcher reports unreadable samples; this is only about models
         model = meta.get("model") if isinstance(meta, dict) else None
@@ -443,6 +385,7 @@ def check_signature(cfg: Config, sig: dict) -> tuple[list[dict], bool] | None:
     recorded; another model -> refused like a signature mismatch.
     """
     out = Path(cfg.output_dir)
+    sig_file = layout.signature_file(out)
     ways_out = (
         "\n  Its stored samples would count as done for this run. Use another --output_dir, or "
         "--allow_mixed to add to this folder on purpose (report.json will then say it is mixed)."
@@ -457,7 +400,7 @@ def check_signature(cfg: Config, sig: dict) -> tuple[list[dict], bool] | None:
                     "%s has no %s: its %d stored samples are all of model %s; recording this "
                     "run's settings",
                     out,
-                    SIGNATURE_FILE,
+                    sig_file.name,
                     sum(models.values()),
                     sig["model"],
                 )
@@ -465,7 +408,7 @@ def check_signature(cfg: Config, sig: dict) -> tuple[list[dict], bool] | None:
         found = ", ".join(f"{models[m]} of model {m}" for m in others)
         if not cfg.allow_mixed:
             raise InputError(
-                f"{out} holds samples of another model: {found} (no {SIGNATURE_FILE}: read "
+                f"{out} holds samples of another model: {found} (no {sig_file.name}: read "
                 f"from the samples' meta.model)\n  this run: model {sig['model']}{ways_out}"
             )
         log.warning(
@@ -481,7 +424,7 @@ def check_signature(cfg: Config, sig: dict) -> tuple[list[dict], bool] | None:
     if not cfg.allow_mixed:
         runs = "".join(f"\n  {describe(s)}" for s in sigs)
         raise InputError(
-            f"{out} holds samples of another run ({out / SIGNATURE_FILE}):{runs}\n  this run "
+            f"{out} holds samples of another run ({sig_file}):{runs}\n  this run "
             f"differs in: {', '.join(differences(sigs[0], sig))}{ways_out}"
         )
     log.warning(
@@ -520,11 +463,6 @@ def key_of(version: Version) -> str:
     return f"{version.problem.source}/{version.type}"
 
 
-def type_dir(output_dir: str, version: Version) -> Path:
-    """Folder of a version's sample files: sft_output/2022_math/multiples."""
-    return Path(output_dir) / version.problem.source / version.type
-
-
 def scan_stored(cfg: Config, versions: list[Version]) -> dict[str, set[str]]:
     """Names of complete sample files per "<source>/<type>"; removes temp files of a killed run.
 
@@ -537,13 +475,13 @@ def scan_stored(cfg: Config, versions: list[Version]) -> dict[str, set[str]]:
         if key in stored:
             continue
         names: set[str] = set()
-        folder = type_dir(cfg.output_dir, version)
+        folder = layout.type_dir(cfg.output_dir, version.problem.source, version.type)
         if folder.is_dir():
             with os.scandir(folder) as it:
                 for entry in it:
                     if entry.name.endswith(".tmp") and entry.name.startswith("."):
                         os.unlink(entry.path)
-                    elif entry.name.endswith(".jsonl") and entry.stat().st_size > 0:
+                    elif layout.parse_sample_name(entry.name) and entry.stat().st_size > 0:
                         names.add(entry.name)
         stored[key] = names
     return stored
@@ -578,7 +516,7 @@ def plan_jobs(
         names = stored[key]
         groups: dict[str, list[int]] = {}
         for s in wanted:
-            if f"{p}_{s}.jsonl" in names:
+            if layout.sample_name(p, s) in names:
                 st["skipped_existing"] += 1
                 continue
             prompt = build_prompt(version, sentences, 0 if cfg.same_prompt else s)
@@ -598,7 +536,7 @@ def plan_jobs(
 class Verdicts:
     """Correct-sample counts per (source, type, problem) for --k_correct / --retry_zero.
 
-    The watcher's append-only `<source>/<type>_verdicts.jsonl` wins (last line per file); a
+    The watcher's verdict log (sftkit.layout.VerdictLog: last line per file wins) decides; a
     stored sample it has not graded yet is graded here with validate_sft_data.validate_item.
     Log reads are incremental and throttled, so asking before every request stays cheap.
     """
@@ -616,60 +554,42 @@ class Verdicts:
         from validate_sft_data import validate_item
 
         self.validate_item = validate_item
-        self.logged: dict[str, dict[str, bool]] = {}  # key -> file -> is_correct (from log)
+        self.logs: dict[str, layout.VerdictLog] = {}  # key -> its verdict log, read so far
         self.inline: dict[str, dict[str, bool]] = {}  # key -> file -> is_correct (graded here)
-        self._pos: dict[str, int] = {}  # bytes of the log already read
-        self._inode: dict[str, int] = {}
         self._checked: dict[str, float] = {}
 
     def add(self, key: str, name: str) -> None:
         """Note a stored sample file `<p>_<s>.jsonl` of `key`."""
-        p = name.split("_", 1)[0]
-        if p.isdigit():
-            self.files.setdefault(key, {}).setdefault(int(p), []).append(name)
+        named = layout.parse_sample_name(name)
+        if named:
+            self.files.setdefault(key, {}).setdefault(named[0], []).append(name)
 
-    def _refresh(self, key: str) -> None:
+    def _refresh(self, key: str) -> dict[str, dict]:
+        """The latest verdict per file name of `key`'s log (re-read at most every REFRESH_SECONDS)."""
+        log_ = self.logs.get(key)
+        if log_ is None:
+            source, vtype = key.split("/")
+            log_ = self.logs[key] = layout.VerdictLog(
+                layout.verdict_log(layout.type_dir(self.output_dir, source, vtype))
+            )
         now = time.monotonic()
-        if now - self._checked.get(key, -1e9) < self.REFRESH_SECONDS:
-            return
-        self._checked[key] = now
-        source, vtype = key.split("/")
-        path = self.output_dir / source / f"{vtype}_verdicts.jsonl"
-        logged = self.logged.setdefault(key, {})
-        try:
-            st = path.stat()
-        except FileNotFoundError:
-            return
-        size = st.st_size
-        pos = self._pos.get(key, 0)
-        if size < pos or st.st_ino != self._inode.get(key, st.st_ino):
-            pos = 0  # replaced or truncated (watcher --rescan): read it again from the top
-            logged.clear()
-        self._inode[key] = st.st_ino
-        if size == pos:
-            return
-        with path.open("rb") as fh:
-            fh.seek(pos)
-            chunk = fh.read(size - pos)
-        end = chunk.rfind(b"\n") + 1  # a half-written last line is read next time
-        for line in chunk[:end].splitlines():
-            try:
-                rec = json.loads(line)
-                logged[str(rec["file"]).rsplit("/", 1)[-1]] = bool(rec.get("is_correct"))
-            except (ValueError, KeyError, TypeError):
-                continue
-        self._pos[key] = pos + end
+        if now - self._checked.get(key, -1e9) >= self.REFRESH_SECONDS:
+            self._checked[key] = now
+            log_.refresh()
+        return log_.latest
 
     def _grade(self, key: str, name: str) -> bool | None:
         """Grade one stored sample; None if its file has gone."""
         source, vtype = key.split("/")
         try:
-            text = (self.output_dir / source / vtype / name).read_text(encoding="utf-8")
+            record = layout.read_sample(layout.type_dir(self.output_dir, source, vtype) / name)
         except FileNotFoundError:
             return None
+        except (OSError, ValueError) as exc:
+            log.warning("could not grade %s/%s: %s", key, name, exc)
+            return False
         try:
-            verdict = self.validate_item(json.loads(text.splitlines()[0]))
-            return bool(verdict.get("is_correct"))
+            return bool(self.validate_item(record).get("is_correct"))
         except Exception as exc:  # a grader bug must not stop generation
             log.warning("could not grade %s/%s: %s", key, name, exc)
             return False
@@ -677,13 +597,12 @@ class Verdicts:
     def correct(self, version: Version) -> int:
         """Number of correct samples stored for this problem and version."""
         key = key_of(version)
-        self._refresh(key)
-        logged = self.logged.get(key, {})
+        logged = self._refresh(key)
         inline = self.inline.setdefault(key, {})
         count = 0
         for name in self.files.get(key, {}).get(version.problem.index, ()):
             if name in logged:
-                count += logged[name]
+                count += bool(logged[name].get("is_correct"))
             elif name in inline:
                 count += inline[name]
             else:
@@ -998,7 +917,7 @@ def prune_failures(cfg: Config, stored: dict[str, set[str]]) -> None:
     that is still not stored. A rerun that stores a sample that once failed closes its failure.
     Lines that name no sample this run knows are kept as they are."""
     for source in sorted({key.split("/", 1)[0] for key in stored}):
-        path = Path(cfg.output_dir) / source / merge.FAILURES_FILE
+        path = layout.failures_file(cfg.output_dir, source)
         records, bad = read_log(path)
         if not records:
             continue
@@ -1008,7 +927,7 @@ def prune_failures(cfg: Config, stored: dict[str, set[str]]) -> None:
             p, s = rec.get("problem_index"), rec.get("sample_index")
             if names is None or not isinstance(p, int) or not isinstance(s, int):
                 open_[("line", lineno)] = rec
-            elif f"{p}_{s}.jsonl" not in names:
+            elif layout.sample_name(p, s) not in names:
                 open_.pop((rec["type"], p, s), None)  # the newest line per sample, in file order
                 open_[(rec["type"], p, s)] = rec
         if len(open_) == len(records) and not bad:
@@ -1025,7 +944,7 @@ def failure_record(cfg: Config, job: Job, sample: int, error: str, result: Resul
     """One failures.jsonl line: {"generation_id": "src/multiples/3_1", ..., "error": "timeout"}."""
     p = job.version.problem
     return {
-        "generation_id": f"{p.source}/{job.version.type}/{p.index}_{sample}",
+        "generation_id": layout.generation_id(p.source, job.version.type, p.index, sample),
         "source": p.source,
         "problem_index": p.index,
         "problem_id": p.id,
@@ -1045,15 +964,17 @@ def failure_record(cfg: Config, job: Job, sample: int, error: str, result: Resul
 
 @dataclass
 class Totals:
-    written: int = 0
+    """This run's figures for the closing log lines and .generation.json's "timing"."""
+
+    written: int = 0  # samples
     failed: int = 0
     truncated: int = 0
-    requests: int = 0
+    first_request: float | None = None  # time.time() of the first request, the last response
+    last_response: float | None = None
+    requests: int = 0  # requests, their retries and tokens
     retries: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
-    first_request: float | None = None
-    last_response: float | None = None
     cpu_seconds: float = 0.0  # generator CPU from the first request to the end of each pass
 
 
@@ -1136,11 +1057,12 @@ class Runner:
         now = time.time()
         folder = self.folders.get(key)
         if folder is None:  # building a Path per sample costs more than the rest of store()
-            folder = self.folders[key] = f"{type_dir(cfg.output_dir, job.version)}{os.sep}"
+            where = layout.type_dir(cfg.output_dir, p.source, job.version.type)
+            folder = self.folders[key] = f"{where}{os.sep}"
         for i, sample in enumerate(job.samples):
             if i < len(choices):
                 record = build_record(cfg, result, sample, choices[i], now)
-                name = f"{p.index}_{sample}.jsonl"
+                name = layout.sample_name(p.index, sample)
                 try:
                     # In the loop, not in a thread: a writer thread contending for the GIL makes
                     # every socket call of the loop wait for it (measured: 2 ms per request on a
@@ -1164,7 +1086,7 @@ class Runner:
     def record_failure(self, job: Job, sample: int, error: str, result: Result) -> None:
         p, totals = job.version.problem, self.totals
         append_jsonl(
-            Path(self.cfg.output_dir) / p.source / merge.FAILURES_FILE,
+            layout.failures_file(self.cfg.output_dir, p.source),
             failure_record(self.cfg, job, sample, error, result),
         )
         self.stats[key_of(job.version)]["failed"] += 1
@@ -1194,7 +1116,7 @@ class Runner:
             return
         t = self.totals
         base = t.written + t.failed
-        if self.cfg.progress:
+        if not self.cfg.no_progress:
             self.bar = tqdm(
                 total=base + total,
                 initial=base,
@@ -1319,7 +1241,7 @@ def write_state(cfg: Config, summary: dict) -> None:
             "failed": t.failed,
         },
     }
-    atomic_write_text(Path(cfg.output_dir) / merge.STATE_FILE, json.dumps(state, indent=2) + "\n")
+    atomic_write_text(layout.generation_file(cfg.output_dir), json.dumps(state, indent=2) + "\n")
 
 
 def print_summary(summary: dict) -> None:
@@ -1346,9 +1268,9 @@ def merge_and_report(cfg: Config) -> bool:
         stats = merge.merge_outputs(
             cfg.output_dir, cfg.fmt, reasoning_mode=cfg.reasoning, system=cfg.system
         )
-        report = merge.write_report(cfg.output_dir)
+        figures = report.write_report(cfg.output_dir)
         log.info("merged: %s", stats)
-        print(merge.format_report(report), flush=True)
+        print(report.format_report(figures), flush=True)
     except Exception as exc:  # the samples are safe on disk; report and keep the exit code honest
         log.error("merge failed: %s: %s", type(exc).__name__, exc)
         return False

@@ -1048,11 +1048,22 @@ def validate_items(items) -> list[dict]:
 # --- CLI -------------------------------------------------------------------------------------
 
 
+# Here, not at the top: the grading library above needs nothing from the CLI's helpers.
+from sftkit.flags import add_flags, flag, from_args  # noqa: E402
+
+
 @dataclass(frozen=True)
 class Config:
-    inputs: tuple[Path, ...]
-    output_dir: Path
-    keep_incorrect: bool
+    """The CLI's settings: each field is its flag or argument (sftkit.flags)."""
+
+    inputs: tuple[Path, ...] = flag(
+        (), "jsonl files or folders", name="inputs", nargs="+", type=Path
+    )
+    output_dir: Path = flag(Path("validation_output"), None, type=Path)
+    keep_incorrect: bool = flag(False, "also write incorrect/<file> records", action="store_true")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "inputs", tuple(self.inputs))  # frozen: set once, here
 
 
 @dataclass
@@ -1069,13 +1080,8 @@ class FileStats:
 
 def parse_args(argv=None) -> Config:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("inputs", nargs="+", type=Path, help="jsonl files or folders")
-    parser.add_argument("--output_dir", type=Path, default=Path("validation_output"))
-    parser.add_argument(
-        "--keep_incorrect", action="store_true", help="also write incorrect/<file> records"
-    )
-    args = parser.parse_args(argv)
-    return Config(tuple(args.inputs), args.output_dir, args.keep_incorrect)
+    add_flags(parser, Config)
+    return from_args(Config, parser.parse_args(argv))
 
 
 OUTPUT_MARKER = ".validate_sft_data"  # written into --output_dir so later runs skip it
@@ -1087,17 +1093,17 @@ def collect_files(inputs) -> list[tuple[Path, Path]]:
     output folders are skipped. A file named on the command line is always graded.
     ["out/"] -> [(out/a/multiples/0_0.jsonl, out/a/multiples/0_0.jsonl)]"""
     # Here, not at the top: the grading library above needs nothing from the output layout.
-    from sftkit.merge import FAILURES_FILE, VERDICTS_SUFFIX
+    from sftkit import layout
 
     found = []
     for root in inputs:
         if root.is_dir():
             for path in sorted(root.rglob("*.jsonl")):
                 rel = path.relative_to(root)
-                skip = any(p.endswith("_validated") or p == "merged" for p in rel.parts[:-1])
+                skip = any(layout.is_output_dir(p) for p in rel.parts[:-1])
                 dirs = [root.joinpath(*rel.parts[:i]) for i in range(len(rel.parts))]
                 skip = skip or any((d / OUTPUT_MARKER).exists() for d in dirs[1:])
-                skip = skip or path.name == FAILURES_FILE or path.name.endswith(VERDICTS_SUFFIX)
+                skip = skip or layout.is_pipeline_log(path.name)
                 if not skip and not path.name.startswith("."):
                     found.append((path, Path(root.name) / rel))
         else:
@@ -1106,6 +1112,8 @@ def collect_files(inputs) -> list[tuple[Path, Path]]:
 
 
 def grade_file(path: Path, rel: Path, config: Config, audit: list, errors: list) -> FileStats:
+    from sftkit.layout import validated_record
+
     stats = FileStats(str(path))
     good, bad = [], []
     try:
@@ -1122,16 +1130,7 @@ def grade_file(path: Path, rel: Path, config: Config, audit: list, errors: list)
         stats.correct += verdict["is_correct"]
         stats.no_box += verdict["reason"] == "no_box"
         audit.append({"file": str(path), "line": lineno, **verdict})
-        meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
-        annotated = {
-            **record,
-            "meta": {
-                **meta,
-                "verdict": verdict["reason"],
-                "extracted_answer": verdict["extracted_answer"],
-            },
-        }
-        (good if verdict["is_correct"] else bad).append(annotated)
+        (good if verdict["is_correct"] else bad).append(validated_record(record, verdict))
     if good:
         atomic_write_jsonl(config.output_dir / "validated" / rel, good)
     if bad and config.keep_incorrect:
@@ -1152,19 +1151,17 @@ def by_folder(rows: list[FileStats]) -> list[FileStats]:
 
 
 def format_table(rows: list[FileStats]) -> str:
+    """One line per folder and a total, as sftkit.report.text_table draws every table."""
+    from sftkit.report import text_table  # here: the grading library needs no report
+
     total = FileStats("TOTAL")
     for row in rows:
         total.total += row.total
         total.correct += row.correct
         total.no_box += row.no_box
-    width = max([len(r.name) for r in rows] + [6])
-    lines = [f"{'folder':<{width}}  {'total':>7} {'correct':>7} {'no box':>7} {'accuracy':>8}"]
-    for row in [*rows, total]:
-        lines.append(
-            f"{row.name:<{width}}  {row.total:>7} {row.correct:>7} {row.no_box:>7}"
-            f" {row.accuracy:>8.1%}"
-        )
-    return "\n".join(lines)
+    head = ("folder", "total", "correct", "no box", "accuracy")
+    body = [(r.name, r.total, r.correct, r.no_box, f"{r.accuracy:.1%}") for r in [*rows, total]]
+    return "\n".join(text_table(head, body[:-1], body[-1], names=1, min_widths=(6, 7, 7, 7, 8)))
 
 
 def main(argv=None) -> int:

@@ -47,17 +47,12 @@ from pathlib import Path
 
 from pebble import ProcessExpired, ProcessPool
 
-from sftkit.jsonl import (
-    append_jsonl,
-    atomic_write_jsonl,
-    atomic_write_text,
-    parse_lines,
-    read_verdict_log,
-    verdict_is_stale,
-)
-from sftkit.merge import SAMPLE_NAME, text_table
+from sftkit import layout
+from sftkit.flags import add_flags, flag, from_args
+from sftkit.jsonl import InputError, append_jsonl, atomic_write_jsonl, atomic_write_text
+from sftkit.layout import Incomplete, read_sample
+from sftkit.report import text_table
 
-SKIP_DIRS = ("merged",)
 # A folder whose mtime changed this recently is listed again even if its mtime looks unchanged:
 # mtimes are coarse, and a file created in the same tick as our last listing would be missed.
 RECENT_S = 2.0
@@ -65,17 +60,43 @@ RECENT_S = 2.0
 
 @dataclass(frozen=True)
 class Config:
-    output_dir: Path
-    watch_dirs: tuple[Path, ...]
-    interval: float
-    stop_file: Path
-    once: bool
-    rescan: bool
-    workers: int
-    timeout: float
-    batch_size: int
-    max_tries: int
-    grader: str
+    """The watcher's settings: each field is its flag (sftkit.flags), in `-h` order; given as
+    typed on the command line, checked and completed in __post_init__."""
+
+    output_dir: Path = flag("sft_output", "generator output folder")
+    watch_dirs: tuple[Path, ...] = flag(None, "folders to watch (default: output_dir)", nargs="+")
+    interval: float = flag(1.0, "seconds between polls", type=float)
+    stop_file: Path = flag(None, "default: <output_dir>/.watcher_stop")
+    once: bool = flag(False, "one full scan, grade everything, exit", action="store_true")
+    rescan: bool = flag(False, "ignore verdict logs and regrade everything", action="store_true")
+    workers: int = flag(os.cpu_count() or 1, "grading processes", type=int)
+    timeout: float = flag(10.0, "hard time limit per item (seconds)", type=float)
+    batch_size: int = flag(32, "max items per worker task", type=int)
+    max_tries: int = flag(5, "reads before an incomplete file is an error", type=int)
+    grader: str = flag(
+        "validate_sft_data:validate_item",
+        "module:function taking a sample record and returning a verdict dict",
+    )
+
+    def __post_init__(self) -> None:
+        """Check values (InputError naming the flag) and derive the folders."""
+        for name in ("interval", "timeout"):
+            if getattr(self, name) <= 0:
+                raise InputError(f"--{name} must be > 0")
+        for name in ("workers", "batch_size", "max_tries"):
+            if getattr(self, name) < 1:
+                raise InputError(f"--{name} must be >= 1")
+        if ":" not in self.grader:
+            raise InputError("--grader must look like module:function")
+        out = Path(self.output_dir)
+        derived = {
+            "output_dir": out,
+            # Absolute, so a folder reached from two watched paths is still one folder.
+            "watch_dirs": tuple(Path(os.path.abspath(d)) for d in (self.watch_dirs or [out])),
+            "stop_file": Path(self.stop_file) if self.stop_file else layout.stop_file(out),
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)  # frozen: set once, here
 
 
 def parse_args(argv: list[str] | None = None) -> Config:
@@ -83,51 +104,11 @@ def parse_args(argv: list[str] | None = None) -> Config:
         description="Grade generated SFT samples as they appear.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--output_dir", default="sft_output", help="generator output folder")
-    p.add_argument(
-        "--watch_dirs", nargs="+", default=None, help="folders to watch (default: output_dir)"
-    )
-    p.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
-    p.add_argument("--stop_file", default=None, help="default: <output_dir>/.watcher_stop")
-    p.add_argument("--once", action="store_true", help="one full scan, grade everything, exit")
-    p.add_argument(
-        "--rescan", action="store_true", help="ignore verdict logs and regrade everything"
-    )
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="grading processes")
-    p.add_argument("--timeout", type=float, default=10.0, help="hard time limit per item (seconds)")
-    p.add_argument("--batch_size", type=int, default=32, help="max items per worker task")
-    p.add_argument(
-        "--max_tries", type=int, default=5, help="reads before an incomplete file is an error"
-    )
-    p.add_argument(
-        "--grader",
-        default="validate_sft_data:validate_item",
-        help="module:function taking a sample record and returning a verdict dict",
-    )
-    a = p.parse_args(argv)
-    for name in ("interval", "timeout"):
-        if getattr(a, name) <= 0:
-            p.error(f"--{name} must be > 0")
-    for name in ("workers", "batch_size", "max_tries"):
-        if getattr(a, name) < 1:
-            p.error(f"--{name} must be >= 1")
-    if ":" not in a.grader:
-        p.error("--grader must look like module:function")
-    out = Path(a.output_dir)
-    return Config(
-        output_dir=out,
-        # Absolute, so a folder reached from two watched paths is still one folder.
-        watch_dirs=tuple(Path(os.path.abspath(d)) for d in (a.watch_dirs or [out])),
-        interval=a.interval,
-        stop_file=Path(a.stop_file) if a.stop_file else out / ".watcher_stop",
-        once=a.once,
-        rescan=a.rescan,
-        workers=a.workers,
-        timeout=a.timeout,
-        batch_size=a.batch_size,
-        max_tries=a.max_tries,
-        grader=a.grader,
-    )
+    add_flags(p, Config)
+    try:
+        return from_args(Config, p.parse_args(argv))
+    except InputError as exc:
+        p.error(str(exc))  # usage and exit code 2, as argparse does for a bad value
 
 
 # --- grading in worker processes -------------------------------------------------------------
@@ -189,36 +170,6 @@ def _failed(record: dict | None, reason: str, error: str | None) -> dict:
     return verdict
 
 
-# --- reading sample files --------------------------------------------------------------------
-
-
-class Incomplete(Exception):
-    """The file is not (yet) one or more complete JSON lines; try again on a later poll."""
-
-
-def read_sample(path: Path, lenient: bool = False) -> dict:
-    """Return the sample record of a finished file, else raise Incomplete("file:line: why").
-
-    b'{"answer": 3, ...}\n' -> {"answer": 3, ...};  b'{"answer": 3' -> Incomplete (half-written).
-    `lenient` accepts a last line without its newline (used on the final try only).
-    """
-    data = path.read_bytes()
-    if not data.strip():
-        raise Incomplete(f"{path}:1: empty file")
-    if not data.endswith(b"\n") and not lenient:
-        raise Incomplete(f"{path}: last line has no newline yet")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise Incomplete(f"{path}: not UTF-8 ({exc.reason})") from None
-    first = None
-    for _, obj in parse_lines(path, text.splitlines()):
-        if isinstance(obj, str):
-            raise Incomplete(obj)
-        first = first if first is not None else obj
-    return first
-
-
 # --- bookkeeping per <source>/<type> folder ---------------------------------------------------
 
 
@@ -263,29 +214,21 @@ class Folder:
 
     @property
     def log(self) -> Path:
-        return self.path.parent / f"{self.path.name}_verdicts.jsonl"
+        return layout.verdict_log(self.path)
 
     @property
     def validated(self) -> Path:
-        return self.path.parent / f"{self.path.name}_validated"
+        return layout.validated_dir(self.path)
 
 
 def read_verdicts(path: Path) -> dict[str, dict]:
     """Latest verdict per file name; a torn or foreign line is skipped with a warning."""
-    latest, bad = read_verdict_log(path)
+    latest, bad = layout.read_verdict_log(path)
     for lineno in bad:
         print(
             f"[watcher] warning: {path}:{lineno}: unreadable verdict line skipped", file=sys.stderr
         )
     return latest
-
-
-def validated_record(record: dict, verdict: dict) -> dict:
-    """The sample plus meta.verdict and meta.extracted_answer: what `_validated/` holds."""
-    meta = dict(record.get("meta") or {})
-    meta["verdict"] = verdict["reason"]
-    meta["extracted_answer"] = verdict["extracted_answer"]
-    return {**record, "meta": meta}
 
 
 # --- the watcher -----------------------------------------------------------------------------
@@ -313,7 +256,6 @@ class Watcher:
         self.lags: deque[float] = deque(maxlen=5000)
         self.counts = {"graded": 0, "correct": 0, "no_box": 0, "errors": 0}
         self.started = time.time()
-        self.graded_now = 0  # verdicts written by this run
         self.reconciled = False
         self.abort_signal = 0
         self.last_progress = ""
@@ -362,10 +304,10 @@ class Watcher:
                     if name.startswith("."):
                         continue
                     if entry.is_dir(follow_symlinks=False):
-                        if name in SKIP_DIRS or name.endswith("_validated"):
+                        if layout.is_output_dir(name):
                             continue
                         subdirs.append(Path(entry.path))
-                    elif SAMPLE_NAME.fullmatch(name):
+                    elif layout.SAMPLE_NAME.fullmatch(name):
                         folder = folder or self.folder(path)
                         self._consider(folder, entry, full)
                 self.dir_mtime[path] = mtime
@@ -390,7 +332,7 @@ class Watcher:
                 except OSError:
                     return
                 folder.inodes[name] = st.st_ino
-                if known not in (None, st.st_ino) or verdict_is_stale(verdict, st):
+                if known not in (None, st.st_ino) or layout.verdict_is_stale(verdict, st):
                     if name in folder.live:  # the old verdict no longer counts; regraded below
                         folder.live.discard(name)
                         self._count(verdict, -1)
@@ -514,11 +456,11 @@ class Watcher:
         lines = []
         copies = folder.validated_names()
         for name, record, verdict, appeared in graded:
-            m = SAMPLE_NAME.fullmatch(name)
+            p, s = layout.parse_sample_name(name)
             line = {
                 "file": name,
-                "problem_index": int(m.group(1)),
-                "sample_index": int(m.group(2)),
+                "problem_index": p,
+                "sample_index": s,
                 "is_correct": verdict["is_correct"],
                 "extracted_answer": verdict["extracted_answer"],
                 "ground_truth": verdict["ground_truth"],
@@ -531,7 +473,9 @@ class Watcher:
             if verdict.get("error"):
                 line["error"] = verdict["error"]
             if line["is_correct"] and record is not None:
-                atomic_write_jsonl(folder.validated / name, [validated_record(record, verdict)])
+                atomic_write_jsonl(
+                    folder.validated / name, [layout.validated_record(record, verdict)]
+                )
                 copies.add(name)
             elif name in copies:
                 (folder.validated / name).unlink(missing_ok=True)
@@ -546,16 +490,13 @@ class Watcher:
             folder.live.add(name)
             folder.verdicts[name] = line
             self._count(line, +1)
-        self.graded_now += len(lines)
 
     def reconcile(self) -> int:
         """After a rescan: `_validated/` holds exactly the files whose latest verdict is correct."""
         removed = 0
         for folder in self.folders.values():
-            try:
-                names = [e.name for e in os.scandir(folder.validated) if e.name.endswith(".jsonl")]
-            except FileNotFoundError:
-                continue
+            found, odd = layout.list_sample_files(folder.validated)
+            names = [name for _, _, name in found] + odd
             for name in names:
                 v = folder.verdicts.get(name)
                 if not (v and v.get("is_correct")):
@@ -598,7 +539,7 @@ class Watcher:
 
     def write_status(self, stopped: bool) -> dict:
         status = {**self.totals(), "updated_at": round(time.time(), 3), "stopped": stopped}
-        atomic_write_text(self.cfg.output_dir / ".status.json", json.dumps(status) + "\n")
+        atomic_write_text(layout.status_file(self.cfg.output_dir), json.dumps(status) + "\n")
         return status
 
     def progress(self, status: dict) -> None:

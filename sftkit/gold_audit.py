@@ -25,14 +25,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from sftkit.merge import (
-    VERDICTS_SUFFIX,
-    _type_key,
-    list_sample_files,
-    list_sources,
-    read_sample,
-    read_verdicts,
-)
+from sftkit import layout
 from validate_sft_data import check_answer
 
 MIN_SAMPLES = 4
@@ -95,7 +88,7 @@ def audit_version(
 
 def _problem_id(folder: Path, name: str) -> str | None:
     try:
-        meta = read_sample(folder / name).get("meta")
+        meta = layout.read_sample(folder / name).get("meta")
     except (OSError, UnicodeDecodeError, ValueError):
         return None
     pid = meta.get("problem_id") if isinstance(meta, dict) else None
@@ -107,10 +100,10 @@ def audit_type(
 ) -> list[dict]:
     """Suspicious golds of one source x type, from `<type>_verdicts.jsonl` and the stored sample
     names (a verdict for a file that no longer exists does not count, as in the report)."""
-    verdicts, _ = read_verdicts(src_dir / f"{type_}{VERDICTS_SUFFIX}")
+    verdicts, _ = layout.read_verdict_log(layout.verdict_log(src_dir / type_))
     if not verdicts:
         return []
-    files, _ = list_sample_files(src_dir / type_)
+    files, _ = layout.list_sample_files(src_dir / type_)
     by_problem: dict[int, list[tuple[str, dict]]] = {}
     for p, _, name in files:
         verdict = verdicts.get(name)
@@ -144,12 +137,8 @@ def audit_output(
     """audit_type over every source and type with a verdict log, in report order."""
     out = Path(output_dir)
     flagged = []
-    for source in list_sources(out):
-        types = [
-            e.name[: -len(VERDICTS_SUFFIX)]
-            for e in os.scandir(out / source)
-            if e.is_file() and e.name.endswith(VERDICTS_SUFFIX) and not e.name.startswith(".")
-        ]
-        for type_ in sorted(types, key=_type_key):
+    for source in layout.list_sources(out):
+        found = (layout.verdict_log_type(e.name) for e in os.scandir(out / source) if e.is_file())
+        for type_ in sorted((t for t in found if t), key=layout.type_order):
             flagged.extend(audit_type(out / source, source, type_, min_samples, share))
     return flagged

@@ -165,29 +165,3 @@ def read_log(path: str | os.PathLike) -> tuple[list[tuple[int, dict]], list[int]
             else:
                 bad.append(lineno)
     return records, bad
-
-
-def read_verdict_log(path: str | os.PathLike) -> tuple[dict[str, dict], list[int]]:
-    """Latest verdict per sample file name (the log is append-only: the last line wins) and the
-    numbers of lines that are unreadable or name no file."""
-    records, bad = read_log(path)
-    latest: dict[str, dict] = {}
-    for lineno, record in records:
-        if isinstance(record.get("file"), str):
-            latest[record["file"]] = record
-        else:
-            bad.append(lineno)
-    return latest, sorted(bad)
-
-
-def verdict_is_stale(verdict: dict, st: os.stat_result) -> bool:
-    """True when a sample file is no longer what its verdict line graded: the line's stamp
-    (`mtime_ns`, `size`) differs from the file's; a line written before stamps were kept is stale
-    if the file was modified after its `graded_at`.
-
-    {"mtime_ns": 5, "size": 120, ...} vs a file of 130 bytes -> True
-    """
-    if "size" in verdict and "mtime_ns" in verdict:
-        return (verdict["mtime_ns"], verdict["size"]) != (st.st_mtime_ns, st.st_size)
-    graded_at = verdict.get("graded_at")
-    return isinstance(graded_at, int | float) and st.st_mtime > graded_at

@@ -44,7 +44,7 @@ from pathlib import Path
 
 import generate_sft_data as gen
 import validate_watcher as watcher
-from sftkit import merge
+from sftkit import layout, report
 from sftkit.jsonl import InputError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,7 +53,6 @@ WATCHER = REPO / "validate_watcher.py"
 DEMO_DATA = REPO / "data"
 DEMO_MODEL = "demo-model"
 DEMO_OUTPUT = "sft_output_demo"  # never the real default: demo samples must not count as done
-STOP_FILE = ".watcher_stop"
 MODES = ("tmux", "no_tmux", "generate_only", "validate_only", "merge_only")
 STEPS = {  # the steps each mode runs, in order
     "tmux": ("generator", "watcher", "merge"),
@@ -132,7 +131,7 @@ class Plan:
 
     @property
     def stop_file(self) -> Path:
-        return self.out / STOP_FILE
+        return layout.stop_file(self.out)
 
     def command(self, script: Path, args) -> list[str]:
         return [self.settings.python, str(script), *args]
@@ -206,7 +205,7 @@ def plan(s: Settings, mode: str, load_data: bool = True) -> Plan:
         "--interval",
         s.interval,
         "--stop_file",
-        f"{out}/{STOP_FILE}",
+        str(layout.stop_file(out)),
     ]
     if mode != "tmux":
         watch_args.append("--once")  # no live generator beside it: one full scan
@@ -319,11 +318,11 @@ def run_step(plan_: Plan, name: str, demo_url: str | None = None) -> int:
     if name == "generator" and demo_url:
         args = (*args, "--base_url", demo_url)
     argv = plan_.command(script, args)
-    rc_file = plan_.out / f".{name}.rc"
+    rc_file = layout.step_rc(plan_.out, name)
     rc_file.unlink(missing_ok=True)
     say(f"{name}: {show_cmd(argv)}")
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    with open(plan_.out / f".{name}.log", "wb") as log_file:
+    with open(layout.step_log(plan_.out, name), "wb") as log_file:
         try:
             rc = run_teed(argv, log_file, env)
         except OSError as exc:
@@ -340,7 +339,7 @@ def demo_endpoint(plan_: Plan):
     """The stand-in endpoint (not a model) on a free port, for as long as the generator runs."""
     with tempfile.TemporaryDirectory() as tmp:
         url_file = Path(tmp) / "url"
-        log_path = plan_.out / ".mock_server.log"
+        log_path = layout.step_log(plan_.out, "mock_server")
         cmd = [plan_.settings.python, "-m", "sftkit.mock_server", "--data_dir", str(DEMO_DATA)]
         cmd += ["--host", "127.0.0.1", "--port", "0", "--port_file", str(url_file)]
         cmd += ["--model", DEMO_MODEL]
@@ -380,8 +379,8 @@ def run_generator(plan_: Plan) -> int:
                     return run_step(plan_, "generator", demo_url=url)
             except SettingsError as exc:
                 say(f"error: {exc}", err=True)
-                (plan_.out / ".generator.rc").write_text("2\n")
-                (plan_.out / ".generator.log").write_text(f"error: {exc}\n")
+                layout.step_rc(plan_.out, "generator").write_text("2\n")
+                layout.step_log(plan_.out, "generator").write_text(f"error: {exc}\n")
                 return 2
         return run_step(plan_, "generator")
     finally:
@@ -439,7 +438,7 @@ def error_lines(log_path: Path, most: int = 8) -> list[str]:
 
 def read_rc(out: Path, step: str) -> int | None:
     try:
-        return int((out / f".{step}.rc").read_text().strip())
+        return int(layout.step_rc(out, step).read_text().strip())
     except (OSError, ValueError):
         return None
 
@@ -456,10 +455,10 @@ def summary(plan_: Plan, steps, show_report: bool, interrupted: bool = False) ->
     """Print the report (if asked and this run merged) and the summary; return the exit code."""
     out = plan_.out
     codes = {step: read_rc(out, step) for step in steps}
-    report_path = out / "report.json"
+    report_path = layout.report_file(out)
     if show_report and codes.get("merge") == 0 and report_path.exists():
         with contextlib.suppress(OSError, ValueError):
-            print(merge.format_report(json.loads(report_path.read_text(encoding="utf-8"))))
+            print(report.format_report(json.loads(report_path.read_text(encoding="utf-8"))))
     print()
     say(f"summary (output: {out})")
     for step, code in codes.items():
@@ -468,12 +467,14 @@ def summary(plan_: Plan, steps, show_report: bool, interrupted: bool = False) ->
             + ("did not finish (no exit code)" if code is None else f"exit code {code}")
         )
         if code != 0:
-            for line in error_lines(out / f".{step}.log"):
+            for line in error_lines(layout.step_log(out, step)):
                 say(f"    | {line}")
-            say(f"    (whole output: {out / f'.{step}.log'})")
+            say(f"    (whole output: {layout.step_log(out, step)})")
     if "watcher" in codes:
-        say(f"  validated samples: {out}/<source>/<type>_validated/")
-    merged = out / merge.MERGED_DIR / f"{merge.ALL_NAME}_{plan_.settings.format}.jsonl"
+        say(
+            f"  validated samples: {layout.validated_dir(layout.type_dir(out, '<source>', '<type>'))}/"
+        )
+    merged = layout.merged_file(out, layout.ALL_NAME, plan_.settings.format)
     if codes.get("merge") == 0 and merged.exists():
         with open(merged, "rb") as f:
             records = sum(1 for _ in f)
@@ -507,7 +508,7 @@ def wait_for_panes(plan_: Plan, until_exited: bool = False, poll: float = 1.0) -
     which a failed pane does after Enter). A generator pane killed outright never touched the
     stop file: touch it, or the watcher would wait for ever."""
     session = plan_.settings.tmux_session
-    last = [plan_.out / ".generator.rc", plan_.out / ".merge.rc"]
+    last = [layout.step_rc(plan_.out, "generator"), layout.step_rc(plan_.out, "merge")]
     while not panes_exited(session):
         if not until_exited and all(p.exists() and p.stat().st_size for p in last):
             return
@@ -526,7 +527,7 @@ def reset(plan_: Plan) -> None:
     plan_.out.mkdir(parents=True, exist_ok=True)
     plan_.stop_file.unlink(missing_ok=True)
     for step in ("generator", "watcher", "merge"):
-        (plan_.out / f".{step}.rc").unlink(missing_ok=True)
+        layout.step_rc(plan_.out, step).unlink(missing_ok=True)
 
 
 def run(plan_: Plan, mode: str) -> int:
@@ -552,7 +553,7 @@ def pane(plan_: Plan, role: str) -> int:
         for step, rc in codes.items():
             if rc:
                 say(f"{step} failed with exit code {rc}:")
-                for line in error_lines(plan_.out / f".{step}.log"):
+                for line in error_lines(layout.step_log(plan_.out, step)):
                     say(f"  | {line}")
         with contextlib.suppress(EOFError, OSError, KeyboardInterrupt):
             input("[pipeline] press Enter to close this pane ")

@@ -23,11 +23,10 @@ import hashlib
 import json
 import os
 import time
-from pathlib import Path
 
+from sftkit import layout
 from sftkit.jsonl import InputError, atomic_write_text
 
-SIGNATURE_FILE = "run_signature.json"
 # The generator's settings (same names as its flags) that change what is sampled.
 SAMPLING = (
     "temperature",
@@ -59,7 +58,7 @@ def make_signature(model: str, sentences: list[str], same_prompt: bool, **sampli
 
 def read_signatures(output_dir: str | os.PathLike) -> dict | None:
     """The folder's signature file, or None if it has none; InputError naming it if unreadable."""
-    path = Path(output_dir) / SIGNATURE_FILE
+    path = layout.signature_file(output_dir)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -77,7 +76,7 @@ def write_signatures(output_dir: str | os.PathLike, signatures: list[dict], **ex
     data = {"signatures": signatures, "mixed": len(signatures) > 1, **extra}
     data["updated_at"] = time.time()
     text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
-    atomic_write_text(Path(output_dir) / SIGNATURE_FILE, text)
+    atomic_write_text(layout.signature_file(output_dir), text)
 
 
 def _value(value) -> str:

@@ -33,6 +33,7 @@ def write_sample(
     write_sample(tmp_path, "src", "subjectives", 2, 0) -> <tmp>/src/subjectives/2_0.jsonl holding a
     `messages` record whose assistant text is "<think>...</think>\n\n... \boxed{3}".
     """
+    from sftkit import layout
     from sftkit.formats import Conversation, add_answer_meta, render
     from sftkit.jsonl import append_jsonl, atomic_write_jsonl
 
@@ -44,7 +45,7 @@ def write_sample(
         "problem_id": problem_id if problem_id is not None else f"id-{p}",
         "type": type_,
         "sample_index": s,
-        "generation_id": f"{source}/{type_}/{p}_{s}",
+        "generation_id": layout.generation_id(source, type_, p, s),
         "model": model,
         "prompt": prompt,
         "finish_reason": "length" if truncated else "stop",
@@ -57,14 +58,14 @@ def write_sample(
     }
     conv = Conversation(prompt=prompt, content=content, reasoning=reasoning)
     record = add_answer_meta(render(conv, fmt, mode), fmt, answer, meta)
-    name = f"{p}_{s}.jsonl"
-    atomic_write_jsonl(out / source / type_ / name, [record])
+    path = layout.sample_path(out, source, type_, p, s)
+    atomic_write_jsonl(path, [record])
     if correct is None:
         return record
     reason = "match_exact" if correct else "mismatch"
-    st = (out / source / type_ / name).stat()
+    st = path.stat()
     verdict = {
-        "file": name,
+        "file": path.name,
         "problem_index": p,
         "sample_index": s,
         "is_correct": correct,
@@ -75,10 +76,10 @@ def write_sample(
         "mtime_ns": st.st_mtime_ns,  # the stamp of the graded content, as the watcher keeps it
         "size": st.st_size,
     }
-    append_jsonl(out / source / f"{type_}_verdicts.jsonl", verdict)
+    append_jsonl(layout.verdict_log(path.parent), verdict)
     if correct:
-        copy = {**record, "meta": {**meta, "verdict": reason, "extracted_answer": str(answer)}}
-        atomic_write_jsonl(out / source / f"{type_}_validated" / name, [copy])
+        copy = layout.validated_record(record, verdict)
+        atomic_write_jsonl(layout.validated_dir(path.parent) / path.name, [copy])
     return record
 
 

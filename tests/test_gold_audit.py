@@ -9,7 +9,7 @@ import pytest
 
 from sftkit.gold_audit import audit_output, majority
 from sftkit.jsonl import append_jsonl
-from sftkit.merge import build_report, format_report, write_report
+from sftkit.report import build_report, format_report, write_report
 from validate_sft_data import validate_item
 
 SUBJ = "subjectives"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from sftkit.jsonl import (
@@ -13,8 +11,6 @@ from sftkit.jsonl import (
     parse_lines,
     read_jsonl,
     read_log,
-    read_verdict_log,
-    verdict_is_stale,
 )
 
 
@@ -80,25 +76,4 @@ def test_append_batches_and_read_log_skips_a_torn_last_line(tmp_path):
         fh.write('[1]\n{"no_file": 1}\n{"file": "0_2.js')  # foreign lines, then a crash mid-line
     records, bad = read_log(path)
     assert [n for n, _ in records] == [1, 2, 3, 5] and bad == [4, 6]
-    latest, bad = read_verdict_log(path)
-    assert latest == {"0_0.jsonl": {"file": "0_0.jsonl", "x": 1}, "0_1.jsonl": records[1][1]}
-    assert bad == [4, 5, 6]
     assert read_log(tmp_path / "missing.jsonl") == ([], [])
-
-
-@pytest.mark.parametrize(
-    "stamp, expected",
-    [
-        ({"mtime_ns": 5_000_000_000, "size": 3}, False),  # the content that was graded
-        ({"mtime_ns": 5_000_000_000, "size": 4}, True),  # rewritten: other size
-        ({"mtime_ns": 6_000_000_000, "size": 3}, True),  # rewritten: same size, later mtime
-        ({"graded_at": 6.0}, False),  # a line from before stamps: graded after the last write
-        ({"graded_at": 4.0}, True),  # ... written again after it was graded
-        ({}, False),  # nothing to compare: trusted, as before
-    ],
-)
-def test_verdict_is_stale(tmp_path, stamp, expected):
-    path = tmp_path / "0_0.jsonl"
-    path.write_text("{}\n")
-    os.utime(path, ns=(5_000_000_000, 5_000_000_000))
-    assert verdict_is_stale({"file": "0_0.jsonl", **stamp}, path.stat()) is expected

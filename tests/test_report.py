@@ -7,7 +7,8 @@ import json
 import pytest
 
 from sftkit.jsonl import append_jsonl
-from sftkit.merge import build_report, format_report, merge_outputs, write_report
+from sftkit.merge import merge_outputs
+from sftkit.report import build_report, format_report, write_report
 
 SUBJ, MULT = "subjectives", "multiples"
 

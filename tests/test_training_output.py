@@ -17,9 +17,10 @@ import pytest
 import generate_sft_data as gen
 import validate_watcher
 from sftkit.formats import FORMATS, THINK_CLOSE, THINK_OPEN
-from sftkit.merge import build_report, format_report, merge_outputs
+from sftkit.merge import merge_outputs
 from sftkit.mock_server import MockConfig, config_from_args
 from sftkit.mock_server import parse_args as mock_parse_args
+from sftkit.report import build_report, format_report
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBJ, MULT = "subjectives", "multiples"

@@ -1,0 +1,399 @@
+r"""The figures: per source x type how generation and grading went, as report.json and as the
+printed table; and the one plain-table renderer (the report, the watcher, the validator CLI).
+
+Pipeline order: build_report() -> write_report() -> format_report().
+
+Usage:
+    report = write_report("sft_output")          # also writes sft_output/report.json
+    print(format_report(report))
+    print("\n".join(text_table(("type", "n"), [("multiples", 3)], ("TOTAL", 3))))
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from itertools import zip_longest
+from pathlib import Path
+
+from sftkit import layout
+from sftkit.jsonl import InputError, atomic_write_text, read_log
+from sftkit.merge import (
+    GENERATION_COUNTERS,
+    planned_problems,
+    read_generation,
+    skip_reason,
+    stray_warning,
+)
+from sftkit.signature import read_signatures
+
+_REPORT_NAME = layout.report_file("").name  # named in the printed table's hints
+
+_COUNTS = (
+    "problems",
+    "samples",
+    "graded",
+    "ungraded",
+    "correct",
+    "problems_with_correct",
+    "problems_zero_correct",
+    "problems_ungraded",
+    "failures",
+    "truncations",
+    "with_reasoning",  # samples whose reply carried reasoning (meta.reasoning)
+    "prompt_tokens",
+    "completion_tokens",
+    "unreadable",
+    "stray",
+)
+
+
+def _failure_keys(obj: dict) -> tuple[str | None, list[tuple[int, int]]]:
+    """(type, [(problem, sample)]) named by one failures.jsonl line, as far as it says.
+
+    {"type": "multiples", "problem_index": 3, "sample_index": 1} -> ("multiples", [(3, 1)])
+    {"generation_id": "s/multiples/3_1"} -> ("multiples", [(3, 1)])
+    """
+    type_ = obj.get("type") if isinstance(obj.get("type"), str) else None
+    p, s = obj.get("problem_index"), obj.get("sample_index")
+    if isinstance(p, int) and isinstance(s, int):
+        return type_, [(p, s)]
+    named = layout.parse_generation_id(str(obj.get("generation_id") or ""))
+    if named:
+        return named[0], [named[1:]]
+    return type_, []
+
+
+def read_failures(path: Path) -> tuple[dict[str, set], dict[str, int], int]:
+    """Failed samples per type, unidentifiable failure lines per type, and bad lines."""
+    failed: dict[str, set] = defaultdict(set)
+    vague: dict[str, int] = defaultdict(int)
+    records, bad = read_log(path)
+    for _, obj in records:
+        type_, keys = _failure_keys(obj)
+        if keys and type_:
+            failed[type_].update(keys)
+        else:
+            vague[type_ or "?"] += 1
+    return failed, vague, len(bad)
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return round(num / den, 6) if den else None
+
+
+def _type_report(src_dir: Path, source: str, type_: str, failed: set, vague: int, gen: dict | None):
+    """One report row for source x type, its zero-correct problems, and warnings.
+
+    Each sample file is read once for its meta (truncation, tokens, problem id). A file whose
+    problem index is beyond the generator's plan (`999_0.jsonl` in a 33-problem source) is
+    counted as `stray`, listed in the warnings and left out of every other figure. A verdict whose
+    file changed since it was graded does not count: the sample is `ungraded` until regraded.
+    """
+    planned = planned_problems(gen)
+    folder = str(src_dir / type_)
+    files, odd = layout.list_sample_files(src_dir / type_)
+    log = layout.verdict_log(src_dir / type_)
+    verdicts, bad_lines = layout.read_verdict_log(log)
+    warnings = [f"{src_dir / type_ / n}: not a <problem>_<sample>.jsonl name" for n in odd]
+    if bad_lines:
+        warnings.append(f"{log}: {len(bad_lines)} unreadable lines")
+    row = dict.fromkeys(_COUNTS, 0)
+    per_problem: dict[int, list[int]] = {}  # problem -> [samples, graded, correct]
+    problem_ids: dict[int, str] = {}
+    stored = set()
+    for p, s, name in files:
+        path = os.path.join(folder, name)
+        if planned is not None and p >= planned:
+            row["stray"] += 1
+            warnings.append(stray_warning(path, p, planned))
+            continue
+        stored.add((p, s))
+        counts = per_problem.setdefault(p, [0, 0, 0])
+        counts[0] += 1
+        verdict = verdicts.get(name)
+        if verdict is not None:
+            try:
+                if layout.verdict_is_stale(verdict, os.stat(path)):
+                    verdict = None
+            except OSError:
+                pass  # gone since listed: reading it below says so
+        if verdict is not None:
+            counts[1] += 1
+            counts[2] += verdict.get("is_correct") is True
+        try:
+            meta = layout.read_sample(path).get("meta") or {}
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            row["unreadable"] += 1
+            warnings.append(skip_reason(src_dir / type_ / name, exc))
+            continue
+        if not isinstance(meta, dict):
+            continue
+        if meta.get("problem_id") is not None:
+            problem_ids.setdefault(p, str(meta["problem_id"]))
+        row["truncations"] += bool(meta.get("truncated")) or meta.get("finish_reason") == "length"
+        row["with_reasoning"] += isinstance(meta.get("reasoning"), str) and bool(meta["reasoning"])
+        usage = meta.get("usage") if isinstance(meta.get("usage"), dict) else {}
+        for key in ("prompt_tokens", "completion_tokens"):
+            if isinstance(usage.get(key), int):
+                row[key] += usage[key]
+    zero = []
+    for p, (samples, graded, correct) in per_problem.items():
+        row["samples"] += samples
+        row["graded"] += graded
+        row["correct"] += correct
+        if correct:
+            row["problems_with_correct"] += 1
+        elif graded:
+            row["problems_zero_correct"] += 1
+            zero.append(
+                {
+                    "source": source,
+                    "type": type_,
+                    "problem_index": p,
+                    "problem_id": problem_ids.get(p),
+                    "samples": samples,
+                    "graded": graded,
+                }
+            )
+        else:
+            row["problems_ungraded"] += 1
+    row["problems"] = len(per_problem)
+    row["ungraded"] = row["samples"] - row["graded"]
+    # A sample that failed once but was stored by a later run is not a failure any more.
+    row["failures"] = len(failed - stored) + vague
+    return {"source": source, "type": type_, **row, "generation": gen}, zero, warnings
+
+
+def _finish(row: dict) -> dict:
+    row["accuracy"] = _ratio(row["correct"], row["graded"])
+    row["mean_correct_per_problem"] = _ratio(row["correct"], row["problems"])
+    return row
+
+
+def build_report(
+    output_dir: str | os.PathLike, gold_min_samples: int = 4, gold_share: float = 0.75
+) -> dict:
+    """Per source x type figures from the sample files, verdict logs, failures and generation state.
+
+    Accuracy is correct / graded; samples without a verdict count as `ungraded`. A problem with
+    graded samples and none correct is listed in `zero_correct`; one whose samples agree on an
+    answer the grader rejected (at least `gold_min_samples` of them and `gold_share` of the graded)
+    in `suspicious_golds` (see sftkit.gold_audit).
+    """
+    # Here, not at the top: it loads the grader, which format_report and text_table do not need.
+    from sftkit.gold_audit import audit_output
+
+    out = Path(output_dir)
+    generation, gen_problem = read_generation(out)
+    by_key = (generation or {}).get("by_source_type")
+    by_key = by_key if isinstance(by_key, dict) else {}
+    rows, zero, warnings = [], [], [gen_problem] if gen_problem else []
+    try:
+        held = read_signatures(out)
+    except InputError as exc:
+        held = None
+        warnings.append(str(exc))
+    for source in layout.list_sources(out):
+        src_dir = out / source
+        failures = layout.failures_file(out, source)
+        failed, vague, bad_failures = read_failures(failures)
+        if bad_failures:
+            warnings.append(f"{failures}: {bad_failures} unreadable lines")
+        types = (
+            set(failed)
+            | set(vague)
+            | {k.split("/", 1)[1] for k in by_key if k.startswith(f"{source}/")}
+        )
+        for e in os.scandir(src_dir):
+            if e.name.startswith("."):
+                continue
+            if e.is_dir() and not layout.validated_type(e.name):
+                types.add(e.name)
+            elif e.is_file() and layout.verdict_log_type(e.name):
+                types.add(layout.verdict_log_type(e.name))
+        for type_ in sorted(types, key=layout.type_order):
+            gen = by_key.get(f"{source}/{type_}")
+            row, row_zero, row_warn = _type_report(
+                src_dir, source, type_, failed.get(type_, set()), vague.get(type_, 0), gen
+            )
+            rows.append(_finish(row))
+            zero.extend(row_zero)
+            warnings.extend(row_warn)
+    totals = _finish({k: sum(r[k] for r in rows) for k in _COUNTS})
+    if generation is not None:
+        summary = {k: v for k, v in generation.items() if k != "by_source_type"}
+        summary["totals"] = {
+            k: sum(v.get(k) or 0 for v in by_key.values() if isinstance(v, dict))
+            for k in GENERATION_COUNTERS
+        }
+        generation = summary
+    return {
+        "output_dir": str(out),
+        "created": time.time(),
+        # Samples of more than one model / sampling settings (the generator's --allow_mixed).
+        "mixed": bool(held and held.get("mixed")),
+        "signatures": held["signatures"] if held else [],
+        "rows": rows,
+        "totals": totals,
+        "zero_correct": zero,
+        "suspicious_golds": audit_output(out, gold_min_samples, gold_share),
+        "generation": generation,
+        "warnings": warnings,
+    }
+
+
+def write_report(
+    output_dir: str | os.PathLike, gold_min_samples: int = 4, gold_share: float = 0.75
+) -> dict:
+    """build_report() and write it atomically to `<output>/report.json`."""
+    report = build_report(output_dir, gold_min_samples, gold_share)
+    text = json.dumps(report, ensure_ascii=False, indent=2) + "\n"
+    atomic_write_text(layout.report_file(output_dir), text)
+    return report
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def text_table(
+    head: Sequence[str],
+    body: Iterable[Sequence],
+    total: Sequence,
+    sep: str = " ",
+    min_widths=(),
+    names: int = 2,
+) -> list[str]:
+    """Lines of a plain table: the first `names` columns left-aligned, the rest right-aligned,
+    a rule under the header and above the total. The report, the watcher and the validator CLI
+    print their tables with it.
+
+    text_table(("type", "n"), [("multiples", 3)], ("TOTAL", 3)) ->
+    ["type      n", "-----------", "multiples 3", "-----------", "TOTAL     3"]
+    """
+    cells = [[str(c) for c in row] for row in (head, *body, total)]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(head))]
+    widths = [max(w, m) for w, m in zip_longest(widths, min_widths, fillvalue=0)]
+
+    def pad(i: int, cell: str) -> str:
+        return cell.ljust(widths[i]) if i < names else cell.rjust(widths[i])
+
+    lines = [sep.join(pad(i, c) for i, c in enumerate(row)) for row in cells]
+    rule = "-" * len(lines[0])
+    return [lines[0], rule, *lines[1:-1], rule, lines[-1]]
+
+
+REPORT_WIDTH = 100  # a tmux half-pane (the launcher gives each pane about 110 columns)
+SOURCE_WIDTH = 18  # longer source names are shortened in the table (report.json has them whole)
+
+
+def _short(name: str, width: int = SOURCE_WIDTH) -> str:
+    """A table cell of at most width characters: _short("2024_csat_math_even_odd", 12) ->
+    "2024_csat_m~"."""
+    return name if len(name) <= width else name[: width - 1] + "~"
+
+
+def format_report(report: dict, max_listed: int = 30) -> str:
+    """The printed report: one row per source x type, a total, token counts, zero-correct
+    problems and sampling; every line fits REPORT_WIDTH columns (README explains the columns)."""
+    head = (
+        "source", "type", "probs", "samples", "correct", "acc", ">=1", "zero", "mean",
+        "ungraded", "fail", "trunc",
+    )  # fmt: skip
+
+    def cells(row: dict, source: str, type_: str) -> tuple:
+        mean = row["mean_correct_per_problem"]
+        return (
+            _short(source), type_, row["problems"], row["samples"], row["correct"],
+            _pct(row["accuracy"]), row["problems_with_correct"], row["problems_zero_correct"],
+            "-" if mean is None else f"{mean:.2f}", row["ungraded"], row["failures"],
+            row["truncations"],
+        )  # fmt: skip
+
+    totals = report["totals"]
+    lines = text_table(
+        head,
+        [cells(r, r["source"], r["type"]) for r in report["rows"]],
+        cells(totals, "TOTAL", ""),
+    )
+    lines.append(
+        f"Tokens: prompt {totals['prompt_tokens']:,}, completion {totals['completion_tokens']:,}"
+    )
+    totals = report["totals"]
+    lines.append(f"Samples with reasoning: {totals['with_reasoning']} of {totals['samples']}")
+    zero = report["zero_correct"]
+    lines.append(f"Problems with zero correct: {len(zero)}")
+    for z in zero[:max_listed]:
+        pid = f" (id {z['problem_id']})" if z.get("problem_id") is not None else ""
+        lines.append(
+            f"  {z['source']}/{z['type']} problem {z['problem_index']}{pid}: "
+            f"0 of {z['graded']} graded"
+        )
+    if len(zero) > max_listed:
+        lines.append(f"  ... and {len(zero) - max_listed} more (see {_REPORT_NAME})")
+    gen = report.get("generation")
+    if gen:
+        t = gen.get("totals", {})
+        k, r = gen.get("k_correct"), gen.get("retry_zero")
+        k_text = (
+            f"k_correct {k} ({t.get('skipped_k_correct', 0)} samples skipped)"
+            if k
+            else "k_correct off"
+        )
+        r_text = (
+            f"retry_zero {r} ({gen.get('rounds_done')} rounds done, "
+            f"{t.get('retry_samples', 0)} retry samples)"
+            if r
+            else "retry_zero off"
+        )
+        lines.append(f"Sampling: model {gen.get('model')}, n {gen.get('n')}")
+        lines.append(f"  {k_text}, {r_text}")
+        lines.append(
+            f"  planned {t.get('planned', 0)}, written {t.get('written', 0)}, "
+            f"failed {t.get('failed', 0)}"
+        )
+        for r in report["rows"]:
+            g = r.get("generation")
+            if isinstance(g, dict) and (g.get("skipped_k_correct") or g.get("retry_samples")):
+                lines.append(
+                    f"  {r['source']}/{r['type']}: {g.get('skipped_k_correct') or 0} skipped by "
+                    f"k_correct, {g.get('retry_samples') or 0} retry samples"
+                )
+    if report.get("mixed"):
+        lines.append(
+            f"Mixed folder: samples of {len(report['signatures'])} runs (models or sampling "
+            f"settings differ; see {layout.signature_file('').name})"
+        )
+    stray = report["totals"].get("stray")
+    if stray:
+        lines.append(f"Stray files: {stray} (no planned problem; not counted, not merged)")
+    if report.get("warnings"):
+        lines.append(f"Warnings: {len(report['warnings'])} (see {_REPORT_NAME})")
+    lines.extend(_suspicious_lines(report.get("suspicious_golds") or [], max_listed))
+    return "\n".join(lines)
+
+
+def _suspicious_lines(flagged: list[dict], max_listed: int) -> list[str]:
+    """The suspicious-golds block under the table; nothing when none is flagged."""
+    if not flagged:
+        return []
+    lines = [f"Suspicious golds (samples agree on another answer): {len(flagged)}"]
+
+    def clip(value) -> str:
+        text = str(value)
+        return text if len(text) <= 30 else text[:27] + "..."
+
+    for f in flagged[:max_listed]:
+        pid = f" (id {f['problem_id']})" if f.get("problem_id") is not None else ""
+        lines.append(
+            f"  {f['source']}/{f['type']} problem {f['problem_index']}{pid}: gold "
+            f"{clip(f['gold'])}, {f['majority_count']} of {f['graded']} graded say "
+            f"{clip(f['majority_answer'])}"
+        )
+    if len(flagged) > max_listed:
+        lines.append(f"  ... and {len(flagged) - max_listed} more (see {_REPORT_NAME})")
+    return lines
