@@ -732,8 +732,9 @@ _DECIMAL_COMMA = re.compile(r"([-+]?\d+),(\d+)")
 
 
 def _decimal_comma(a: str, other: str) -> str:
-    """Decimal comma: "0,25" -> "0.25" where it cannot be a list: the other side is one number, and the comma is
-    not a thousands separator (three digits after it, "1,250", unless the whole part is 0)."""
+    """Decimal comma: "0,25" -> "0.25" where it cannot be a list: the other side is one number,
+    and the comma is not a thousands separator (three digits after it, "1,250", unless the whole
+    part is 0). A comma followed by a space never gets here as one number: "12, 345" is a list."""
     m = _DECIMAL_COMMA.fullmatch(a)
     if m is None or (len(m[2]) == 3 and m[1].lstrip("+-") != "0") or "," in other:
         return a
