@@ -40,13 +40,13 @@ from validate_sft_data import check_answer, normalize_answer
 
 MIN_SAMPLES = 4
 SHARE = 0.75
-MAX_DISTINCT = 16  # distinct answer strings grouped per problem version; rarer ones stay alone
+MAX_DISTINCT = 16  # distinct normal forms compared per problem version; rarer ones stay alone
 MAX_COMPARISONS = 48  # grader calls per problem version
 
 
 def _same(a: str, b: str) -> bool:
-    # The grader decides equivalence, both ways round: the checker reads its second argument as a gold, and gold-only forms
-    # (a choice number, a ratio) must not make two samples equal one way only.
+    # The grader decides equivalence, both ways round: the checker reads its second argument as
+    # a gold, and gold-only readings (a ratio) must not make two samples equal one way only.
     return check_answer(a, b) and check_answer(b, a)
 
 
@@ -70,14 +70,16 @@ def majority(
     groups: list[list] = []  # [representative, members]
     budget = MAX_COMPARISONS
     for i, (answer, n) in enumerate(distinct):
+        joined = False
         for group in groups if i < MAX_DISTINCT else ():
             if budget <= 0:
-                break
+                break  # out of comparisons: the answer stays a group of its own
             budget -= 1
             if same(answer, group[0]):
                 group[1] += n
+                joined = True
                 break
-        else:
+        if not joined:
             groups.append([answer, n])
         # Stop once no other group can overtake the best with everything still unread, or once
         # no group can reach `need` any more (each unread answer joins one group at most).
