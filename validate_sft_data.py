@@ -987,7 +987,7 @@ def grade(response_text: str | None, ground_truth) -> Verdict:
         return Verdict(False, None, "unparseable")
     try:
         ok, reason = _decide(extracted, ground_truth)
-        if not ok and reason == "mismatch":
+        if not ok and reason == "mismatch" and len(_BOX.findall(response_text or "")) > 1:
             # Answers split over boxes: "\boxed{(1,4)} and \boxed{(4,1)}" for a two-part gold.
             joined = extract_boxed_answers(response_text, _gold_parts(ground_truth))
             if joined is not None:
