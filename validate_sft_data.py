@@ -732,8 +732,9 @@ _DECIMAL_COMMA = re.compile(r"([-+]?\d+),(\d+)")
 
 
 def _decimal_comma(a: str, other: str) -> str:
-    """Decimal comma: "0,25" -> "0.25" where it cannot be a list: the other side is one number, and the comma is
-    not a thousands separator (three digits after it, "1,250", unless the whole part is 0)."""
+    """Decimal comma: "0,25" -> "0.25" where it cannot be a list: the other side is one number,
+    and the comma is not a thousands separator (three digits after it, "1,250", unless the whole
+    part is 0). A comma followed by a space never gets here as one number: "12, 345" is a list."""
     m = _DECIMAL_COMMA.fullmatch(a)
     if m is None or (len(m[2]) == 3 and m[1].lstrip("+-") != "0") or "," in other:
         return a
@@ -986,7 +987,7 @@ def grade(response_text: str | None, ground_truth) -> Verdict:
         return Verdict(False, None, "unparseable")
     try:
         ok, reason = _decide(extracted, ground_truth)
-        if not ok and reason == "mismatch":
+        if not ok and reason == "mismatch" and len(_BOX.findall(response_text or "")) > 1:
             # Answers split over boxes: "\boxed{(1,4)} and \boxed{(4,1)}" for a two-part gold.
             joined = extract_boxed_answers(response_text, _gold_parts(ground_truth))
             if joined is not None:

@@ -12,9 +12,12 @@ Usage:
         print(flag["source"], flag["type"], flag["problem_index"], flag["gold"], flag["majority_answer"])
 
 Cost: verdict logs only (one sample file is opened per flagged version, for its problem id). A
-version is skipped before any comparison when its correct samples or its answerless ones already
-rule a qualifying majority out; otherwise distinct answers are grouped with at most
-MAX_COMPARISONS grader calls.
+version is skipped before any comparison when its correct samples already rule a qualifying
+majority out. Otherwise answers are first grouped by their normal form (free), then distinct
+forms by the grader, stopping as soon as no group can reach the threshold (with n = 8 and all
+answers different, after four forms) and after at most MAX_COMPARISONS grader calls. The price
+is a version whose samples are all wrong and all different: a few SymPy parses when they are
+expressions (tens of ms), none when they are numbers.
 """
 
 from __future__ import annotations
@@ -26,17 +29,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sftkit import layout
-from validate_sft_data import check_answer
+from validate_sft_data import check_answer, normalize_answer
 
 MIN_SAMPLES = 4
 SHARE = 0.75
-MAX_DISTINCT = 16  # distinct answer strings grouped per problem version; rarer ones stay alone
+MAX_DISTINCT = 16  # distinct normal forms compared per problem version; rarer ones stay alone
 MAX_COMPARISONS = 48  # grader calls per problem version
 
 
 def _same(a: str, b: str) -> bool:
-    # The grader decides equivalence, both ways round: the checker reads its second argument as a gold, and gold-only forms
-    # (a choice number, a ratio) must not make two samples equal one way only.
+    # The grader decides equivalence, both ways round: the checker reads its second argument as
+    # a gold, and gold-only readings (a ratio) must not make two samples equal one way only.
     return check_answer(a, b) and check_answer(b, a)
 
 
@@ -47,29 +50,48 @@ def majority(
 
     (["\\frac12", "0.5", "1/2", "3"], 3) -> ("\\frac12", 3); None answers (no box) join no group.
     """
-    counts = Counter(a for a in answers if isinstance(a, str) and a.strip())
+    spelled: dict[str, str] = {}  # normal form -> first spelling seen (what the report shows)
+    counts: Counter = Counter()
+    for a in answers:
+        if isinstance(a, str) and a.strip():
+            key = _normal(a)
+            spelled.setdefault(key, a)
+            counts[key] += 1
     if sum(counts.values()) < need:
         return None
     distinct = counts.most_common()
     groups: list[list] = []  # [representative, members]
     budget = MAX_COMPARISONS
     for i, (answer, n) in enumerate(distinct):
+        joined = False
         for group in groups if i < MAX_DISTINCT else ():
             if budget <= 0:
-                break
+                break  # out of comparisons: the answer stays a group of its own
             budget -= 1
             if same(answer, group[0]):
                 group[1] += n
+                joined = True
                 break
-        else:
+        if not joined:
             groups.append([answer, n])
-        # Stop once no other group can overtake the best with everything still unread.
+        # Stop once no other group can overtake the best with everything still unread, or once
+        # no group can reach `need` any more (each unread answer joins one group at most).
         rest = sum(c for _, c in distinct[i + 1 :])
         sizes = sorted((g[1] for g in groups), reverse=True) + [0]
         if sizes[0] >= need and sizes[0] >= sizes[1] + rest:
             break
+        if sizes[0] + rest < need:
+            return None
     answer, count = max(groups, key=lambda g: g[1])
-    return (answer, count) if count >= need else None
+    return (spelled.get(answer, answer), count) if count >= need else None
+
+
+def _normal(answer: str) -> str:
+    # Spellings the normaliser already equates ("\dfrac{1}{2}", "\frac12") need no grader call.
+    try:
+        return normalize_answer(answer) or answer
+    except Exception:  # noqa: BLE001 - the raw text is a fine key too
+        return answer
 
 
 def audit_version(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import concurrent.futures
+import functools
 import os
 import re
 import signal
@@ -138,12 +139,55 @@ def too_complex(text: str) -> str | None:
 # --- the SymPy step ----------------------------------------------------------------------------
 
 
-def _to_sympy(text: str):
+def _sll_converter_class():
+    """latex2sympy's converter with ANTLR's fast SLL prediction. ANTLR guarantees that an SLL
+    parse either fails or gives the tree full LL gives, so _parse retries a failure with LL.
+    A converter keeps state between parses (variable assignments): one per parse."""
+    from antlr4.atn.PredictionMode import PredictionMode
+    from latex2sympy2_extended.latex2sympy2 import _Latex2Sympy
+
+    class SLL(_Latex2Sympy):
+        def create_parser(self, latex_str):
+            parser = super().create_parser(latex_str)
+            parser._interp.predictionMode = PredictionMode.SLL
+            return parser
+
+    return SLL
+
+
+_SLL = None
+_ParseError = ValueError  # a cached parse failure, raised again for the same text
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(exact: str):
+    """(expr, None) or (None, why). Golds repeat across a problem's samples, and answers repeat
+    across problems: each distinct text is parsed once (SymPy expressions are immutable)."""
+    global _SLL
     from latex2sympy2_extended import latex2sympy
 
+    if _SLL is None:
+        _SLL = _sll_converter_class()
+    try:
+        try:
+            return _SLL().parse(exact), None
+        except SymbolicTimeout:
+            raise
+        except Exception:  # SLL gave up (it does on some inputs LL parses): full LL decides
+            return latex2sympy(exact, normalization_config=None), None
+    except SymbolicTimeout:
+        raise  # out of time is not a property of the text: never cached
+    except Exception as exc:  # noqa: BLE001 - any parser failure means "unparseable"
+        return None, f"{type(exc).__name__}: {exc}"[:200]
+
+
+def _to_sympy(text: str):
     # Decimals inside expressions become exact fractions so 0.5\pi equals \frac{\pi}{2}.
     exact = _DECIMAL.sub(lambda m: f"\\frac{{{m[1]}{m[2]}}}{{1{'0' * len(m[2])}}}", text)
-    return latex2sympy(exact, normalization_config=None)
+    expr, why = _parse(exact)
+    if why is not None:
+        raise _ParseError(why)
+    return expr
 
 
 def symbolic_equal(a: str, b: str) -> bool:
@@ -159,18 +203,15 @@ def symbolic_equal(a: str, b: str) -> bool:
         da, db = ea.lhs - ea.rhs, eb.lhs - eb.rhs
         if db == 0:
             return da == 0
-        ratio = sympy.simplify(da / db)
-        return bool(ratio.is_number and ratio != 0 and ratio.is_finite)
+        ratio = _constant_ratio(da, db)
+        return bool(ratio is not None and ratio != 0 and ratio.is_finite)
     if isinstance(ea, sympy.Rel) and isinstance(eb, sympy.Rel):
         return _same_relation(ea, eb)
     if not isinstance(ea, sympy.Expr) or not isinstance(eb, sympy.Expr):
         return bool(ea == eb)
     if ea.free_symbols or eb.free_symbols:
-        if ea.free_symbols != eb.free_symbols:
-            # \sin^2 x + \cos^2 x against 1: the symbol cancels, or the two differ
-            return sympy.simplify(ea - eb) == 0
-        diff = sympy.expand(ea - eb)
-        return diff == 0 or sympy.simplify(diff) == 0
+        # \sin^2 x + \cos^2 x against 1 too: the symbol cancels, or the two differ
+        return _identically_zero(ea - eb)
     for text, other in ((a, eb), (b, ea)):
         if decimal_digits(text) is not None:
             exact = sympy.Rational(text.strip())
@@ -205,10 +246,72 @@ def _same_relation(ea, eb) -> bool:
     fa, fb = positive_form(ea), positive_form(eb)
     if fa is None or fb is None or fa[1:] != fb[1:] or fb[0] == 0:
         return False
-    ratio = sympy.simplify(fa[0] / fb[0])
-    if not (ratio.is_number and ratio.is_finite and ratio != 0):
+    ratio = _constant_ratio(fa[0], fb[0])
+    if ratio is None or not (ratio.is_finite and ratio != 0):
         return False
     return bool(ratio > 0) if fa[2] == "order" else True
+
+
+# Points where free symbols are tried: positive (no branch cuts of roots and logs), not integers
+# (where denominators like x-3 vanish), and unlike one another.
+_PROBES = ((13, 7), (29, 11), (47, 17))
+
+
+def _probe_values(expr, point: int):
+    """expr at the point-th probe (every symbol its own value), 30 digits; None if not a finite
+    number there (a pole, an undefined function, a matrix)."""
+    import sympy
+
+    symbols = sorted(expr.free_symbols, key=str)
+    subs = {
+        sym: sympy.Rational(_PROBES[point][0] + 3 * i, _PROBES[point][1])
+        for i, sym in enumerate(symbols)
+    }
+    try:
+        value = sympy.N(expr.xreplace(subs), 30)
+        if not value.is_number or value.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo):
+            return None
+    except SymbolicTimeout:
+        raise
+    except Exception:  # noqa: BLE001 - an expression that cannot be evaluated decides nothing
+        return None
+    return value
+
+
+def _differs_somewhere(diff) -> bool:
+    """True when diff is clearly nonzero at a probe: then no rewriting can make it 0, and the
+    expensive proof is skipped. Never used to accept."""
+    for point in range(len(_PROBES)):
+        value = _probe_values(diff, point)
+        if value is not None and abs(value) > 1e-9:
+            return True
+    return False
+
+
+def _identically_zero(diff) -> bool:
+    """Cheapest proof first: a nonzero value at a probe refutes; expand and cancel (polynomials,
+    rational functions) prove; simplify only for what is left."""
+    import sympy
+
+    if _differs_somewhere(diff):
+        return False
+    if sympy.expand(diff) == 0 or sympy.cancel(diff) == 0:
+        return True
+    return sympy.simplify(diff) == 0
+
+
+def _constant_ratio(a, b):
+    """a / b when it is a constant (proved, not sampled), else None. (2x+2, -x-1) -> -2."""
+    import sympy
+
+    values = [_probe_values(a / b, point) for point in range(2)]
+    if None not in values and abs(values[0] - values[1]) > 1e-12 * max(1, abs(values[0])):
+        return None  # not constant: two probes disagree
+    for rewrite in (sympy.cancel, sympy.simplify):
+        ratio = rewrite(a / b)
+        if ratio.is_number:
+            return ratio
+    return None
 
 
 def _decimal_matches_expr(text: str, expr) -> bool:
@@ -250,18 +353,36 @@ def _alarm(seconds: float):
 
 
 _warm = False
+# One of each construct answers use: ANTLR builds its prediction tables per construct on first
+# sight (tens of ms each), which would otherwise land inside the first answers' time limits.
+_WARM_UP_FORMS = (
+    "1+1",
+    r"x^2+2x+1",
+    r"(x+1)(x-1)",
+    r"\frac{x^2-1}{x-1}",
+    r"\sin(\frac{\pi}{6})+\cos^2x",
+    r"\log_{2}8+\ln2+\log100",
+    r"\sqrt{2}+\sqrt[3]{2}",
+    r"2x+3y=5",
+    r"-x>-1",
+    r"\{1,x+1\}",
+    r"\begin{pmatrix}1&x\\0&1\end{pmatrix}",
+)
 
 
 def _warm_up() -> None:
-    # Imports and the ANTLR parser start-up cost seconds: pay them once, outside the time limit.
+    """Imports and parser tables cost about a second: paid once per process (also when it fails:
+    a broken install must not retry on every answer), outside any time limit. Worker processes
+    fork from a warm parent, so a replaced worker does not pay again."""
     global _warm
     if _warm:
         return
-    try:
-        _to_sympy("1+1")
-        _warm = True
-    except Exception:
-        pass
+    _warm = True
+    for form in _WARM_UP_FORMS:
+        try:
+            _to_sympy(form)
+        except Exception:  # noqa: BLE001 - warming is best effort; the real call reports
+            pass
 
 
 def _in_worker(a: str, b: str) -> bool:
@@ -276,6 +397,7 @@ def _get_pool():
         if _pool is None:
             import pebble
 
+            _warm_up()  # in the parent, so every (re)started worker is forked warm
             _pool = pebble.ProcessPool(max_workers=1, initializer=_warm_up)
             _pool_pid = os.getpid()
             atexit.register(shutdown_pool)
@@ -293,7 +415,9 @@ def shutdown_pool() -> None:
 
 
 def clear_cache() -> None:
+    """Forget verdicts and parses (tests that patch the SymPy step)."""
     _cache.clear()
+    _parse.cache_clear()
 
 
 def _on_main_thread() -> bool:

@@ -111,3 +111,15 @@ def test_grouping_is_capped(monkeypatch):
     answers = [str(i) for i in range(200)] * 2
     assert majority(answers, 300, same) is None
     assert len(calls) <= 48
+
+
+def test_a_spent_budget_leaves_answers_in_groups_of_their_own(monkeypatch):
+    import sftkit.gold_audit as gold_audit
+
+    monkeypatch.setattr(gold_audit, "MAX_COMPARISONS", 0)
+
+    def never(a, b):
+        raise AssertionError("no comparison budget left")
+
+    assert majority(["7"] * 5 + ["8", "9"], 5, never) == ("7", 5)
+    assert majority(["7"] * 4 + ["0.5", r"\frac12"] * 2, 5, never) is None  # never merged

@@ -295,3 +295,76 @@ def test_short_nested_box_is_unwrapped():
 def test_warm_up_then_grade():
     vsd.warm_up()
     assert vsd.grade(r"\boxed{\cos 0}", "1").reason == "match_symbolic"
+
+
+# --- the SymPy step's cheaper paths give the verdicts the expensive ones gave ---
+
+SLL_FORMS = [
+    r"(x+2)(x+3)",
+    r"\frac{\sqrt{3}}{2}",
+    r"\sin(\frac{\pi}{3}+4\pi)",
+    r"7\log2",
+    r"6x+8y-10=0",
+    r"-3y>-12",
+    r"\{12x,4+x\}",
+    r"\begin{pmatrix}x\cdot3&x\cdot x\\4&3+x\end{pmatrix}",
+    r"x^2+5x+6",  # SLL gives up here: the full LL parse answers
+    r"\log_{2}8",
+]
+
+
+@pytest.mark.parametrize("text", SLL_FORMS)
+def test_fast_parse_is_the_full_parse(text):
+    from latex2sympy2_extended import latex2sympy
+
+    expr, why = grading_symbolic._parse(text)
+    full = latex2sympy(text, normalization_config=None)
+    assert why is None and type(expr) is type(full) and str(expr) == str(full)
+
+
+def test_parse_failures_are_cached_but_not_retried_as_successes():
+    grading_symbolic.clear_cache()
+    with pytest.raises(ValueError):
+        grading_symbolic._to_sympy(r"\frac{")
+    assert grading_symbolic._parse.cache_info().currsize == 1
+    with pytest.raises(ValueError):
+        grading_symbolic._to_sympy(r"\frac{")
+    assert grading_symbolic._parse.cache_info().hits == 1
+
+
+def test_probes_refute_and_expand_proves_without_simplify(monkeypatch):
+    import sympy
+
+    def no_simplify(*args, **kwargs):
+        raise AssertionError("simplify was reached")
+
+    monkeypatch.setattr(sympy, "simplify", no_simplify)
+    assert grading_symbolic.symbolic_equal("x^2+2x+1", "(x+1)^2") is True  # expand proves
+    assert grading_symbolic.symbolic_equal(r"\frac{x^2-9}{x-3}", "x+3") is True  # cancel proves
+    assert grading_symbolic.symbolic_equal("x^2+2x+2", "(x+1)^2") is False  # a probe refutes
+    assert grading_symbolic.symbolic_equal("2x+4y=6", "x+2y=3") is True  # constant ratio, cancel
+    assert grading_symbolic.symbolic_equal("2x+4y=6", "x+2y=4") is False
+
+
+def test_probes_never_accept():
+    # Zero at every probe point (x = 13/7, 29/11, 47/17) but not zero: only a proof accepts.
+    vanishing = "(7x-13)(11x-29)(17x-47)"
+    assert all(grading_symbolic._probe_values(grading_symbolic._to_sympy(vanishing), i) == 0
+               for i in range(len(grading_symbolic._PROBES)))  # fmt: skip
+    assert grading_symbolic.symbolic_equal(vanishing, "0") is False
+    assert grading_symbolic.symbolic_equal(r"\sin^2x+\cos^2x", "1") is True  # simplify proves
+
+
+def test_warm_up_is_tried_once(monkeypatch):
+    calls = []
+
+    def broken(text):
+        calls.append(text)
+        raise RuntimeError("no parser installed")
+
+    monkeypatch.setattr(grading_symbolic, "_warm", False)
+    monkeypatch.setattr(grading_symbolic, "_to_sympy", broken)
+    grading_symbolic._warm_up()
+    tried = len(calls)
+    grading_symbolic._warm_up()
+    assert tried == len(grading_symbolic._WARM_UP_FORMS) and len(calls) == tried
