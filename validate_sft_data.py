@@ -36,8 +36,9 @@ from sftkit.grading_numeric import (
     parse_exact,
     terminates,
 )
-from sftkit.grading_symbolic import bracket_nesting, closing_brace, run_symbolic
+from sftkit.grading_symbolic import run_symbolic
 from sftkit.jsonl import atomic_write_jsonl, parse_lines
+from sftkit.latex_scan import MAX_NESTING, bracket_nesting, closing_brace
 
 REASONS = (
     "no_box",
@@ -51,7 +52,6 @@ REASONS = (
     "unparseable",
 )
 MAX_ANSWER_CHARS = 2000  # longer "answers" are not answers; only an identical gold matches
-MAX_DEPTH = 40  # bracket nesting; deeper input is refused before any recursive parsing
 
 # --- extraction ------------------------------------------------------------------------------
 
@@ -927,11 +927,11 @@ def _decide(extracted: str | None, ground_truth) -> tuple[bool, str]:
         return False, "empty_box"
     if r == g:
         return True, "match_exact"
-    if bracket_nesting(r)[0] > MAX_DEPTH:
+    if bracket_nesting(r)[0] > MAX_NESTING:
         r = _peel_parens(r)  # "((((1))))": a number in thousands of parentheses is a number
-    if bracket_nesting(g)[0] > MAX_DEPTH:
+    if bracket_nesting(g)[0] > MAX_NESTING:
         g = _peel_parens(g)
-    if bracket_nesting(r)[0] > MAX_DEPTH or bracket_nesting(g)[0] > MAX_DEPTH:
+    if bracket_nesting(r)[0] > MAX_NESTING or bracket_nesting(g)[0] > MAX_NESTING:
         return False, "unparseable"
     gold_choice = None
     if isinstance(ground_truth, int) and not isinstance(ground_truth, bool):

@@ -22,11 +22,11 @@ import threading
 import time
 from contextlib import contextmanager
 
-from sftkit.grading_numeric import MIN_SIG_DIGITS, decimal_digits
+from sftkit.grading_numeric import MIN_SIG_DIGITS, decimal_digits, decimal_matches
+from sftkit.latex_scan import MAX_NESTING, bracket_nesting, closing_brace
 
 SYMBOLIC_TIMEOUT = 3.0  # seconds per symbolic check, parse + compare
 MAX_LENGTH = 400
-MAX_DEPTH = 12
 MAX_CARETS = 12
 
 _DECIMAL = re.compile(r"(?<![\d.])(\d*)\.(\d+)")
@@ -43,28 +43,6 @@ class SymbolicTimeout(Exception):
 # --- caps: refuse before parsing -------------------------------------------------------------
 
 
-def closing_brace(text: str, start: int) -> int:
-    r"""Index of the brace closing text[start] == "{", skipping \{ and \}; -1 if unclosed.
-
-    closing_brace(r"\frac{a}{b}", 5) -> 7
-    """
-    depth = 0
-    i, n = start, len(text)
-    while i < n:
-        ch = text[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return -1
-
-
 def _exponent_at(text: str, i: int) -> str:
     """The exponent written after the caret at text[i]: a braced group or one token."""
     j = i + 1
@@ -77,20 +55,6 @@ def _exponent_at(text: str, i: int) -> str:
     return m.group(0) if m else ""
 
 
-def bracket_nesting(text: str) -> tuple[int, bool]:
-    """(deepest bracket nesting, balanced?): "f(x[1])" -> (2, True), ")(" -> (0, False)."""
-    depth = peak = 0
-    balanced = True
-    for ch in text:
-        if ch in "({[":
-            depth += 1
-            peak = max(peak, depth)
-        elif ch in ")}]":
-            depth -= 1
-            balanced = balanced and depth >= 0
-    return peak, balanced and depth == 0
-
-
 def too_complex(text: str) -> str | None:
     """Why `text` must not reach SymPy, or None. "9^{9^{9}}" -> "exponent tower"."""
     if len(text) > MAX_LENGTH:
@@ -98,7 +62,7 @@ def too_complex(text: str) -> str | None:
     peak, balanced = bracket_nesting(text)
     if not balanced:
         return "unbalanced"
-    if peak > MAX_DEPTH:
+    if peak > MAX_NESTING:
         return "too deeply nested"
     carets = [i for i, ch in enumerate(text) if ch == "^"]
     if len(carets) > MAX_CARETS:
@@ -318,8 +282,6 @@ def _decimal_matches_expr(text: str, expr) -> bool:
     import decimal
 
     import sympy
-
-    from sftkit.grading_numeric import decimal_matches
 
     value = sympy.N(expr, 60)
     if not value.is_real:

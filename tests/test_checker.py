@@ -845,6 +845,8 @@ REASONS = [
     (3, r"\boxed{4}", "mismatch"),
     (1, r"\boxed{9^{9^{9^{9}}}}", "unparseable"),
     (1, r"\boxed{" + "(1+" * 45 + "0" + ")" * 45 + "}", "unparseable"),  # nesting gate, no parser
+    (13, r"\boxed{1+" + "(1+" * 12 + "0" + ")" * 12 + "}", "match_numeric"),  # nesting 12
+    (14, r"\boxed{1+" + "(1+" * 13 + "0" + ")" * 13 + "}", "unparseable"),  # 13: refused
     (7, r"\boxed{" + "(" * 45 + "7" + ")" * 45 + "}", "match_exact"),  # only wrapped: peeled
     ("x+1", r"\boxed{(x+1}", "unparseable"),  # unbalanced: never handed to SymPy
 ]
