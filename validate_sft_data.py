@@ -37,6 +37,7 @@ from sftkit.grading_numeric import (
     terminates,
 )
 from sftkit.grading_symbolic import run_symbolic
+from sftkit.grading_symbolic import warm_up as warm_up  # public here: workers warm the grader
 from sftkit.jsonl import atomic_write_jsonl, parse_lines
 from sftkit.latex_scan import MAX_NESTING, bracket_nesting, closing_brace
 
@@ -1030,14 +1031,6 @@ def validate_item(item: dict) -> dict:
         "ground_truth": gold,
         "reason": verdict.reason,
     }
-
-
-def warm_up() -> None:
-    """Import SymPy and build the LaTeX parser now (about a second), e.g. before forking workers
-    so each one does not pay it on its first symbolic answer. warm_up(); grade(...)"""
-    from sftkit.grading_symbolic import _warm_up
-
-    _warm_up()
 
 
 def validate_items(items) -> list[dict]:

@@ -332,10 +332,11 @@ _WARM_UP_FORMS = (
 )
 
 
-def _warm_up() -> None:
-    """Imports and parser tables cost about a second: paid once per process (also when it fails:
-    a broken install must not retry on every answer), outside any time limit. Worker processes
-    fork from a warm parent, so a replaced worker does not pay again."""
+def warm_up() -> None:
+    """Import SymPy and build the LaTeX parser now: about a second, paid once per process (also
+    when it fails: a broken install must not retry on every answer), outside any time limit. Call
+    it before forking workers so none pays it on its first symbolic answer; the checker's own
+    worker forks from a warm parent, so a replaced one does not pay again. warm_up(); grade(...)"""
     global _warm
     if _warm:
         return
@@ -359,8 +360,8 @@ def _get_pool():
         if _pool is None:
             import pebble
 
-            _warm_up()  # in the parent, so every (re)started worker is forked warm
-            _pool = pebble.ProcessPool(max_workers=1, initializer=_warm_up)
+            warm_up()  # in the parent, so every (re)started worker is forked warm
+            _pool = pebble.ProcessPool(max_workers=1, initializer=warm_up)
             _pool_pid = os.getpid()
             atexit.register(shutdown_pool)
         return _pool
@@ -424,7 +425,7 @@ def run_symbolic(a: str, b: str, timeout: float | None = None) -> tuple[bool, st
         return _cache[key]
     try:
         if _on_main_thread():
-            _warm_up()
+            warm_up()
             with _alarm(timeout):
                 equal = symbolic_equal(a, b)
         else:
