@@ -447,7 +447,8 @@ def normalize_answer(s: str) -> str:
 
 # --- decision --------------------------------------------------------------------------------
 
-_RANK = {"match_exact": 0, "match_numeric": 1, "match_choice": 1, "match_symbolic": 2}
+# How indirect a match's evidence is: a list matches with the reason of its weakest item.
+_WEAKNESS = {"match_exact": 0, "match_numeric": 1, "match_choice": 1, "match_symbolic": 2}
 _THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:(?:,\d{3})+|(?: \d{3})+)(?:\.\d+)?")
 _SIMPLE_LHS = re.compile(r"(?:\\[a-zA-Z]+|[a-zA-Z])(?:_\{?\w+\}?)?(?:\([a-z]\))?'*")
 _NON_LATEX = re.compile(r"[^\x00-\x7f]")
@@ -565,25 +566,35 @@ def _structure(s: str):
     return ("scalar", s)
 
 
-def _best(reasons: list[str]) -> str:
-    return max(reasons, key=lambda r: _RANK.get(r, 0)) if reasons else "match_exact"
+def _weakest_match(reasons: list[str]) -> str:
+    """The reason a list of matched items gets: ["match_exact", "match_symbolic"] ->
+    "match_symbolic"; an empty list matched exactly."""
+    return max(reasons, key=lambda r: _WEAKNESS.get(r, 0)) if reasons else "match_exact"
 
 
-def _match_lists(rs: list, gs: list, ordered: bool, depth: int) -> tuple[bool, str]:
-    if len(rs) != len(gs) or len(gs) > 30 or depth > 4:
+# Lists inside lists are compared item by item down to this many levels, each of at most this
+# many items; anything larger is a mismatch (unordered lists compare every pair of items).
+MAX_LIST_LEVELS = 4
+MAX_LIST_ITEMS = 30
+
+
+def _compare_lists(rs: list, gs: list, ordered: bool, depth: int) -> tuple[bool, str]:
+    """Items of two tuples / sets / matrices, in order or as a matching: (["1", "2"], ["2", "1"],
+    ordered=False) -> (True, "match_exact"); a failed item gives its reason."""
+    if len(rs) != len(gs) or len(gs) > MAX_LIST_ITEMS or depth > MAX_LIST_LEVELS:
         return False, "mismatch"
     reasons, failure = [], "mismatch"
     if ordered:
         for r, g in zip(rs, gs, strict=True):
-            ok, why = _compare(r, g, depth + 1)
+            ok, why = _compare_normalized(r, g, depth + 1)
             if not ok:
                 return False, why
             reasons.append(why)
-        return True, _best(reasons)
+        return True, _weakest_match(reasons)
     unused = list(range(len(rs)))
     for g in gs:
         for k in unused:
-            ok, why = _compare(rs[k], g, depth + 1)
+            ok, why = _compare_normalized(rs[k], g, depth + 1)
             if ok:
                 unused.remove(k)
                 reasons.append(why)
@@ -592,7 +603,7 @@ def _match_lists(rs: list, gs: list, ordered: bool, depth: int) -> tuple[bool, s
                 failure = why
         else:
             return False, failure
-    return True, _best(reasons)
+    return True, _weakest_match(reasons)
 
 
 def _assigned(items: list[str]) -> list[str] | None:
@@ -683,8 +694,9 @@ def _vector(structure) -> list[str] | None:
     return None
 
 
-def _compare(r: str, g: str, depth: int = 0) -> tuple[bool, str]:
-    """Structure first (tuples, intervals, sets, matrices), then scalars."""
+def _compare_normalized(r: str, g: str, depth: int = 0) -> tuple[bool, str]:
+    """Two normalised answers: structure first (tuples, intervals, sets, matrices), then single
+    values. ("[1,3)", "1\\leq x<3") -> (True, "match_exact")."""
     if r == g:
         return True, "match_exact"
     r, g = _drop_lhs(r, g)
@@ -701,31 +713,31 @@ def _compare(r: str, g: str, depth: int = 0) -> tuple[bool, str]:
     r, g = _decimal_comma(r, g), _decimal_comma(g, r)
     rs, gs = _structure(r), _structure(g)
     if rs[0] == "scalar" and gs[0] == "scalar":
-        return _scalar(rs[1], gs[1])
+        return _compare_scalars(rs[1], gs[1])
     # "x=1, y=2" against the ordered pair "(1, 2)", either way round
     if rs[0] == "set" and gs[0] == "seq" and gs[1:3] == ("(", ")") and _assigned(rs[1]):
-        return _match_lists(_assigned(rs[1]), gs[3], ordered=True, depth=depth)
+        return _compare_lists(_assigned(rs[1]), gs[3], ordered=True, depth=depth)
     if gs[0] == "set" and rs[0] == "seq" and rs[1:3] == ("(", ")") and _assigned(gs[1]):
-        return _match_lists(rs[3], _assigned(gs[1]), ordered=True, depth=depth)
+        return _compare_lists(rs[3], _assigned(gs[1]), ordered=True, depth=depth)
     # A vector written as a column (or row) matrix or as a tuple: "(1, 2)" = pmatrix 1 \\ 2
     vectors = [_vector(x) for x in (rs, gs)]
     if None not in vectors and "matrix" in (rs[0], gs[0]) and rs[0] != gs[0]:
-        return _match_lists(vectors[0], vectors[1], ordered=True, depth=depth)
+        return _compare_lists(vectors[0], vectors[1], ordered=True, depth=depth)
     if rs[0] != gs[0]:
         return False, "mismatch"
     if rs[0] == "set":
-        return _match_lists(rs[1], gs[1], ordered=False, depth=depth)
+        return _compare_lists(rs[1], gs[1], ordered=False, depth=depth)
     if rs[0] == "union":
-        return _match_lists(rs[1], gs[1], ordered=False, depth=depth)
+        return _compare_lists(rs[1], gs[1], ordered=False, depth=depth)
     if rs[0] == "seq":
         if rs[1:3] != gs[1:3]:
             return False, "mismatch"
-        return _match_lists(rs[3], gs[3], ordered=True, depth=depth)
+        return _compare_lists(rs[3], gs[3], ordered=True, depth=depth)
     if rs[0] == "matrix":
         if [len(row) for row in rs[1]] != [len(row) for row in gs[1]]:
             return False, "mismatch"
         flat = lambda m: [c for row in m for c in row]  # noqa: E731
-        return _match_lists(flat(rs[1]), flat(gs[1]), ordered=True, depth=depth)
+        return _compare_lists(flat(rs[1]), flat(gs[1]), ordered=True, depth=depth)
     return False, "mismatch"
 
 
@@ -745,8 +757,8 @@ def _decimal_comma(a: str, other: str) -> str:
 _TIME = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
 
 
-def _colon(r: str, g: str) -> tuple[bool, str] | None:
-    """Clock times and ratios; None when neither side has a colon. SymPy would read "a:b" as a
+def _compare_times_or_ratios(r: str, g: str) -> tuple[bool, str] | None:
+    r"""Clock times and ratios; None when neither side has a colon. SymPy would read "a:b" as a
     division, so "1:00" would equal "12:00": a colon never reaches it.
 
     "3:45" is a time: only the same time matches ("03:45"). A gold ratio "3:4" takes "6:8" and
@@ -776,8 +788,9 @@ def _colon(r: str, g: str) -> tuple[bool, str] | None:
     return same, "match_numeric" if same else "mismatch"
 
 
-def _sides(r: str, g: str) -> tuple[str, str]:
-    """Compare right-hand sides: "x=5" vs "5", "p+q=17" vs "17", "y=2x+1" vs "2x+1"."""
+def _values_to_compare(r: str, g: str) -> tuple[str, str]:
+    """What an equation and a value state, to compare: ("x=5", "5") -> ("5", "5"), ("p+q=17",
+    "17") -> ("17", "17"), ("5=x", "5") -> ("5", "5"), ("x=3+2=5", "x=5") -> ("5", "5")."""
     if _IN.search(r) and not _IN.search(g) and _SIMPLE_LHS.fullmatch(_IN.split(r)[0]):
         r = _IN.split(r, 1)[1]  # "x \in [1, 2]"
     if "\\approx" in r:
@@ -804,7 +817,9 @@ def _sides(r: str, g: str) -> tuple[str, str]:
     return r, g
 
 
-def _scalar(r: str, g: str) -> tuple[bool, str]:
+def _compare_scalars(r: str, g: str) -> tuple[bool, str]:
+    r"""Two single values (no list structure): strings, then exact arithmetic, then SymPy.
+    ("x=\frac{3}{2}", "1.5") -> (True, "match_numeric")."""
     if r == g:
         return True, "match_exact"
     r, g = _LEADING_LABEL.sub("", r) or r, _LEADING_LABEL.sub("", g) or g  # "최댓값5, 최솟값1"
@@ -812,10 +827,10 @@ def _scalar(r: str, g: str) -> tuple[bool, str]:
         return True, "match_exact"
     if len(g) > 1 and r.lower() == g.lower() and not re.search(r"[\\\d]", g):
         return True, "match_exact"  # text answers: "Yes" / "yes"
-    colon = _colon(r, g)
+    colon = _compare_times_or_ratios(r, g)
     if colon is not None:
         return colon
-    r, g = _sides(r, g)
+    r, g = _values_to_compare(r, g)
     if not r or not g:
         return False, "mismatch"
     r, g = _cancel_huge(r), _cancel_huge(g)
@@ -906,7 +921,10 @@ def _cancel_huge(s: str) -> str:
     return "".join(sign + body for sign, body in kept) or "0"
 
 
-def _decide(extracted: str | None, ground_truth) -> tuple[bool, str]:
+def _compare_with_gold(extracted: str | None, ground_truth) -> tuple[bool, str]:
+    r"""An extracted answer against the gold as stored (choice number, number, text, a solution
+    with a box): (r"\dfrac{3}{2}", "1.5") -> (True, "match_numeric"), ("③", 3) -> (True,
+    "match_choice"), (None, 3) -> (False, "no_box")."""
     if extracted is None:
         return False, "no_box"
     if isinstance(extracted, int | float) and not isinstance(extracted, bool):
@@ -953,7 +971,7 @@ def _decide(extracted: str | None, ground_truth) -> tuple[bool, str]:
             picked = m.group(1) or m.group(2) or m.group(3)
             same = picked == g.strip("()")
             return same, "match_choice" if same else "mismatch"
-    return _compare(r, g)
+    return _compare_normalized(r, g)
 
 
 def check_answer(extracted: str | None, ground_truth) -> bool:
@@ -963,7 +981,7 @@ def check_answer(extracted: str | None, ground_truth) -> bool:
     check_answer("③", 3) -> True; check_answer(None, 3) -> False.
     """
     try:
-        return _decide(extracted, ground_truth)[0]
+        return _compare_with_gold(extracted, ground_truth)[0]
     except Exception:
         return False
 
@@ -987,12 +1005,12 @@ def grade(response_text: str | None, ground_truth) -> Verdict:
     except Exception:
         return Verdict(False, None, "unparseable")
     try:
-        ok, reason = _decide(extracted, ground_truth)
+        ok, reason = _compare_with_gold(extracted, ground_truth)
         if not ok and reason == "mismatch" and len(_BOX.findall(response_text or "")) > 1:
             # Answers split over boxes: "\boxed{(1,4)} and \boxed{(4,1)}" for a two-part gold.
             joined = extract_boxed_answers(response_text, _gold_parts(ground_truth))
             if joined is not None:
-                joined_ok, joined_reason = _decide(joined, ground_truth)
+                joined_ok, joined_reason = _compare_with_gold(joined, ground_truth)
                 if joined_ok:
                     return Verdict(True, joined, joined_reason)
     except Exception:
