@@ -23,6 +23,7 @@ incorrect/<file>. Exit code 1 when any input line could not be read (named as fi
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 import sys
 from dataclasses import dataclass
@@ -53,6 +54,28 @@ REASONS = (
     "unparseable",
 )
 MAX_ANSWER_CHARS = 2000  # longer "answers" are not answers; only an identical gold matches
+
+
+def _never_raises(fallback):
+    """The one boundary that catches the unexpected. Each public grading function is wrapped in it
+    once and calls only private steps, which catch nothing: whatever a step raises on a freak input
+    becomes `fallback`, a rejection, never an exception in the caller's loop.
+
+    @_never_raises(False) on check_answer: a bug in any step -> False.
+    """
+
+    def wrap(public):
+        @functools.wraps(public)
+        def guarded(*args, **kwargs):
+            try:
+                return public(*args, **kwargs)
+            except Exception:  # noqa: BLE001 - model output is data: what breaks a step is rejected
+                return fallback
+
+        return guarded
+
+    return wrap
+
 
 # --- extraction ------------------------------------------------------------------------------
 
@@ -89,6 +112,7 @@ def _strip_wrappers(ans: str) -> str:
     return ans.strip()
 
 
+@_never_raises(None)
 def extract_boxed_answer(text: str | None) -> str | None:
     r"""Content of the last complete \boxed{...} / \fbox{...} / `\boxed 3`, wrappers stripped.
 
@@ -96,10 +120,7 @@ def extract_boxed_answer(text: str | None) -> str | None:
     (a truncated generation) -> None; "\boxed{ }" -> "" (empty box); a box only inside
     <think>...</think> -> None (reasoning is not the answer).
     """
-    try:
-        return _extract(text)
-    except Exception:  # promised never to raise; a freak input is simply no answer
-        return None
+    return _last_box(text)
 
 
 def _boxes(text) -> tuple[str, list[tuple[int, str]]]:
@@ -130,7 +151,7 @@ def _boxes(text) -> tuple[str, list[tuple[int, str]]]:
     return text, found
 
 
-def _extract(text) -> str | None:
+def _last_box(text) -> str | None:
     found = _boxes(text)[1]
     return _strip_wrappers(found[-1][1]) if found else None
 
@@ -139,16 +160,13 @@ _BOX_LABEL = re.compile(r"(?<![A-Za-z\\])([A-Za-z](?:_\{?\w+\}?)?)\s*=\s*\$?\s*$
 MAX_BOXES = 12
 
 
-def extract_boxed_answers(text: str | None, k: int) -> str | None:
+def _last_boxes_joined(text: str | None, k: int) -> str | None:
     r"""The last k boxes as one k-part answer, each with the simple name written right before it.
 
     ("x=\boxed{2}, y=\boxed{7}", 2) -> "x=2, y=7"; ("\boxed{(1,4)} and \boxed{(4,1)}", 2) ->
     "(1,4), (4,1)"; fewer than k complete boxes -> None.
     """
-    try:
-        final, found = _boxes(text)
-    except Exception:
-        return None
+    final, found = _boxes(text)
     if not 2 <= k <= MAX_BOXES or len(found) < k:
         return None
     parts = []
@@ -935,7 +953,7 @@ def _compare_with_gold(extracted: str | None, ground_truth) -> tuple[bool, str]:
     if gold is None or not gold.strip():
         return False, "mismatch"
     if "\\boxed" in gold or "\\fbox" in gold:
-        gold = extract_boxed_answer(gold) or gold  # a gold solution: its boxed answer
+        gold = _last_box(gold) or gold  # a gold solution: its boxed answer
     if len(extracted) > MAX_ANSWER_CHARS and extracted.lstrip().startswith("(("):
         extracted = _peel_parens(extracted.strip())  # linear; what is left meets the cap or not
     if len(extracted) > MAX_ANSWER_CHARS or len(gold) > MAX_ANSWER_CHARS:
@@ -974,16 +992,14 @@ def _compare_with_gold(extracted: str | None, ground_truth) -> tuple[bool, str]:
     return _compare_normalized(r, g)
 
 
+@_never_raises(False)
 def check_answer(extracted: str | None, ground_truth) -> bool:
     r"""The complete decision for an extracted answer against the gold; never raises.
 
     check_answer(r"\dfrac{3}{2}", "1.5") -> True; check_answer("0.33", r"\frac13") -> False;
     check_answer("③", 3) -> True; check_answer(None, 3) -> False.
     """
-    try:
-        return _compare_with_gold(extracted, ground_truth)[0]
-    except Exception:
-        return False
+    return _compare_with_gold(extracted, ground_truth)[0]
 
 
 @dataclass(frozen=True)
@@ -993,28 +1009,31 @@ class Verdict:
     reason: str
 
 
+_REJECTED = Verdict(False, None, "unparseable")  # what a step that raised amounts to
+
+
+@_never_raises(_REJECTED)
 def grade(response_text: str | None, ground_truth) -> Verdict:
-    r"""Extract and check in one call. The last box is the answer; only when it is wrong and the
-    gold lists k answers are the last k boxes tried together ("x=\boxed{2}, y=\boxed{7}").
+    r"""Extract and check in one call; never raises. The last box is the answer; only when it is
+    wrong and the gold lists k answers are the last k boxes tried together ("x=\boxed{2},
+    y=\boxed{7}").
 
     grade(r"... \boxed{③}", 3) -> Verdict(is_correct=True, extracted_answer="③",
     reason="match_choice"); grade("the answer is 3", 3).reason -> "no_box".
     """
-    try:
-        extracted = extract_boxed_answer(response_text)
-    except Exception:
-        return Verdict(False, None, "unparseable")
-    try:
-        ok, reason = _compare_with_gold(extracted, ground_truth)
-        if not ok and reason == "mismatch" and len(_BOX.findall(response_text or "")) > 1:
-            # Answers split over boxes: "\boxed{(1,4)} and \boxed{(4,1)}" for a two-part gold.
-            joined = extract_boxed_answers(response_text, _gold_parts(ground_truth))
-            if joined is not None:
-                joined_ok, joined_reason = _compare_with_gold(joined, ground_truth)
-                if joined_ok:
-                    return Verdict(True, joined, joined_reason)
-    except Exception:
-        ok, reason = False, "unparseable"
+    return _grade(response_text, ground_truth)
+
+
+def _grade(response_text: str | None, ground_truth) -> Verdict:
+    extracted = _last_box(response_text)
+    ok, reason = _compare_with_gold(extracted, ground_truth)
+    if not ok and reason == "mismatch" and len(_BOX.findall(response_text or "")) > 1:
+        # Answers split over boxes: "\boxed{(1,4)} and \boxed{(4,1)}" for a two-part gold.
+        joined = _last_boxes_joined(response_text, _gold_parts(ground_truth))
+        if joined is not None:
+            joined_ok, joined_reason = _compare_with_gold(joined, ground_truth)
+            if joined_ok:
+                return Verdict(True, joined, joined_reason)
     return Verdict(ok, extracted, reason)
 
 
@@ -1038,17 +1057,20 @@ def validate_item(item: dict) -> dict:
     {"is_correct": True, "extracted_answer": "3", "ground_truth": 3, "reason": "match_exact"}
     """
     gold = item.get("answer") if isinstance(item, dict) else None
-    try:
-        text = final_text(item) if isinstance(item, dict) else None
-    except Exception:
-        text = None
-    verdict = grade(text, gold)
+    verdict = _grade_record(item, gold)
     return {
         "is_correct": verdict.is_correct,
         "extracted_answer": verdict.extracted_answer,
         "ground_truth": gold,
         "reason": verdict.reason,
     }
+
+
+@_never_raises(_REJECTED)
+def _grade_record(item, ground_truth) -> Verdict:
+    """grade() on the record's final text, reasoning removed; reading the record is inside the
+    boundary too."""
+    return _grade(final_text(item) if isinstance(item, dict) else None, ground_truth)
 
 
 def validate_items(items) -> list[dict]:

@@ -102,6 +102,34 @@ def test_validate_item_never_raises(item):
     assert verdict["reason"] in vsd.REASONS
 
 
+def _broken(*args):
+    raise RuntimeError("a bug in a grading step")
+
+
+@pytest.mark.parametrize(
+    "step, extracted, checked, graded",
+    [
+        ("_boxes", None, True, False),  # extraction breaks
+        ("normalize_answer", "3", False, False),  # the decision breaks
+        ("final_text", "3", True, True),  # reading the record breaks: only validate_item sees it
+    ],
+)
+def test_a_step_that_raises_is_a_rejection_at_the_one_boundary(
+    monkeypatch, step, extracted, checked, graded
+):
+    monkeypatch.setattr(vsd, step, _broken)
+    assert vsd.extract_boxed_answer(r"\boxed{3}") == extracted
+    assert vsd.check_answer("3", 3) is checked
+    verdict = vsd.grade(r"\boxed{3}", 3)
+    assert verdict == (vsd.Verdict(True, "3", "match_exact") if graded else vsd._REJECTED)
+    assert vsd.validate_item({"solution": r"\boxed{3}", "answer": 3}) == {
+        "is_correct": False,
+        "extracted_answer": None,
+        "ground_truth": 3,
+        "reason": "unparseable",
+    }
+
+
 def test_validate_items_keeps_order():
     items = [{"solution": f"\\boxed{{{i}}}", "answer": 2} for i in range(4)]
     assert [v["is_correct"] for v in vsd.validate_items(items)] == [False, False, True, False]
