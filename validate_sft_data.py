@@ -57,8 +57,9 @@ MAX_ANSWER_CHARS = 2000  # longer "answers" are not answers; only an identical g
 
 
 def _never_raises(fallback):
-    """The one boundary that catches the unexpected. Each public grading function is wrapped in it
-    once and calls only private steps, which catch nothing: whatever a step raises on a freak input
+    """The one boundary that catches the unexpected. Every public grading call passes through it
+    exactly once (extract_boxed_answer, check_answer, grade; validate_item via _grade_record) and
+    then runs only private steps, which catch nothing: whatever a step raises on a freak input
     becomes `fallback`, a rejection, never an exception in the caller's loop.
 
     @_never_raises(False) on check_answer: a bug in any step -> False.
