@@ -43,17 +43,14 @@ usage() {
   local line name flag
   cat <<EOF
 Usage: $(basename "$0") [mode] [settings] [-- generator args...]
+Generates samples, grades them as they land, merges the correct ones and prints the report.
 
-Turns problem files plus an OpenAI-compatible endpoint into verified SFT data:
-generate_sft_data.py writes samples, validate_watcher.py grades them as they land,
-generate_sft_data.py --merge_only writes the merged files and the report.
-
-Modes (default: tmux session, watcher left pane, generator right pane):
+Modes (default: a tmux session, watcher left pane, generator right pane):
   --no-tmux          generator, then the watcher (one full scan), then merge, in this terminal
   --generate_only    only the generator (touches the stop file when it ends)
   --validate_only    only the watcher, one full scan, then merge
   --merge_only       only merge validated samples and print the report
-  --demo             the stand-in endpoint (not a model) on the bundled sample data, written
+  --demo             the stand-in endpoint (not a model) and the bundled sample data, written
                      to sft_output_demo/; combine with any mode
   --restart          replace a running tmux session of the same name (stops that run)
   -h, --help         this help
@@ -67,12 +64,9 @@ EOF
     [[ "${name}" != "PYTHON" ]] || flag=""
     printf '  %-14s %-36s %s\n' "${flag}" "${name}=${!name}" "${line#*# }"
   done < <(grep -E '^[A-Z_]+="\$\{[A-Z_]+:-.*\}" +# ' "${SCRIPT_PATH}")
-  cat <<EOF
-
-Exit code: 0 all good; 1 some samples failed after retries or could not be graded; 2 bad
-settings or input, unreachable endpoint, missing tmux, or a tmux session still running;
-130 interrupted (stored samples are kept: rerun the same command to resume).
-EOF
+  echo
+  echo "Exit code: 0 ok; 1 samples failed or could not be graded; 2 bad settings or input,"
+  echo "unreachable endpoint, no tmux, or the session still running; 130 interrupted."
 }
 
 log() {
