@@ -18,6 +18,7 @@ only for itself.
 from __future__ import annotations
 
 import os
+import re
 import struct
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
@@ -48,16 +49,14 @@ class Entry(NamedTuple):
         return bool(self.flags & CORRECT)
 
 
+# Canonical numbers only: "007_1.jsonl" is a name of its own, not "7_1.jsonl".
+_NAME = re.compile(r"(0|[1-9][0-9]*)_(0|[1-9][0-9]*)\.jsonl")
+
+
 def parse_name(name: str) -> tuple[int, int] | None:
-    """ "12_3.jsonl" -> (12, 3); anything else -> None."""
-    if not name.endswith(SAMPLE_SUFFIX):
-        return None
-    p, sep, s = name[: -len(SAMPLE_SUFFIX)].partition("_")
-    if not sep or not (p.isascii() and s.isascii() and p.isdigit() and s.isdigit()):
-        return None
-    key = int(p), int(s)
-    # "007_1.jsonl" is a name of its own, not "7_1.jsonl": only canonical numbers are packed.
-    return key if (str(key[0]), str(key[1])) == (p, s) else None
+    """ "12_3.jsonl" -> (12, 3); anything else ("007_1.jsonl", "a.jsonl") -> None."""
+    m = _NAME.fullmatch(name)
+    return (int(m[1]), int(m[2])) if m else None
 
 
 def verdict_flags(line: dict) -> int:
@@ -79,8 +78,8 @@ class _Slots:
         self.problems: dict[int, bytearray] = {}
         self.other: dict[str, bytes] = {}
 
-    def read(self, name: str) -> Entry | None:
-        key = parse_name(name)
+    def read(self, name: str, key: tuple[int, int] | None) -> Entry | None:
+        """The entry of `name` (whose parse_name() is `key`), or None."""
         if key is None or key[1] >= DENSE_LIMIT:
             raw = self.other.get(name)
             return None if raw is None else Entry(*_SLOT.unpack(raw))
@@ -90,8 +89,7 @@ class _Slots:
             return None
         return Entry(*_SLOT.unpack_from(row, off))
 
-    def write(self, name: str, entry: Entry) -> None:
-        key = parse_name(name)
+    def write(self, name: str, key: tuple[int, int] | None, entry: Entry) -> None:
         if key is None or key[1] >= DENSE_LIMIT:
             self.other[name] = _SLOT.pack(*entry)
             return
@@ -130,22 +128,58 @@ class VerdictIndex:
         return self.size
 
     def load(self, lines: Iterable[dict]) -> None:
-        """Record verdict-log lines in log order (the last line per file wins), none live yet.
+        """Record verdict-log lines in log order (the last line per file wins), none live yet:
+        a restart's bulk load, so record() is inlined here (a million lines in seconds).
 
         A `file` value with a folder part ("src/multiples/3_0.jsonl") counts by its base name.
         """
+        problems, size, pack_into, match = (
+            self._slots.problems,
+            _SLOT.size,
+            _SLOT.pack_into,
+            _NAME.fullmatch,
+        )
         for line in lines:
             name = line.get("file")
-            if isinstance(name, str):
-                self.record(os.path.basename(name), line, live=False)
+            if not isinstance(name, str):
+                continue
+            if "/" in name:
+                name = name.rsplit("/", 1)[-1]
+            m = match(name)
+            s = int(m[2]) if m else DENSE_LIMIT
+            if s >= DENSE_LIMIT:
+                self.record(name, line, live=False)
+                continue
+            p = int(m[1])
+            row = problems.get(p)
+            if row is None:
+                row = problems[p] = bytearray()
+            off = s * size
+            if off >= len(row):
+                row.extend(_EMPTY * (s + 1 - len(row) // size))
+            elif row[off]:
+                # Seen before: keep what record() keeps (its inode); counts are not live yet.
+                self.record(name, line, live=False)
+                continue
+            self.size += 1
+            flags = verdict_flags(line)
+            if flags & STAMPED:
+                pack_into(row, off, flags, line["size"], line["mtime_ns"], 0)
+            else:
+                graded = line.get("graded_at")
+                mtime = int(graded * 1e9) if isinstance(graded, int | float) else -1
+                pack_into(row, off, flags, -1, mtime, 0)
+            if flags & ERROR:
+                self.errors[name] = str(line["error"])
 
     def get(self, name: str) -> Entry | None:
-        return self._slots.read(name)
+        return self._slots.read(name, parse_name(name))
 
     def record(self, name: str, line: dict, live: bool = True, inode: int = 0) -> None:
         """Set the latest verdict of `name` from its log line; `inode` of the graded file if
         known (else the one seen before is kept)."""
-        old = self._slots.read(name)
+        key = parse_name(name)
+        old = self._slots.read(name, key)
         if old is None:
             self.size += 1
         elif old.flags & LIVE:
@@ -163,26 +197,28 @@ class VerdictIndex:
         if live:
             flags |= LIVE
             self._count(flags, +1)
-        self._slots.write(name, Entry(flags, size, mtime, inode or (old.inode if old else 0)))
+        self._slots.write(name, key, Entry(flags, size, mtime, inode or (old.inode if old else 0)))
 
     def set_live(self, name: str, live: bool) -> None:
         """Mark whether the sample file of a recorded verdict exists (counted) or not."""
-        e = self._slots.read(name)
+        key = parse_name(name)
+        e = self._slots.read(name, key)
         if e is None or bool(e.flags & LIVE) == live:
             return
         self._count(e.flags, +1 if live else -1)
-        self._slots.write(name, e._replace(flags=e.flags ^ LIVE))
+        self._slots.write(name, key, e._replace(flags=e.flags ^ LIVE))
 
     def set_inode(self, name: str, inode: int) -> None:
-        e = self._slots.read(name)
+        key = parse_name(name)
+        e = self._slots.read(name, key)
         if e is not None and e.inode != inode:
-            self._slots.write(name, e._replace(inode=inode))
+            self._slots.write(name, key, e._replace(inode=inode))
 
     def is_stale(self, name: str, st: os.stat_result) -> bool:
         """True when the file is no longer the content its verdict graded: a different stamp
         (size, mtime_ns), or for a line written before stamps were kept, modified after
         `graded_at`. No verdict -> False."""
-        e = self._slots.read(name)
+        e = self.get(name)
         if e is None:
             return False
         if e.flags & STAMPED:
@@ -197,7 +233,7 @@ class VerdictIndex:
         """(name, error) of the live entries whose latest verdict is an error."""
         found = []
         for name, error in self.errors.items():
-            e = self._slots.read(name)
+            e = self.get(name)
             if e is not None and e.flags & LIVE:
                 found.append((name, error))
         return found
