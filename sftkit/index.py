@@ -111,6 +111,13 @@ class _Slots:
             yield name, Entry(*_SLOT.unpack(raw))
 
 
+def stale(entry: Entry, st: os.stat_result) -> bool:
+    """VerdictIndex.is_stale() for an entry already at hand."""
+    if entry.flags & STAMPED:
+        return (entry.mtime_ns, entry.size) != (st.st_mtime_ns, st.st_size)
+    return entry.mtime_ns >= 0 and st.st_mtime_ns > entry.mtime_ns
+
+
 class VerdictIndex:
     """The latest verdict of each sample file of one `<source>/<type>` folder, compactly.
 
@@ -208,6 +215,62 @@ class VerdictIndex:
         self._count(e.flags, +1 if live else -1)
         self._slots.write(name, key, e._replace(flags=e.flags ^ LIVE))
 
+    def confirm(self, name: str, st: os.stat_result) -> bool | None:
+        """Check a recorded verdict against its file as found now (listing or event), in one
+        read and at most one write: True if it still holds (same inode, or none noted yet, and
+        not stale): marked live, inode noted; False if not: marked not live, to be regraded;
+        None if `name` has no verdict. A start-up listing calls this for every stored sample.
+        """
+        key = parse_name(name)
+        row = self._slots.problems.get(key[0]) if key and key[1] < DENSE_LIMIT else None
+        if row is None:
+            e = self._slots.read(name, key)  # not packed in a row: the general path
+            if e is None:
+                return None
+            holds = e.inode in (0, st.st_ino) and not stale(e, st)
+            self.mark(name, e, live=holds, inode=st.st_ino)
+            return holds
+        off = key[1] * _SLOT.size
+        if off >= len(row) or not row[off]:
+            return None
+        flags, size, mtime, inode = _SLOT.unpack_from(row, off)
+        if flags & STAMPED:
+            holds = mtime == st.st_mtime_ns and size == st.st_size
+        else:
+            holds = mtime < 0 or st.st_mtime_ns <= mtime
+        holds = holds and inode in (0, st.st_ino)
+        new = flags | LIVE if holds else flags & ~LIVE
+        if new != flags:
+            self._count(flags, +1 if holds else -1)
+        if new != flags or inode != st.st_ino:
+            _SLOT.pack_into(row, off, new, size, mtime, st.st_ino)
+        return holds
+
+    def confirm_inode(self, name: str, inode: int) -> bool | None:
+        """A listing's cheap check (the inode comes free with the directory entry): True if
+        `name` has a verdict for this very inode (marked live), False if its inode is unknown
+        or differs (stat it and confirm()), None if it has no verdict."""
+        e = self.get(name)
+        if e is None:
+            return None
+        if not e.inode or e.inode != inode:
+            return False
+        if not e.flags & LIVE:
+            self.mark(name, e, live=True)
+        return True
+
+    def mark(self, name: str, entry: Entry, live: bool, inode: int = 0) -> None:
+        """Set whether `name` (whose current entry, from get(), is `entry`) is live, and its
+        inode if given: one write where set_live() + set_inode() would read and write twice (a
+        start-up listing does this for every stored sample)."""
+        flags = entry.flags | LIVE if live else entry.flags & ~LIVE
+        inode = inode or entry.inode
+        if flags == entry.flags and inode == entry.inode:
+            return
+        if flags != entry.flags:
+            self._count(entry.flags, +1 if live else -1)
+        self._slots.write(name, parse_name(name), entry._replace(flags=flags, inode=inode))
+
     def set_inode(self, name: str, inode: int) -> None:
         key = parse_name(name)
         e = self._slots.read(name, key)
@@ -219,11 +282,7 @@ class VerdictIndex:
         (size, mtime_ns), or for a line written before stamps were kept, modified after
         `graded_at`. No verdict -> False."""
         e = self.get(name)
-        if e is None:
-            return False
-        if e.flags & STAMPED:
-            return (e.mtime_ns, e.size) != (st.st_mtime_ns, st.st_size)
-        return e.mtime_ns >= 0 and st.st_mtime_ns > e.mtime_ns
+        return e is not None and stale(e, st)
 
     def items(self) -> Iterator[tuple[str, Entry]]:
         """(name, entry) of every recorded verdict, live or not, problem by problem."""

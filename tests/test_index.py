@@ -118,3 +118,34 @@ def test_twenty_thousand_verdicts_take_under_two_megabytes():
     tracemalloc.stop()
     assert index.counts["graded"] == 20_000 and index.counts["correct"] == 10_000
     assert current < 2 * 1024 * 1024, current  # about 40 bytes a sample, all overhead included
+
+
+def test_mark_sets_live_and_inode_in_one_write():
+    index = VerdictIndex()
+    index.load([line("4_0.jsonl", True, mtime_ns=1, size=2)])
+    entry = index.get("4_0.jsonl")
+    index.mark("4_0.jsonl", entry, live=True, inode=7)
+    assert index.get("4_0.jsonl").inode == 7 and index.counts["graded"] == 1
+    index.mark("4_0.jsonl", index.get("4_0.jsonl"), live=True)  # no change, no double count
+    assert index.counts["graded"] == 1 and index.get("4_0.jsonl").inode == 7
+    index.mark("4_0.jsonl", index.get("4_0.jsonl"), live=False)
+    assert index.counts == {"graded": 0, "correct": 0, "no_box": 0, "errors": 0}
+
+
+def test_confirm_checks_inode_and_stamp_in_one_step(tmp_path):
+    path = tmp_path / "6_1.jsonl"
+    path.write_text("{}\n")
+    st = os.stat(path)
+    index = VerdictIndex()
+    index.load([line("6_1.jsonl", mtime_ns=st.st_mtime_ns, size=st.st_size)])
+    assert index.confirm("7_0.jsonl", st) is None  # no verdict
+    assert index.confirm_inode("6_1.jsonl", st.st_ino) is False  # inode not noted yet: stat it
+    assert index.confirm("6_1.jsonl", st) is True
+    assert index.counts["graded"] == 1 and index.get("6_1.jsonl").inode == st.st_ino
+    assert index.confirm_inode("6_1.jsonl", st.st_ino) is True
+    assert index.confirm_inode("6_1.jsonl", st.st_ino + 1) is False  # replaced under its name
+    path.write_text("{} \n")  # rewritten in place: same inode, new stamp
+    assert index.confirm("6_1.jsonl", os.stat(path)) is False
+    assert index.counts["graded"] == 0  # no longer counts until regraded
+    index.record("6_70000.jsonl", line("6_70000.jsonl", mtime_ns=st.st_mtime_ns, size=st.st_size))
+    assert index.confirm("6_70000.jsonl", st) is True  # the overflow dict takes the same path
