@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 
@@ -58,15 +57,15 @@ def test_a_file_landing_between_a_listing_and_the_watch_is_not_lost(tmp_path, ev
     # in place is in the listing, one written after it is in the events. Nothing falls between.
     folder = tmp_path / "multiples"
     folder.mkdir()
-    real = events._observer.schedule
+    real = events._fd.add_callback
 
-    def schedule_late(*args, **kwargs):
+    def add_late(*args, **kwargs):
         atomic_write_text(folder / "0_0.jsonl", "{}\n")  # lands before the watch exists
-        watch = real(*args, **kwargs)
+        wd = real(*args, **kwargs)
         atomic_write_text(folder / "1_0.jsonl", "{}\n")  # lands before the listing
-        return watch
+        return wd
 
-    monkeypatch.setattr(events._observer, "schedule", schedule_late)
+    monkeypatch.setattr(events._fd, "add_callback", add_late)
     assert events.watch(folder)
     listed = set(os.listdir(folder))
     atomic_write_text(folder / "2_0.jsonl", "{}\n")  # after the listing: events only
@@ -81,12 +80,12 @@ def test_without_kernel_events_every_folder_is_the_callers_to_poll(tmp_path, mon
     assert not off.available and not off.watch(tmp_path) and not off.watching(tmp_path)
     off.close()
 
-    import watchdog.observers.inotify as inotify
+    import watchdog.observers.inotify_c as inotify_c
 
     def no_inotify(*args, **kwargs):
         raise OSError(24, "inotify_init1: too many open inotify instances")
 
-    monkeypatch.setattr(inotify, "InotifyObserver", no_inotify)
+    monkeypatch.setattr(inotify_c, "InotifyFD", no_inotify)
     broken = FolderEvents()
     assert not broken.available and "inotify instances" in broken.why_not
     assert not broken.watch(tmp_path)
@@ -97,15 +96,16 @@ def test_a_failed_watch_leaves_that_folder_to_polling(tmp_path, events, monkeypa
     def limit_reached(*args, **kwargs):
         raise OSError(28, "inotify watch limit reached")
 
-    monkeypatch.setattr(events._observer, "schedule", limit_reached)
+    monkeypatch.setattr(events._fd, "add_callback", limit_reached)
     assert not events.watch(tmp_path) and not events.watching(tmp_path)
     assert "watch limit" in events.why_not
 
 
-def test_a_kernel_queue_overflow_asks_for_a_full_listing(events):
-    # watchdog reports IN_Q_OVERFLOW only through its log; the flag must reach drain().
-    logging.getLogger("watchdog.observers.inotify_c").warning(
-        "Inotify queue overflowed; filesystem events were lost"
-    )
+def test_a_kernel_queue_overflow_asks_for_a_full_listing(tmp_path, events):
+    # IN_Q_OVERFLOW (wd -1) as the kernel sends it, through watchdog's own event handling.
+    from watchdog.observers.inotify_c import InotifyConstants, InotifyEvent
+
+    assert events.watch(tmp_path)
+    events._fd.handle_event(InotifyEvent(-1, InotifyConstants.IN_Q_OVERFLOW, 0, b""))
     assert events.drain().overflowed
     assert not events.drain().overflowed
