@@ -26,6 +26,7 @@ Usage:
     python bench/bench_scale.py                                   # 0, 100k, 1M in /work/scale-data
     python bench/bench_scale.py --sizes 0 100000 --root /tmp/scale
     python bench/bench_scale.py --sizes 0 64 --new 40 --rate 40 --interval 0.5   # CI-size check
+    python bench/bench_scale.py --sizes 0 1000000 --phases watcher   # the live watcher only
     python bench/bench_scale.py --clean                           # remove the stored folders
 """
 
@@ -54,6 +55,7 @@ TYPES = ("subjectives", "multiples")
 SENTENCES = REPO / "data" / "sentences_ask_boxed.jsonl"
 BUILD_VERSION = 1  # bump when the on-disk layout of a built store changes
 MB = 1024 * 1024
+PHASES = ("resume", "merge", "watcher")
 TARGET_CPU_RATIO = 1.5
 TARGET_RSS_MB = 300
 TARGET_RESTART_S = 30
@@ -72,6 +74,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rate", type=float, default=100.0, help="new samples written per second")
     p.add_argument("--interval", type=float, default=2.0, help="watcher --interval")
     p.add_argument("--workers", type=int, default=2, help="watcher grading processes")
+    p.add_argument(
+        "--phases",
+        nargs="+",
+        choices=PHASES,
+        default=list(PHASES),
+        help="what to measure: the generator's resume, merge + report, the live watcher",
+    )
     p.add_argument("--clean", action="store_true", help="remove the stored folders and exit")
     a = p.parse_args(argv)
     if any(s < 0 for s in a.sizes) or a.n < 1 or a.new < 1 or a.rate <= 0:
@@ -542,7 +551,7 @@ def print_size(
     target_lag = args.interval + 1.0
     print(f"\n== {size:,} stored samples")
     if resume is None:
-        print("  generator resume: n/a (nothing stored)")
+        print("  generator resume: n/a (nothing stored, or not measured)")
     else:
         print(
             f"  generator resume: {resume['wall']:.1f} s, peak RSS {resume['rss_mb']:.0f} MB, "
@@ -565,6 +574,8 @@ def print_size(
             f"{TARGET_RSS_MB} MB: {verdict(r['rss_mb'], TARGET_RSS_MB)})"
         )
         checks.append(Check(merged["ok"], "merge and report count every stored sample"))
+    if live is None:
+        return checks
     ratio = live["cpu_ms"] / base if base else None
     print(
         f"  live watcher: {args.new} new at {args.rate:g}/s: CPU {live['cpu_ms']:.2f} ms/sample "
@@ -635,11 +646,13 @@ def main(argv: list[str] | None = None) -> int:
             store, manifest = stores[size]
             restore(store, manifest)
             with open(root / f"watcher_{size}.log", "w") as log:
-                resume = resume_phase(root, store, size, args.n, srv) if size else None
-                merged = merge_phase(store, manifest)
-                live = live_phase(store, manifest, args, log)
+                phases = args.phases
+                run_resume = size and "resume" in phases  # nothing to resume in an empty folder
+                resume = resume_phase(root, store, size, args.n, srv) if run_resume else None
+                merged = merge_phase(store, manifest) if "merge" in phases else None
+                live = live_phase(store, manifest, args, log) if "watcher" in phases else None
             restore(store, manifest)
-            if size == 0:
+            if size == 0 and live:
                 base = live["cpu_ms"]
             checks += print_size(size, live, merged, resume, args, base if size else None)
     failed = [c.text for c in checks if not c.ok]
