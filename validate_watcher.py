@@ -7,7 +7,14 @@ Usage:
     python validate_watcher.py --output_dir sft_output --interval 1.0
     python validate_watcher.py --output_dir sft_output --once            # grade what is there, exit
     python validate_watcher.py --output_dir sft_output --once --rescan   # regrade everything
+    python validate_watcher.py --output_dir /mnt/nfs/out --poll          # no file events there
     touch sft_output/.watcher_stop                                       # finish and exit
+
+New files are named by kernel file events (sftkit.filewatch), so a poll costs the new files, not
+the folder: a folder is listed in full at start-up, once the stop file is seen, with --once,
+and every SWEEP_S seconds; where no events come (`--poll`, no inotify, or a folder whose mtime
+moves without an event) a folder is listed whenever its mtime changes. Verdicts are kept in a
+compact index (sftkit.index), about 40 bytes a sample.
 
 Layout: `<watch_dir>/<source>/<type>/<p>_<s>.jsonl` is graded into `<source>/<type>_verdicts.jsonl`
 (append-only, last line per file wins) and, when correct, copied to
