@@ -57,6 +57,7 @@ from sftkit.formats import (
     render,
     split_reasoning,
 )
+from sftkit.index import SampleSet
 from sftkit.jsonl import (
     InputError,
     append_jsonl,
@@ -463,18 +464,19 @@ def key_of(version: Version) -> str:
     return f"{version.problem.source}/{version.type}"
 
 
-def scan_stored(cfg: Config, versions: list[Version]) -> dict[str, set[str]]:
-    """Names of complete sample files per "<source>/<type>"; removes temp files of a killed run.
+def scan_stored(cfg: Config, versions: list[Version]) -> dict[str, SampleSet]:
+    """Names of complete sample files per "<source>/<type>", one bit per sample (a million
+    stored samples take a few megabytes); removes temp files of a killed run.
 
     Concurrent generators on one output folder are not supported, so any `.*.tmp` left in a
     type folder is an interrupted write of ours.
     """
-    stored: dict[str, set[str]] = {}
+    stored: dict[str, SampleSet] = {}
     for version in versions:
         key = key_of(version)
         if key in stored:
             continue
-        names: set[str] = set()
+        names = SampleSet()
         folder = layout.type_dir(cfg.output_dir, version.problem.source, version.type)
         if folder.is_dir():
             with os.scandir(folder) as it:
@@ -491,7 +493,7 @@ def plan_jobs(
     cfg: Config,
     versions: list[Version],
     sentences: list[str],
-    stored: dict[str, set[str]],
+    stored: dict[str, SampleSet],
     indices: dict[int, range] | range,
     stats: dict[str, dict[str, int]],
     round_no: int = 0,
@@ -543,13 +545,11 @@ class Verdicts:
 
     REFRESH_SECONDS = 0.5
 
-    def __init__(self, output_dir: str, stored: dict[str, set[str]]):
+    def __init__(self, output_dir: str, stored: dict[str, SampleSet]):
         self.output_dir = Path(output_dir)
-        # key -> problem index -> names of its stored sample files (so a lookup is per problem)
-        self.files: dict[str, dict[int, list[str]]] = {}
-        for key, names in stored.items():
-            for name in names:
-                self.add(key, name)
+        # The generator's own record of stored samples (it adds each one it writes): a lookup is
+        # per problem, SampleSet.samples(p).
+        self.stored = stored
         # Imported here, so only --k_correct / --retry_zero runs pay for loading the grader.
         from validate_sft_data import validate_item
 
@@ -557,12 +557,6 @@ class Verdicts:
         self.logs: dict[str, layout.VerdictLog] = {}  # key -> its verdict log, read so far
         self.inline: dict[str, dict[str, bool]] = {}  # key -> file -> is_correct (graded here)
         self._checked: dict[str, float] = {}
-
-    def add(self, key: str, name: str) -> None:
-        """Note a stored sample file `<p>_<s>.jsonl` of `key`."""
-        named = layout.parse_sample_name(name)
-        if named:
-            self.files.setdefault(key, {}).setdefault(named[0], []).append(name)
 
     def _refresh(self, key: str) -> dict[str, dict]:
         """The latest verdict per file name of `key`'s log (re-read at most every REFRESH_SECONDS)."""
@@ -600,7 +594,9 @@ class Verdicts:
         logged = self._refresh(key)
         inline = self.inline.setdefault(key, {})
         count = 0
-        for name in self.files.get(key, {}).get(version.problem.index, ()):
+        p = version.problem.index
+        stored = self.stored.get(key)
+        for name in (layout.sample_name(p, s) for s in (stored.samples(p) if stored else ())):
             if name in logged:
                 count += bool(logged[name].get("is_correct"))
             elif name in inline:
@@ -912,7 +908,7 @@ def build_record(cfg: Config, result: Result, sample: int, choice: dict, created
     return add_answer_meta(render(conv, cfg.fmt, cfg.reasoning), cfg.fmt, version.gold, meta)
 
 
-def prune_failures(cfg: Config, stored: dict[str, set[str]]) -> None:
+def prune_failures(cfg: Config, stored: dict[str, SampleSet]) -> None:
     """Leave in each source's failures.jsonl only its open failures: the last line per sample
     that is still not stored. A rerun that stores a sample that once failed closes its failure.
     Lines that name no sample this run knows are kept as they are."""
@@ -988,7 +984,7 @@ class Runner:
         endpoints: list[Endpoint],
         totals: Totals,
         stats: dict[str, dict[str, int]],
-        stored: dict[str, set[str]],
+        stored: dict[str, SampleSet],
         verdicts: Verdicts | None,
     ):
         self.cfg, self.model, self.endpoints = cfg, model, endpoints
@@ -1071,9 +1067,7 @@ class Runner:
                 except OSError as exc:
                     self.record_failure(job, sample, f"write failed: {exc}", result)
                     continue
-                self.stored[key].add(name)
-                if self.verdicts is not None:
-                    self.verdicts.add(key, name)
+                self.stored[key].add(name)  # Verdicts counts from the same record
                 st["written"] += 1
                 totals.written += 1
                 totals.truncated += record["meta"]["truncated"]

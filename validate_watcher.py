@@ -7,7 +7,14 @@ Usage:
     python validate_watcher.py --output_dir sft_output --interval 1.0
     python validate_watcher.py --output_dir sft_output --once            # grade what is there, exit
     python validate_watcher.py --output_dir sft_output --once --rescan   # regrade everything
+    python validate_watcher.py --output_dir /mnt/nfs/out --poll          # no file events there
     touch sft_output/.watcher_stop                                       # finish and exit
+
+New files are named by kernel file events (sftkit.filewatch), so a poll costs the new files, not
+the folder: a folder is listed in full at start-up, once the stop file is seen, with --once,
+and every SWEEP_S seconds; where no events come (`--poll`, no inotify, or a folder whose mtime
+moves without an event) a folder is listed whenever its mtime changes. Verdicts are kept in a
+compact index (sftkit.index), about 40 bytes a sample.
 
 Layout: `<watch_dir>/<source>/<type>/<p>_<s>.jsonl` is graded into `<source>/<type>_verdicts.jsonl`
 (append-only, last line per file wins) and, when correct, copied to
@@ -48,7 +55,9 @@ from pathlib import Path
 from pebble import ProcessExpired, ProcessPool
 
 from sftkit import layout
+from sftkit.filewatch import FolderEvents
 from sftkit.flags import add_flags, flag, from_args
+from sftkit.index import VerdictIndex
 from sftkit.jsonl import InputError, append_jsonl, atomic_write_jsonl, atomic_write_text
 from sftkit.layout import Incomplete, read_sample
 from sftkit.report import text_table
@@ -56,6 +65,9 @@ from sftkit.report import text_table
 # A folder whose mtime changed this recently is listed again even if its mtime looks unchanged:
 # mtimes are coarse, and a file created in the same tick as our last listing would be missed.
 RECENT_S = 2.0
+# Kernel events can be lost (a full queue) or never sent (many network file systems): every folder
+# is listed again this often, so a file is found at the latest then whatever its producer.
+SWEEP_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -69,6 +81,12 @@ class Config:
     stop_file: Path = flag(None, "default: <output_dir>/.watcher_stop")
     once: bool = flag(False, "one full scan, grade everything, exit", action="store_true")
     rescan: bool = flag(False, "ignore verdict logs and regrade everything", action="store_true")
+    poll: bool = flag(
+        False,
+        "list changed folders every poll instead of using kernel file events (for a file "
+        "system that sends none, e.g. some network mounts)",
+        action="store_true",
+    )
     workers: int = flag(os.cpu_count() or 1, "grading processes", type=int)
     timeout: float = flag(10.0, "hard time limit per item (seconds)", type=float)
     batch_size: int = flag(32, "max items per worker task", type=int)
@@ -183,26 +201,14 @@ class Pending:
 @dataclass
 class Folder:
     path: Path  # <source>/<type>
-    verdicts: dict[str, dict] = field(default_factory=dict)  # file name -> latest verdict line
+    # Latest verdict per file name, compactly (sftkit.index): with the inode seen for it (a file
+    # replaced under the same name has a new one) and whether its sample file exists (`live`:
+    # what the totals count; a log line for a sample deleted since stays, uncounted).
+    index: VerdictIndex = field(default_factory=VerdictIndex)
     pending: dict[str, Pending] = field(default_factory=dict)
     inflight: set[str] = field(default_factory=set)
-    # Graded names whose sample file exists: what the totals count. A log line for a sample
-    # deleted since is kept in `verdicts` but not counted.
-    live: set[str] = field(default_factory=set)
-    # (mtime_ns, size) of the content being graded (set when read, recorded with its verdict), and
-    # the inode seen for each graded name: a file replaced under the same name has a new inode.
-    read_stamps: dict[str, tuple[int, int]] = field(default_factory=dict)
-    inodes: dict[str, int] = field(default_factory=dict)
-    _copies: set[str] | None = None  # names in <type>_validated/, listed once
-
-    def validated_names(self) -> set[str]:
-        """Names in `_validated/`: an incorrect verdict costs no unlink() unless a copy exists."""
-        if self._copies is None:
-            try:
-                self._copies = {e.name for e in os.scandir(self.validated)}
-            except FileNotFoundError:
-                self._copies = set()
-        return self._copies
+    # (mtime_ns, size, inode) of the content being graded: set when read, recorded with its verdict.
+    read_stamps: dict[str, tuple[int, int, int]] = field(default_factory=dict)
 
     @property
     def source(self) -> str:
@@ -221,14 +227,15 @@ class Folder:
         return layout.validated_dir(self.path)
 
 
-def read_verdicts(path: Path) -> dict[str, dict]:
-    """Latest verdict per file name; a torn or foreign line is skipped with a warning."""
-    latest, bad = layout.read_verdict_log(path)
+def read_verdicts(path: Path) -> VerdictIndex:
+    """Latest verdict per file name, compactly (a million fit in tens of megabytes); a torn or
+    foreign line is skipped with a warning."""
+    index, bad = layout.read_verdict_index(path)
     for lineno in bad:
         print(
             f"[watcher] warning: {path}:{lineno}: unreadable verdict line skipped", file=sys.stderr
         )
-    return latest
+    return index
 
 
 # --- the watcher -----------------------------------------------------------------------------
@@ -243,8 +250,9 @@ class Batch:
 class Watcher:
     """All state of one run: folders seen, files pending and in flight, verdicts, lags.
 
-    Per poll the cost is O(new files): an unchanged folder is not listed again, a listed name
-    already graded or pending costs one dict lookup, and only new names are stat()ed and read.
+    Per poll the cost is O(new files): kernel events (sftkit.filewatch) name the files that
+    changed, so a folder is listed only at start-up, once the stop file is seen, on a periodic
+    sweep, or every poll where events are unavailable (and then only when its mtime changed).
     """
 
     def __init__(self, cfg: Config):
@@ -254,8 +262,11 @@ class Watcher:
         self.dir_subdirs: dict[Path, list[Path]] = {}
         self.futures: dict = {}  # future -> Batch
         self.lags: deque[float] = deque(maxlen=5000)
-        self.counts = {"graded": 0, "correct": 0, "no_box": 0, "errors": 0}
         self.started = time.time()
+        self.events = FolderEvents(enabled=not (cfg.poll or cfg.once))
+        self.changes = None  # events drained this poll
+        self.evented: set[str] = set()  # folders with events this poll
+        self.quiet: dict[Path, int] = {}  # watched folder -> mtime that changed without an event
         self.reconciled = False
         self.abort_signal = 0
         self.last_progress = ""
@@ -267,19 +278,31 @@ class Watcher:
             f = self.folders[path] = Folder(path)
             # Restart safety: what the log says was graded is done, unless --rescan.
             if not self.cfg.rescan:
-                f.verdicts = read_verdicts(f.log)
+                f.index = read_verdicts(f.log)
         return f
 
-    def _count(self, verdict: dict, sign: int) -> None:
-        """Running totals, so a poll never re-reads every verdict: O(new files) per poll."""
-        c = self.counts
-        c["graded"] += sign
-        c["correct"] += sign * bool(verdict.get("is_correct"))
-        c["no_box"] += sign * (verdict.get("reason") == "no_box")
-        c["errors"] += sign * bool(verdict.get("error"))
+    def _must_list(self, path: Path, mtime: int, sweep: bool, now_ns: int) -> bool:
+        """Whether to list a folder this poll (see the class docstring)."""
+        if sweep or not self.events.watching(path):
+            fresh = now_ns - mtime < RECENT_S * 1e9
+            return sweep or fresh or self.dir_mtime.get(path) != mtime
+        if str(path) in self.changes.folders:
+            return True  # it gained a subfolder
+        if mtime == self.dir_mtime.get(path) or str(path) in self.evented:
+            self.dir_mtime[path] = mtime  # its changes were reported
+            self.quiet.pop(path, None)
+            return False
+        if self.quiet.get(path) != mtime:
+            self.quiet[path] = mtime  # changed, no event yet: give it until the next poll
+            return False
+        # A whole poll later still no event: this file system sends none here.
+        print(f"[watcher] no file events from {path}; listing it when it changes", flush=True)
+        self.events.forget(path)
+        return True
 
-    def _walk(self, full: bool) -> None:
-        """Visit watched folders (os.scandir); an unchanged folder is not listed again."""
+    def _walk(self, full: bool, sweep: bool) -> None:
+        """Visit watched folders; list one only when needed (`_must_list`). `full` (start, stop
+        file, --once) also compares every graded file's size and mtime with its verdict."""
         now_ns = time.time_ns()
         stack = [(d, 0) for d in self.cfg.watch_dirs]
         while stack:
@@ -288,71 +311,84 @@ class Watcher:
                 mtime = path.stat().st_mtime_ns
             except OSError:
                 continue  # not created yet
-            fresh = now_ns - mtime < RECENT_S * 1e9
-            if not full and not fresh and self.dir_mtime.get(path) == mtime:
+            # Watch before listing: a file landing in between is in the listing or in the events.
+            new_watch = self.events.available and path not in self.dir_mtime
+            if new_watch:
+                self.events.watch(path)
+            if not (new_watch or self._must_list(path, mtime, sweep or full, now_ns)):
                 subdirs = self.dir_subdirs.get(path, [])
             else:
-                subdirs = []
-                folder = self.folders.get(path)
-                try:
-                    with os.scandir(path) as it:
-                        entries = list(it)
-                except OSError:
+                subdirs = self._list(path, full)
+                if subdirs is None:
                     continue
-                for entry in entries:
-                    name = entry.name
-                    if name.startswith("."):
-                        continue
-                    if entry.is_dir(follow_symlinks=False):
-                        if layout.is_output_dir(name):
-                            continue
-                        subdirs.append(Path(entry.path))
-                    elif layout.SAMPLE_NAME.fullmatch(name):
-                        folder = folder or self.folder(path)
-                        self._consider(folder, entry, full)
                 self.dir_mtime[path] = mtime
                 self.dir_subdirs[path] = subdirs
             if depth < 3:
                 stack.extend((s, depth + 1) for s in subdirs)
 
-    def _consider(self, folder: Folder, entry: os.DirEntry, full: bool) -> None:
-        name = entry.name
+    def _list(self, path: Path, full: bool) -> list[Path] | None:
+        """List a folder: consider its sample files, return its subfolders (None if it cannot
+        be listed). Entries are handled as they come: a million never sit in memory at once."""
+        subdirs = []
+        folder = self.folders.get(path)
+        try:
+            with os.scandir(path) as it:
+                for entry in it:
+                    name = entry.name
+                    if name.startswith("."):
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        if not layout.is_output_dir(name):
+                            subdirs.append(Path(entry.path))
+                    elif layout.SAMPLE_NAME.fullmatch(name):
+                        folder = folder or self.folder(path)
+                        self._consider(folder, name, entry, full)
+        except OSError:
+            return None
+        return subdirs
+
+    def _on_events(self) -> None:
+        """Consider each sample file that events named in a folder being watched."""
+        for dirname, names in self.changes.files.items():
+            path = Path(dirname)
+            if path not in self.dir_mtime:
+                continue  # not a folder of ours (yet): its first listing finds its files
+            folder = self.folders.get(path)
+            for name in names:
+                if layout.SAMPLE_NAME.fullmatch(name):
+                    folder = folder or self.folder(path)
+                    self._consider(folder, name, None, False)
+
+    def _consider(self, folder: Folder, name: str, entry: os.DirEntry | None, full: bool) -> None:
+        """A sample file seen in a listing (`entry`) or named by an event: pending unless its
+        verdict still holds."""
         if name in folder.inflight or name in folder.pending:
             return
-        verdict = folder.verdicts.get(name)
-        st = None
-        if verdict is not None:
-            # A verdict holds while the file is what it graded. A full listing (start, stop file,
-            # --once) compares size and mtime, which also catches a rewrite in place; between, a
-            # changed inode (free from scandir) catches a file replaced under the same name.
-            known = folder.inodes.get(name)
-            if full or known is None or known != entry.inode():
-                try:
-                    st = entry.stat()
-                except OSError:
-                    return
-                folder.inodes[name] = st.st_ino
-                if known not in (None, st.st_ino) or layout.verdict_is_stale(verdict, st):
-                    if name in folder.live:  # the old verdict no longer counts; regraded below
-                        folder.live.discard(name)
-                        self._count(verdict, -1)
-                    verdict = None
-            if verdict is not None:
-                if name not in folder.live:  # graded by an earlier run: count it once
-                    folder.live.add(name)
-                    self._count(verdict, +1)
-                return
-        if st is None:
-            try:
-                st = entry.stat()
-            except OSError:
-                return
+        # A verdict holds while the file is what it graded. A full listing (start, stop file,
+        # --once) compares size and mtime, which also catches a rewrite in place; between, a
+        # changed inode (free from scandir) catches a file replaced under the same name, and an
+        # event (the file was written or renamed onto) always looks.
+        index = folder.index
+        held = None if full or entry is None else index.confirm_inode(name, entry.inode())
+        if held:
+            return
+        try:
+            st = entry.stat() if entry is not None else os.stat(folder.path / name)
+        except OSError:
+            return  # gone
+        if index.confirm(name, st):
+            return  # graded by an earlier run (now counted), or this one
         appeared = max(st.st_mtime, self.started)
         folder.pending[name] = Pending((-1, -1), appeared)
 
-    def scan(self, full: bool, final: bool) -> list[Batch]:
+    def scan(self, full: bool, final: bool, sweep: bool = False) -> list[Batch]:
         """Find new files, read the pending ones, and return batches ready to grade."""
-        self._walk(full)
+        self.changes = self.events.drain()
+        evented = set(self.changes.files) | self.changes.folders
+        self.evented = evented | self.evented  # this poll's and the last one's
+        self._walk(full, sweep or self.changes.overflowed)
+        self._on_events()
+        self.evented = evented
         batches: list[Batch] = []
         for folder in self.folders.values():
             ready: list[tuple[str, dict, float]] = []
@@ -369,8 +405,7 @@ class Watcher:
                 pend.key = key
                 # Stamped before the read: if the file changes in between, the stamp is the older
                 # one and the next look grades it again; a verdict never sticks to newer content.
-                folder.read_stamps[name] = key
-                folder.inodes[name] = st.st_ino
+                folder.read_stamps[name] = (*key, st.st_ino)
                 last_try = pend.tries >= self.cfg.max_tries
                 try:
                     record = read_sample(path, lenient=last_try)
@@ -453,8 +488,8 @@ class Watcher:
         That order means a crash in between leaves no verdict, so a restart simply regrades.
         """
         now = time.time()
-        lines = []
-        copies = folder.validated_names()
+        lines, inodes = [], []
+        index = folder.index
         for name, record, verdict, appeared in graded:
             p, s = layout.parse_sample_name(name)
             line = {
@@ -469,27 +504,23 @@ class Watcher:
             }
             stamp = folder.read_stamps.pop(name, None)
             if stamp is not None:
-                line["mtime_ns"], line["size"] = stamp
+                line["mtime_ns"], line["size"] = stamp[:2]
             if verdict.get("error"):
                 line["error"] = verdict["error"]
             if line["is_correct"] and record is not None:
                 atomic_write_jsonl(
                     folder.validated / name, [layout.validated_record(record, verdict)]
                 )
-                copies.add(name)
-            elif name in copies:
-                (folder.validated / name).unlink(missing_ok=True)
-                copies.discard(name)
+            else:
+                old = index.get(name)
+                if old is None or old.correct:  # a copy may exist: an earlier correct verdict
+                    (folder.validated / name).unlink(missing_ok=True)
             lines.append(line)
+            inodes.append(stamp[2] if stamp else 0)
             self.lags.append(max(0.0, now - appeared))
         append_jsonl(folder.log, *lines)
-        for line in lines:
-            name = line["file"]
-            if name in folder.live:
-                self._count(folder.verdicts[name], -1)  # regraded: the last verdict wins
-            folder.live.add(name)
-            folder.verdicts[name] = line
-            self._count(line, +1)
+        for line, inode in zip(lines, inodes, strict=True):
+            index.record(line["file"], line, live=True, inode=inode)  # the last verdict wins
 
     def reconcile(self) -> int:
         """After a rescan: `_validated/` holds exactly the files whose latest verdict is correct."""
@@ -498,10 +529,9 @@ class Watcher:
             found, odd = layout.list_sample_files(folder.validated)
             names = [name for _, _, name in found] + odd
             for name in names:
-                v = folder.verdicts.get(name)
-                if not (v and v.get("is_correct")):
+                v = folder.index.get(name)
+                if not (v and v.correct):
                     (folder.validated / name).unlink(missing_ok=True)
-                    folder.validated_names().discard(name)
                     removed += 1
         if removed:
             print(f"[watcher] rescan: removed {removed} stale validated copies")
@@ -512,11 +542,10 @@ class Watcher:
         grader crash), sorted."""
         found = []
         for f in self.folders.values():
-            for name in f.live:
-                error = f.verdicts[name].get("error")
-                if error:  # a read error names its file already ("<path>:1: invalid JSON")
-                    path = str(f.path / name)
-                    found.append(error if error.startswith(path) else f"{path}: {error}")
+            for name, error in f.index.live_errors():
+                # A read error names its file already ("<path>:1: invalid JSON").
+                path = str(f.path / name)
+                found.append(error if error.startswith(path) else f"{path}: {error}")
         return sorted(found)
 
     def busy(self) -> bool:
@@ -525,7 +554,7 @@ class Watcher:
     # --- visibility ---------------------------------------------------------------------------
 
     def totals(self) -> dict:
-        c = self.counts
+        c = {k: sum(f.index.counts[k] for f in self.folders.values()) for k in COUNTS}
         pending = sum(len(f.pending) + len(f.inflight) for f in self.folders.values())
         return {
             "graded": c["graded"],
@@ -565,11 +594,7 @@ class Watcher:
         rows = []
         tot = [0, 0, 0, 0, 0]
         for f in sorted(self.folders.values(), key=lambda f: (f.source, f.type)):
-            vs = [f.verdicts[name] for name in f.live]
-            n = len(vs)
-            c = sum(bool(v.get("is_correct")) for v in vs)
-            nb = sum(v.get("reason") == "no_box" for v in vs)
-            er = sum(bool(v.get("error")) for v in vs)
+            n, c, nb, er = (f.index.counts[k] for k in COUNTS)
             for i, x in enumerate((n, c, n - c, nb, er)):
                 tot[i] += x
             rows.append(
@@ -578,6 +603,9 @@ class Watcher:
         n, c = tot[0], tot[1]
         total = ("TOTAL", "", *tot, f"{100 * c / n:.1f}%" if n else "-")
         return "\n".join(text_table(head, rows, total, sep="  "))
+
+
+COUNTS = ("graded", "correct", "no_box", "errors")
 
 
 def percentile(values, q: float) -> float:
@@ -633,8 +661,13 @@ def run(cfg: Config) -> int:
         mode = f"the stop file {cfg.stop_file} already exists: one full scan, then exit"
     dirs = ", ".join(str(d) for d in cfg.watch_dirs)
     print(f"[watcher] watching {dirs} ({mode}; {cfg.workers} workers, timeout {cfg.timeout:g}s)")
+    if not cfg.once:
+        events = watcher.events
+        how = "kernel file events" if events.available else f"no file events ({events.why_not})"
+        print(f"[watcher] {how}; every folder is listed again every {SWEEP_S:g}s", flush=True)
     final = False
     first = True
+    last_sweep = time.monotonic()
     # Live: warm up now, before the first samples land. Once: only if there is work.
     pool = None if cfg.once else start_pool(cfg)
     try:
@@ -645,7 +678,9 @@ def run(cfg: Config) -> int:
             final = final or cfg.once or cfg.stop_file.exists()
             # Full listing at start and once the stop file is seen; between, unchanged folders
             # are skipped (pending files are re-read whatever their folder's mtime says).
-            for batch in watcher.scan(full=first or final != was_final, final=final):
+            sweep = poll_started - last_sweep >= SWEEP_S
+            last_sweep = poll_started if sweep else last_sweep
+            for batch in watcher.scan(full=first or final != was_final, final=final, sweep=sweep):
                 pool = pool or start_pool(cfg)
                 watcher.submit(pool, batch)
             first = False
@@ -665,6 +700,7 @@ def run(cfg: Config) -> int:
                 if not final and cfg.stop_file.exists():
                     break  # finish now rather than after a long interval
     finally:
+        watcher.events.close()
         if pool is not None:
             if watcher.abort_signal:
                 pool.stop()

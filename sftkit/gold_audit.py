@@ -94,13 +94,18 @@ def _normal(answer: str) -> str:
         return answer
 
 
+def _needed(graded: int, min_samples: int, share: float) -> int:
+    """Samples that must agree on one rejected answer: _needed(16, 4, 0.75) -> 12."""
+    return max(min_samples, math.ceil(share * graded - 1e-9), 1)
+
+
 def audit_version(
     verdicts: list[dict], min_samples: int = MIN_SAMPLES, share: float = SHARE
 ) -> tuple[str, int] | None:
     """(majority answer, count) when one problem version's graded samples agree on an answer the
     grader rejected; None otherwise. `verdicts` are its latest verdict lines."""
     graded = len(verdicts)
-    need = max(min_samples, math.ceil(share * graded - 1e-9), 1)
+    need = _needed(graded, min_samples, share)
     correct = sum(v.get("is_correct") is True for v in verdicts)
     if graded - correct < need:
         return None  # too few rejected samples to hold such a majority: no grader call at all
@@ -122,13 +127,38 @@ def audit_type(
 ) -> list[dict]:
     """Suspicious golds of one source x type, from `<type>_verdicts.jsonl` and the stored sample
     names (a verdict for a file that no longer exists does not count, as in the report)."""
-    verdicts, _ = layout.read_verdict_log(layout.verdict_log(src_dir / type_))
-    if not verdicts:
+    log = layout.verdict_log(src_dir / type_)
+    index, _ = layout.read_verdict_index(log)
+    if not len(index):
         return []
+    # Pass 1, compact: per problem, graded and correct among the stored files. Only a problem
+    # with enough rejected samples to hold a majority can be flagged; pass 2 reads the answers
+    # of those alone, so memory follows the candidates, not the log.
     files, _ = layout.list_sample_files(src_dir / type_)
+    tally: dict[int, list[int]] = {}
+    for p, _, name in files:
+        entry = index.get(name)
+        if entry is not None:
+            t = tally.setdefault(p, [0, 0])
+            t[0] += 1
+            t[1] += entry.correct
+    candidates = {
+        p
+        for p, (graded, correct) in tally.items()
+        if graded - correct >= _needed(graded, min_samples, share)
+    }
+    if not candidates:
+        return []
+    latest: dict[str, dict] = {}
+    for _, line in layout.verdict_lines(log):
+        if line is not None:
+            name = line["file"].rsplit("/", 1)[-1]
+            named = layout.parse_sample_name(name)
+            if named and named[0] in candidates:
+                latest[name] = line
     by_problem: dict[int, list[tuple[str, dict]]] = {}
     for p, _, name in files:
-        verdict = verdicts.get(name)
+        verdict = latest.get(name) if p in candidates else None
         if verdict is not None:
             by_problem.setdefault(p, []).append((name, verdict))
     flagged = []

@@ -18,10 +18,13 @@ Usage:
 
 from __future__ import annotations
 
+import json
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
+from sftkit.index import VerdictIndex
 from sftkit.jsonl import InputError, parse_lines
 from sftkit.problems import TYPES
 
@@ -272,6 +275,44 @@ class VerdictLog:
         self._lines += len(lines)
         self._pos += end
         return self.latest
+
+
+def verdict_lines(path: str | os.PathLike) -> Iterator[tuple[int, dict | None]]:
+    """(line number, verdict line) of a verdict log in file order, streaming: (line number, None)
+    for a line that is not a JSON object naming a file. A missing log is empty."""
+    try:
+        # newline="\n": split at "\n" only, as VerdictLog does (a raw U+2028 is no line break).
+        fh = open(path, encoding="utf-8", errors="replace", newline="\n")
+    except FileNotFoundError:
+        return
+    loads = json.loads  # not parse_lines(): this runs a million times at a watcher's start
+    with fh:
+        for lineno, text in enumerate(fh, 1):
+            try:
+                obj = loads(text)
+            except ValueError:
+                if text.strip():
+                    yield lineno, None
+                continue
+            ok = type(obj) is dict and isinstance(obj.get("file"), str)
+            yield lineno, obj if ok else None
+
+
+def read_verdict_index(path: str | os.PathLike) -> tuple[VerdictIndex, list[int]]:
+    """The latest verdict per sample file of a verdict log in a compact VerdictIndex (about 40
+    bytes a sample; none marked live yet), and the numbers of its unreadable lines. For logs too
+    big to hold as dicts: the watcher's start-up, the report, the gold audit."""
+    index, bad = VerdictIndex(), []
+
+    def readable():
+        for lineno, line in verdict_lines(path):
+            if line is None:
+                bad.append(lineno)
+            else:
+                yield line
+
+    index.load(readable())
+    return index, bad
 
 
 def read_verdict_log(path: str | os.PathLike) -> tuple[dict[str, dict], list[int]]:

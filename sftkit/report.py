@@ -20,6 +20,7 @@ from itertools import zip_longest
 from pathlib import Path
 
 from sftkit import layout
+from sftkit.index import SampleSet
 from sftkit.jsonl import InputError, atomic_write_text, read_log
 from sftkit.merge import (
     GENERATION_COUNTERS,
@@ -97,33 +98,33 @@ def _type_report(src_dir: Path, source: str, type_: str, failed: set, vague: int
     folder = str(src_dir / type_)
     files, odd = layout.list_sample_files(src_dir / type_)
     log = layout.verdict_log(src_dir / type_)
-    verdicts, bad_lines = layout.read_verdict_log(log)
+    verdicts, bad_lines = layout.read_verdict_index(log)  # compact: a million lines fit
     warnings = [f"{src_dir / type_ / n}: not a <problem>_<sample>.jsonl name" for n in odd]
     if bad_lines:
         warnings.append(f"{log}: {len(bad_lines)} unreadable lines")
     row = dict.fromkeys(_COUNTS, 0)
     per_problem: dict[int, list[int]] = {}  # problem -> [samples, graded, correct]
     problem_ids: dict[int, str] = {}
-    stored = set()
-    for p, s, name in files:
+    stored = SampleSet()
+    for p, _, name in files:
         path = os.path.join(folder, name)
         if planned is not None and p >= planned:
             row["stray"] += 1
             warnings.append(stray_warning(path, p, planned))
             continue
-        stored.add((p, s))
+        stored.add(name)
         counts = per_problem.setdefault(p, [0, 0, 0])
         counts[0] += 1
         verdict = verdicts.get(name)
         if verdict is not None:
             try:
-                if layout.verdict_is_stale(verdict, os.stat(path)):
+                if verdicts.is_stale(name, os.stat(path)):
                     verdict = None
             except OSError:
                 pass  # gone since listed: reading it below says so
         if verdict is not None:
             counts[1] += 1
-            counts[2] += verdict.get("is_correct") is True
+            counts[2] += verdict.correct
         try:
             meta = layout.read_sample(path).get("meta") or {}
         except (OSError, UnicodeDecodeError, ValueError) as exc:
@@ -164,7 +165,7 @@ def _type_report(src_dir: Path, source: str, type_: str, failed: set, vague: int
     row["problems"] = len(per_problem)
     row["ungraded"] = row["samples"] - row["graded"]
     # A sample that failed once but was stored by a later run is not a failure any more.
-    row["failures"] = len(failed - stored) + vague
+    row["failures"] = sum(layout.sample_name(p, s) not in stored for p, s in failed) + vague
     return {"source": source, "type": type_, **row, "generation": gen}, zero, warnings
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 import generate_sft_data as gen
+from sftkit.index import SampleSet
 from sftkit.jsonl import InputError, append_jsonl
 from sftkit.problems import MULTIPLE, SUBJECTIVE, build_prompt, build_versions, load_problems
 from sftkit.problems import load_sentences as _load_sentences
@@ -718,7 +719,7 @@ def test_verdict_log_read_incrementally(tmp_path, monkeypatch):
 
     monkeypatch.setattr(gen.Verdicts, "REFRESH_SECONDS", 0.0)
     version = build_versions(load_problems(MATH)[0])[1]
-    stored_names = {"sample_math/multiples": {"0_0.jsonl", "0_1.jsonl", "0_2.jsonl"}}
+    stored_names = {"sample_math/multiples": SampleSet(["0_0.jsonl", "0_1.jsonl", "0_2.jsonl"])}
     book = gen.Verdicts(str(tmp_path), stored_names)
     log_path = tmp_path / "sample_math" / "multiples_verdicts.jsonl"
     assert book.correct(version) == 0  # no log yet

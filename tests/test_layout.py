@@ -46,6 +46,23 @@ def test_read_verdict_log_keys_by_base_name_and_counts_bad_lines(tmp_path):
     assert read_verdict_log(tmp_path / "missing.jsonl") == ({}, [])
 
 
+def test_read_verdict_index_agrees_with_the_dict_reader(tmp_path):
+    # The compact reader (watcher start-up, report, gold audit) keys, orders and counts bad lines
+    # as read_verdict_log does; a raw U+2028 inside a JSON string is no line break.
+    path = tmp_path / "subjectives_verdicts.jsonl"
+    append_jsonl(path, {"file": "0_0.jsonl", "is_correct": False, "reason": "mismatch"})
+    append_jsonl(path, {"file": "0_1.jsonl", "is_correct": True, "extracted_answer": "a\u2028b"})
+    append_jsonl(path, {"file": "0_0.jsonl", "is_correct": True})
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write('\n[1]\n{"no_file": 1}\n{"file": "src/subjectives/0_3.jsonl"}\n{"file": "0_2.js')
+    index, bad = layout.read_verdict_index(path)
+    latest, bad_dict = read_verdict_log(path)
+    assert bad == bad_dict == [5, 6, 8]
+    assert sorted(name for name, _ in index.items()) == sorted(latest)
+    assert index.get("0_0.jsonl").correct and index.get("0_1.jsonl").correct  # last line wins
+    assert layout.read_verdict_index(tmp_path / "missing.jsonl")[1] == []
+
+
 def test_verdict_log_reads_only_what_was_appended(tmp_path):
     path = tmp_path / "multiples_verdicts.jsonl"
     log = VerdictLog(path)

@@ -365,3 +365,35 @@ def test_a_source_left_without_validated_samples_loses_its_stale_file(tmp_path, 
         "dataset_info.json",
         "sft_math_all_alpaca.jsonl",
     ]
+
+
+def test_worker_processes_write_exactly_what_inline_rendering_writes(
+    tmp_path, sample_writer, monkeypatch
+):
+    # Big folders are rendered in worker processes, chunk by chunk; the merged files, the order,
+    # the dedup, the skipped files and a verdict read from the log must not change.
+    import sftkit.merge as merge
+
+    for p in range(7):
+        for s in range(3):
+            sample_writer(
+                tmp_path, "src", SUBJ, p, s, prompt=f"q{p}", content=f"{s % 2} \\boxed{{3}}"
+            )
+    folder = tmp_path / "src" / f"{SUBJ}_validated"
+    (folder / "9_0.jsonl").write_text("{bad\n")
+    legacy = json.loads((folder / "2_0.jsonl").read_text())
+    del legacy["meta"]["verdict"]  # an older copy: its verdict comes from the log
+    (folder / "2_0.jsonl").write_text(json.dumps(legacy) + "\n")
+    inline = merge_outputs(tmp_path, "messages")
+    first = (tmp_path / "merged" / "sft_math_all_messages.jsonl").read_bytes()
+    monkeypatch.setattr(merge, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(merge, "CHUNK", 2)
+    pooled = merge_outputs(tmp_path, "messages")
+    assert (tmp_path / "merged" / "sft_math_all_messages.jsonl").read_bytes() == first
+    assert (pooled.written, pooled.duplicates, pooled.bad_files) == (
+        inline.written,
+        inline.duplicates,
+        inline.bad_files,
+    )
+    assert inline.duplicates > 0 and len(inline.bad_files) == 1
+    assert merged(tmp_path, "sft_math_all_messages.jsonl")[2]["meta"]["verdict"] == "match_exact"
