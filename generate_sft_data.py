@@ -355,9 +355,8 @@ def sample_paths(output_dir: str) -> Iterator[str]:
     """Every stored sample file of the folder: <source>/<type>/<p>_<s>.jsonl."""
     out = Path(output_dir)
     for source in layout.list_sources(out):
-        with os.scandir(out / source) as it:
-            types = [e.path for e in it if e.is_dir() and not layout.validated_type(e.name)]
-        for folder in sorted(types):
+        for type_ in layout.source_types(out / source, samples=True):
+            folder = out / source / type_
             for _, _, name in layout.list_sample_files(folder)[0]:
                 yield os.path.join(folder, name)
 

@@ -190,7 +190,6 @@ def audit_output(
     out = Path(output_dir)
     flagged = []
     for source in layout.list_sources(out):
-        found = (layout.verdict_log_type(e.name) for e in os.scandir(out / source) if e.is_file())
-        for type_ in sorted((t for t in found if t), key=layout.type_order):
+        for type_ in layout.source_types(out / source, verdicts=True):
             flagged.extend(audit_type(out / source, source, type_, min_samples, share))
     return flagged

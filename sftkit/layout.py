@@ -169,6 +169,32 @@ def list_sources(out: str | os.PathLike) -> list[str]:
     )
 
 
+def source_types(
+    src_dir: str | os.PathLike, *, samples=False, validated=False, verdicts=False
+) -> list[str]:
+    """The types a source folder holds, in type_order: as sample folders (`multiples/`), as
+    validated folders (`multiples_validated/`) and/or as verdict logs (`multiples_verdicts.jsonl`).
+
+    source_types("out/2022_math", validated=True) -> ["subjectives", "multiples"]
+    """
+    found = set()
+    if not os.path.isdir(src_dir):
+        return []
+    with os.scandir(src_dir) as it:
+        for e in it:
+            if e.name.startswith("."):
+                continue  # temp and hidden entries are never output
+            if e.is_dir():
+                copies = validated_type(e.name)
+                if copies and validated:
+                    found.add(copies)
+                elif not copies and samples:
+                    found.add(e.name)
+            elif verdicts and verdict_log_type(e.name):
+                found.add(verdict_log_type(e.name))
+    return sorted(found, key=type_order)
+
+
 def type_order(name: str) -> tuple[int, str]:
     """Sort key: known types in pipeline order (subjectives, multiples), any other after them."""
     return (TYPES.index(name) if name in TYPES else len(TYPES), name)

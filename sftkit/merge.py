@@ -298,8 +298,7 @@ def _merge(out: Path, fmt: str, reasoning_mode: str, system, all_path, by_key, p
     with atomic_open(all_path) as all_fh:
         for source in layout.list_sources(out):
             src_dir = out / source
-            found = (layout.validated_type(e.name) for e in os.scandir(src_dir) if e.is_dir())
-            types = sorted((t for t in found if t), key=layout.type_order)
+            types = layout.source_types(src_dir, validated=True)
             source_path = layout.merged_file(out, source, fmt)
             if not types:
                 source_path.unlink(missing_ok=True)  # a stale file from an earlier merge

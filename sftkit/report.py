@@ -209,13 +209,7 @@ def build_report(
             | set(vague)
             | {k.split("/", 1)[1] for k in by_key if k.startswith(f"{source}/")}
         )
-        for e in os.scandir(src_dir):
-            if e.name.startswith("."):
-                continue
-            if e.is_dir() and not layout.validated_type(e.name):
-                types.add(e.name)
-            elif e.is_file() and layout.verdict_log_type(e.name):
-                types.add(layout.verdict_log_type(e.name))
+        types.update(layout.source_types(src_dir, samples=True, verdicts=True))
         for type_ in sorted(types, key=layout.type_order):
             gen = by_key.get(f"{source}/{type_}")
             row, row_zero, row_warn = _type_report(

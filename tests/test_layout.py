@@ -116,3 +116,19 @@ def test_verdict_is_stale(tmp_path, stamp, expected):
     path.write_text("{}\n")
     os.utime(path, ns=(5_000_000_000, 5_000_000_000))
     assert verdict_is_stale({"file": "0_0.jsonl", **stamp}, path.stat()) is expected
+
+
+def test_source_types_by_kind_in_pipeline_order(tmp_path):
+    src = tmp_path / "src_math"
+    for d in ("multiples", "subjectives", "subjectives_validated", ".tmp_dir", "zeta"):
+        (src / d).mkdir(parents=True)
+    (src / "multiples_verdicts.jsonl").write_text("")
+    (src / "extra_verdicts.jsonl").write_text("")
+    (src / "failures.jsonl").write_text("")
+    assert layout.source_types(src, samples=True) == ["subjectives", "multiples", "zeta"]
+    assert layout.source_types(src, validated=True) == ["subjectives"]
+    assert layout.source_types(src, verdicts=True) == ["multiples", "extra"]
+    assert layout.source_types(src, samples=True, verdicts=True) == [
+        "subjectives", "multiples", "extra", "zeta"
+    ]  # fmt: skip
+    assert layout.source_types(tmp_path / "missing", samples=True) == []
