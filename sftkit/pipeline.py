@@ -141,21 +141,22 @@ def _given(flag: str, args: tuple[str, ...]) -> bool:
     return any(a == flag or a.startswith(flag + "=") for a in args)
 
 
-def _argparse_error(parse, args: list[str]) -> str | None:
-    """The one-line message argparse would print with its usage, or None if args parse.
+def _parse(parse, args: list[str]):
+    """parse(args), or SettingsError with the one line argparse would print beside its usage.
 
-    _argparse_error(gen.parse_args, ["--n", "x"]) -> "argument --n: invalid int value: 'x'"
+    _parse(gen.parse_args, ["--n", "x"]) raises SettingsError("argument --n: invalid int value: 'x'")
     """
     buf = io.StringIO()
     try:
         with contextlib.redirect_stderr(buf):
-            parse(args)
+            return parse(args)
     except SystemExit as exc:
         if exc.code in (0, None):
             raise  # -h among the generator's arguments: its help was printed
         lines = [ln for ln in buf.getvalue().splitlines() if ": error: " in ln]
-        return lines[-1].split(": error: ", 1)[1] if lines else buf.getvalue().strip()
-    return None
+        raise SettingsError(
+            lines[-1].split(": error: ", 1)[1] if lines else buf.getvalue().strip()
+        ) from None
 
 
 def plan(s: Settings, mode: str, load_data: bool = True) -> Plan:
@@ -212,12 +213,10 @@ def plan(s: Settings, mode: str, load_data: bool = True) -> Plan:
 
     # Every setting is checked whatever the mode: a bad one is a mistake even where unused.
     gen_check = [*gen_args, *(["--base_url", PLACEHOLDER_URL] * s.demo)]
-    for parse, args in ((gen.parse_args, gen_check), (watcher.parse_args, watch_args),
-                        (gen.parse_args, merge_args)):  # fmt: skip
-        problem = _argparse_error(parse, args)
-        if problem:
-            raise SettingsError(problem)
-    cfg = gen.config_from_args(gen.parse_args(gen_check))
+    gen_parsed = _parse(gen.parse_args, gen_check)
+    _parse(watcher.parse_args, watch_args)
+    _parse(gen.parse_args, merge_args)
+    cfg = gen.config_from_args(gen_parsed)
     if load_data and "generator" in STEPS[mode]:
         _, sentences = gen.load_inputs(cfg)  # a malformed data line: file:line now
         if cfg.model:  # without --model the generator checks once the server named the model
