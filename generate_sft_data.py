@@ -27,7 +27,7 @@ version whose prompts are identical go out as one request with `n` (see --same_p
 Exit codes: 0 all samples stored; 1 some samples failed after retries (see
 `<output>/<source>/failures.jsonl`) or the merge failed; 2 bad input, bad flags, preflight
 failure (endpoint unreachable, unknown model) or an output folder holding another run's samples
-(see sftkit/signature.py; --allow_mixed); 130 interrupted.
+(see sftkit/generation/signature.py; --allow_mixed); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -47,18 +47,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from sftkit import layout, merge, report
-from sftkit.flags import add_flags, flag, from_args
-from sftkit.formats import (
-    FORMATS,
-    REASONING_MODES,
-    Conversation,
-    add_answer_meta,
-    render,
-    split_reasoning,
-)
-from sftkit.index import SampleSet
-from sftkit.jsonl import (
+from sftkit.common.flags import add_flags, flag, from_args
+from sftkit.common.jsonl import (
     InputError,
     append_jsonl,
     atomic_write_jsonl,
@@ -66,16 +56,8 @@ from sftkit.jsonl import (
     dumps,
     read_log,
 )
-from sftkit.oslimits import raise_open_files
-from sftkit.problems import (
-    Version,
-    build_prompt,
-    build_versions,
-    load_problems,
-    load_sentences,
-    stable_hash,
-)
-from sftkit.signature import (
+from sftkit.common.oslimits import raise_open_files
+from sftkit.generation.signature import (
     SAMPLING,
     describe,
     differences,
@@ -83,6 +65,24 @@ from sftkit.signature import (
     read_signatures,
     write_signatures,
 )
+from sftkit.inputs.problems import (
+    Version,
+    build_prompt,
+    build_versions,
+    load_problems,
+    load_sentences,
+    stable_hash,
+)
+from sftkit.output import layout, merge, report
+from sftkit.output.formats import (
+    FORMATS,
+    REASONING_MODES,
+    Conversation,
+    add_answer_meta,
+    render,
+    split_reasoning,
+)
+from sftkit.watching.index import SampleSet
 
 log = logging.getLogger("generate")
 
@@ -109,7 +109,7 @@ class PreflightError(RuntimeError):
 
 @dataclass(frozen=True)
 class Config:
-    """The generator's settings: each field is its flag (sftkit.flags), in `-h` order; given as
+    """The generator's settings: each field is its flag (sftkit.common.flags), in `-h` order; given as
     typed on the command line, checked and completed in __post_init__."""
 
     data_dir: str = flag("data", "folder of *_math.jsonl problem files (%(default)s)")
@@ -346,7 +346,7 @@ def ensure_open_files(cfg: Config) -> None:
 
 
 def run_signature(cfg: Config, model: str, sentences: list[str]) -> dict:
-    """What makes one sample what it is (sftkit.signature): model, prompt, sampling settings."""
+    """What makes one sample what it is (sftkit.generation.signature): model, prompt, sampling settings."""
     sampling = {name: getattr(cfg, name) for name in SAMPLING}
     return make_signature(model, sentences, cfg.same_prompt, **sampling)
 
@@ -537,7 +537,7 @@ def plan_jobs(
 class Verdicts:
     """Correct-sample counts per (source, type, problem) for --k_correct / --retry_zero.
 
-    The watcher's verdict log (sftkit.layout.VerdictLog: last line per file wins) decides; a
+    The watcher's verdict log (sftkit.output.layout.VerdictLog: last line per file wins) decides; a
     stored sample it has not graded yet is graded here with validate_sft_data.validate_item.
     Log reads are incremental and throttled, so asking before every request stays cheap.
     """

@@ -2,8 +2,8 @@ r"""Grade SFT samples: extract the final \boxed{} answer and check it against th
 
 Pipeline order: extract_boxed_answer -> normalize_latex -> normalize_answer -> check_answer
 -> grade -> validate_item. The decision is layered so typical answers never reach SymPy:
-normalised string match -> exact rational/surd arithmetic (sftkit.grading_numeric) -> SymPy
-behind size caps and a hard time limit (sftkit.grading_symbolic). When in doubt, reject.
+normalised string match -> exact rational/surd arithmetic (sftkit.grading.numeric) -> SymPy
+behind size caps and a hard time limit (sftkit.grading.symbolic). When in doubt, reject.
 
 Reasons: no_box, empty_box, match_exact, match_numeric, match_symbolic, match_choice, mismatch,
 timeout, unparseable.
@@ -29,18 +29,18 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from sftkit.formats import final_text, split_reasoning
-from sftkit.grading_numeric import (
+from sftkit.common.jsonl import atomic_write_jsonl, parse_lines
+from sftkit.grading.latex_scan import MAX_NESTING, bracket_nesting, closing_brace
+from sftkit.grading.numeric import (
     decimal_digits,
     decimal_matches,
     matrix_value,
     parse_exact,
     terminates,
 )
-from sftkit.grading_symbolic import run_symbolic
-from sftkit.grading_symbolic import warm_up as warm_up  # public here: workers warm the grader
-from sftkit.jsonl import atomic_write_jsonl, parse_lines
-from sftkit.latex_scan import MAX_NESTING, bracket_nesting, closing_brace
+from sftkit.grading.symbolic import run_symbolic
+from sftkit.grading.symbolic import warm_up as warm_up  # public here: workers warm the grader
+from sftkit.output.formats import final_text, split_reasoning
 
 REASONS = (
     "no_box",
@@ -1084,12 +1084,12 @@ def validate_items(items) -> list[dict]:
 
 
 # Here, not at the top: the grading library above needs nothing from the CLI's helpers.
-from sftkit.flags import add_flags, flag, from_args  # noqa: E402
+from sftkit.common.flags import add_flags, flag, from_args  # noqa: E402
 
 
 @dataclass(frozen=True)
 class Config:
-    """The CLI's settings: each field is its flag or argument (sftkit.flags)."""
+    """The CLI's settings: each field is its flag or argument (sftkit.common.flags)."""
 
     inputs: tuple[Path, ...] = flag(
         (), "jsonl files or folders", name="inputs", nargs="+", type=Path
@@ -1128,7 +1128,7 @@ def collect_files(inputs) -> list[tuple[Path, Path]]:
     output folders are skipped. A file named on the command line is always graded.
     ["out/"] -> [(out/a/multiples/0_0.jsonl, out/a/multiples/0_0.jsonl)]"""
     # Here, not at the top: the grading library above needs nothing from the output layout.
-    from sftkit import layout
+    from sftkit.output import layout
 
     found = []
     for root in inputs:
@@ -1147,7 +1147,7 @@ def collect_files(inputs) -> list[tuple[Path, Path]]:
 
 
 def grade_file(path: Path, rel: Path, config: Config, audit: list, errors: list) -> FileStats:
-    from sftkit.layout import validated_record
+    from sftkit.output.layout import validated_record
 
     stats = FileStats(str(path))
     good, bad = [], []
@@ -1186,8 +1186,8 @@ def by_folder(rows: list[FileStats]) -> list[FileStats]:
 
 
 def format_table(rows: list[FileStats]) -> str:
-    """One line per folder and a total, as sftkit.report.text_table draws every table."""
-    from sftkit.report import text_table  # here: the grading library needs no report
+    """One line per folder and a total, as sftkit.output.report.text_table draws every table."""
+    from sftkit.output.report import text_table  # here: the grading library needs no report
 
     total = FileStats("TOTAL")
     for row in rows:

@@ -10,11 +10,11 @@ Usage:
     python validate_watcher.py --output_dir /mnt/nfs/out --poll          # no file events there
     touch sft_output/.watcher_stop                                       # finish and exit
 
-New files are named by kernel file events (sftkit.filewatch), so a poll costs the new files, not
+New files are named by kernel file events (sftkit.watching.filewatch), so a poll costs the new files, not
 the folder: a folder is listed in full at start-up, once the stop file is seen, with --once,
 and every SWEEP_S seconds; where no events come (`--poll`, no inotify, or a folder whose mtime
 moves without an event) a folder is listed whenever its mtime changes. Verdicts are kept in a
-compact index (sftkit.index), about 40 bytes a sample.
+compact index (sftkit.watching.index), about 40 bytes a sample.
 
 Layout: `<watch_dir>/<source>/<type>/<p>_<s>.jsonl` is graded into `<source>/<type>_verdicts.jsonl`
 (append-only, last line per file wins) and, when correct, copied to
@@ -54,13 +54,13 @@ from pathlib import Path
 
 from pebble import ProcessExpired, ProcessPool
 
-from sftkit import layout
-from sftkit.filewatch import FolderEvents
-from sftkit.flags import add_flags, flag, from_args
-from sftkit.index import VerdictIndex
-from sftkit.jsonl import InputError, append_jsonl, atomic_write_jsonl, atomic_write_text
-from sftkit.layout import Incomplete, read_sample
-from sftkit.report import text_table
+from sftkit.common.flags import add_flags, flag, from_args
+from sftkit.common.jsonl import InputError, append_jsonl, atomic_write_jsonl, atomic_write_text
+from sftkit.output import layout
+from sftkit.output.layout import Incomplete, read_sample
+from sftkit.output.report import text_table
+from sftkit.watching.filewatch import FolderEvents
+from sftkit.watching.index import VerdictIndex
 
 # A folder whose mtime changed this recently is listed again even if its mtime looks unchanged:
 # mtimes are coarse, and a file created in the same tick as our last listing would be missed.
@@ -72,7 +72,7 @@ SWEEP_S = 300.0
 
 @dataclass(frozen=True)
 class Config:
-    """The watcher's settings: each field is its flag (sftkit.flags), in `-h` order; given as
+    """The watcher's settings: each field is its flag (sftkit.common.flags), in `-h` order; given as
     typed on the command line, checked and completed in __post_init__."""
 
     output_dir: Path = flag("sft_output", "generator output folder")
@@ -201,7 +201,7 @@ class Pending:
 @dataclass
 class Folder:
     path: Path  # <source>/<type>
-    # Latest verdict per file name, compactly (sftkit.index): with the inode seen for it (a file
+    # Latest verdict per file name, compactly (sftkit.watching.index): with the inode seen for it (a file
     # replaced under the same name has a new one) and whether its sample file exists (`live`:
     # what the totals count; a log line for a sample deleted since stays, uncounted).
     index: VerdictIndex = field(default_factory=VerdictIndex)
@@ -250,7 +250,7 @@ class Batch:
 class Watcher:
     """All state of one run: folders seen, files pending and in flight, verdicts, lags.
 
-    Per poll the cost is O(new files): kernel events (sftkit.filewatch) name the files that
+    Per poll the cost is O(new files): kernel events (sftkit.watching.filewatch) name the files that
     changed, so a folder is listed only at start-up, once the stop file is seen, on a periodic
     sweep, or every poll where events are unavailable (and then only when its mtime changed).
     """

@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sftkit.grading_symbolic import clear_cache  # noqa: E402
+from sftkit.grading.symbolic import clear_cache  # noqa: E402
 from validate_sft_data import grade, warm_up  # noqa: E402
 
 CIRCLED = "①②③④⑤"

@@ -86,7 +86,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def count_versions() -> int:
     sys.path.insert(0, str(ROOT))
-    from sftkit.problems import load_problems
+    from sftkit.inputs.problems import load_problems
 
     return sum(2 * len(load_problems(p)) for p in sorted(DATA.glob("*_math.jsonl")))
 
@@ -94,7 +94,7 @@ def count_versions() -> int:
 def start_server(regime: Regime, tmp: Path) -> tuple[subprocess.Popen, str]:
     port_file = tmp / "port"
     cmd = [
-        sys.executable, "-m", "sftkit.mock_server", "--data_dir", str(DATA), "--port", "0",
+        sys.executable, "-m", "sftkit.demo.mock_server", "--data_dir", str(DATA), "--port", "0",
         "--port_file", str(port_file), "--latency", str(regime.latency),
         "--jitter", str(regime.jitter), "--p_correct", "0.7",
     ]  # fmt: skip
@@ -164,7 +164,7 @@ def run_bare(url: str, regime: Regime, total: int) -> tuple[dict, float]:
 
 def probe_fs(folder: Path, files: int = 300) -> float:
     """CPU ms per one-sample atomic write (temp file + rename) into a new folder under `folder`."""
-    from sftkit.jsonl import atomic_write_text
+    from sftkit.common.jsonl import atomic_write_text
 
     folder.mkdir(parents=True)
     text = "x" * 1000 + "\n"

@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sftkit.formats import Conversation, add_answer_meta, render  # noqa: E402
-from sftkit.merge import merge_outputs  # noqa: E402
-from sftkit.report import build_report  # noqa: E402
+from sftkit.output.formats import Conversation, add_answer_meta, render  # noqa: E402
+from sftkit.output.merge import merge_outputs  # noqa: E402
+from sftkit.output.report import build_report  # noqa: E402
 
 REASONING = "Let x be the unknown. " * 150  # ~3 KB, a short real reasoning trace
 

@@ -1,6 +1,6 @@
 """Throughput of the stand-in endpoint with many concurrent connections, through AsyncOpenAI.
 
-Starts `python -m sftkit.mock_server` in its own process (so the client does not share its GIL),
+Starts `python -m sftkit.demo.mock_server` in its own process (so the client does not share its GIL),
 sends --requests chat completions over --concurrency connections, and prints requests/s, the
 server's CPU time per request and the error count. `--client aiohttp` swaps the openai client
 for a bare aiohttp session to measure the server's own ceiling (the openai client costs a few ms
@@ -31,7 +31,7 @@ import openai
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sftkit.problems import (  # noqa: E402
+from sftkit.inputs.problems import (  # noqa: E402
     build_prompt,
     build_versions,
     load_problems,
@@ -137,7 +137,7 @@ def main(argv=None) -> int:
     texts = prompts(cfg.requests)
     with tempfile.TemporaryDirectory() as tmp:
         url_file = Path(tmp) / "url"
-        cmd = [sys.executable, "-m", "sftkit.mock_server", "--data_dir", str(REPO / "data"),
+        cmd = [sys.executable, "-m", "sftkit.demo.mock_server", "--data_dir", str(REPO / "data"),
                "--port", "0", "--port_file", str(url_file), "--model", MODEL,
                "--latency", str(cfg.latency)]  # fmt: skip
         env = {**os.environ, "PYTHONPATH": str(REPO)}

@@ -47,8 +47,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sftkit.formats import Conversation, add_answer_meta, render  # noqa: E402
-from sftkit.jsonl import dumps  # noqa: E402
+from sftkit.common.jsonl import dumps  # noqa: E402
+from sftkit.output.formats import Conversation, add_answer_meta, render  # noqa: E402
 
 SOURCE = "scale_math"
 TYPES = ("subjectives", "multiples")
@@ -464,16 +464,16 @@ def live_phase(store: Path, manifest: dict, args, log) -> dict:
 
 def merge_phase(store: Path, manifest: dict) -> dict:
     code = (
-        f"import sys; sys.path.insert(0, {str(REPO)!r}); from sftkit.merge import merge_outputs; "
+        f"import sys; sys.path.insert(0, {str(REPO)!r}); from sftkit.output.merge import merge_outputs; "
         f"s = merge_outputs({str(store)!r}, 'messages', 'think_tags'); print('WRITTEN', s.written)"
     )
     merge = run_measured([sys.executable, "-c", code])
     try:  # the report moves to its own module in issue 14
-        import sftkit.report  # noqa: F401
+        import sftkit.output.report  # noqa: F401
 
-        module = "sftkit.report"
+        module = "sftkit.output.report"
     except ImportError:
-        module = "sftkit.merge"
+        module = "sftkit.output.merge"
     code = (
         f"import sys; sys.path.insert(0, {str(REPO)!r}); from {module} import write_report; "
         f"r = write_report({str(store)!r}); print('SAMPLES', r['totals']['samples'], "
@@ -627,7 +627,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(root, ignore_errors=True)
         return 0
     root.mkdir(parents=True, exist_ok=True)
-    from sftkit.mock_server import MockConfig, MockServer
+    from sftkit.demo.mock_server import MockConfig, MockServer
 
     load = os.getloadavg()[0]
     print(

@@ -1,7 +1,7 @@
 r"""Benchmark validate_watcher.py: verdict lag while samples land at a steady rate, and grading
 throughput on a backlog. Prints figures against the targets (issue 6); asserts nothing.
 
-Samples are realistic: the stand-in endpoint's own answer composer (sftkit.mock_model.compose)
+Samples are realistic: the stand-in endpoint's own answer composer (sftkit.demo.mock_model.compose)
 writes solutions for the bundled problems, right or wrong, boxed or not, in varied renderings
 ("\boxed{\dfrac{3}{4}}", "\boxed{③}", "3번", ...), stored as the generator stores them.
 
@@ -30,9 +30,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sftkit.formats import Conversation, add_answer_meta, render  # noqa: E402
-from sftkit.jsonl import dumps  # noqa: E402
-from sftkit.mock_model import AnswerBook, MockConfig, compose  # noqa: E402
+from sftkit.common.jsonl import dumps  # noqa: E402
+from sftkit.demo.mock_model import AnswerBook, MockConfig, compose  # noqa: E402
+from sftkit.output.formats import Conversation, add_answer_meta, render  # noqa: E402
 
 SOURCE = "bench_math"
 

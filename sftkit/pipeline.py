@@ -44,8 +44,8 @@ from pathlib import Path
 
 import generate_sft_data as gen
 import validate_watcher as watcher
-from sftkit import layout, report
-from sftkit.jsonl import InputError
+from sftkit.common.jsonl import InputError
+from sftkit.output import layout, report
 
 REPO = Path(__file__).resolve().parents[1]
 GENERATOR = REPO / "generate_sft_data.py"
@@ -339,7 +339,7 @@ def demo_endpoint(plan_: Plan):
     with tempfile.TemporaryDirectory() as tmp:
         url_file = Path(tmp) / "url"
         log_path = layout.step_log(plan_.out, "mock_server")
-        cmd = [plan_.settings.python, "-m", "sftkit.mock_server", "--data_dir", str(DEMO_DATA)]
+        cmd = [plan_.settings.python, "-m", "sftkit.demo.mock_server", "--data_dir", str(DEMO_DATA)]
         cmd += ["--host", "127.0.0.1", "--port", "0", "--port_file", str(url_file)]
         cmd += ["--model", DEMO_MODEL]
         env = dict(

@@ -9,6 +9,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts_dir="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"
 export PATH="${scripts_dir}:${PATH}"
 
+echo "== pip check"
+python3 -m pip check
 echo "== ruff check"
 ruff check .
 echo "== ruff format --check"

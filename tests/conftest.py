@@ -33,9 +33,9 @@ def write_sample(
     write_sample(tmp_path, "src", "subjectives", 2, 0) -> <tmp>/src/subjectives/2_0.jsonl holding a
     `messages` record whose assistant text is "<think>...</think>\n\n... \boxed{3}".
     """
-    from sftkit import layout
-    from sftkit.formats import Conversation, add_answer_meta, render
-    from sftkit.jsonl import append_jsonl, atomic_write_jsonl
+    from sftkit.common.jsonl import append_jsonl, atomic_write_jsonl
+    from sftkit.output import layout
+    from sftkit.output.formats import Conversation, add_answer_meta, render
 
     prompt = prompt if prompt is not None else f"{source} problem {p} ({type_})? sample {s}"
     content = content if content is not None else f"so the answer is \\boxed{{{answer}}} ({s})"
@@ -97,7 +97,7 @@ def mock_server():
     "http://127.0.0.1:PORT/v1". Keyword arguments are MockConfig fields; data_dir defaults to
     the repo's data/ so tests do not depend on the working directory.
     """
-    from sftkit.mock_server import MockConfig, MockServer
+    from sftkit.demo.mock_server import MockConfig, MockServer
 
     started = []
 
@@ -186,7 +186,7 @@ def load_dataset(tmp_path_factory):
 @pytest.fixture(scope="session")
 def versions():
     """Every version (subjective, multiple) of every problem in data/sample_math.jsonl."""
-    from sftkit.problems import build_versions, load_problems
+    from sftkit.inputs.problems import build_versions, load_problems
 
     data = Path(__file__).resolve().parents[1] / "data"
     return [v for p in load_problems(data / "sample_math.jsonl") for v in build_versions(p)]
@@ -195,7 +195,7 @@ def versions():
 @pytest.fixture(scope="session")
 def sentences():
     """The boxed-answer instructions of data/sentences_ask_boxed.jsonl, as build_prompt takes them."""
-    from sftkit.problems import load_sentences
+    from sftkit.inputs.problems import load_sentences
 
     return load_sentences(
         Path(__file__).resolve().parents[1] / "data" / "sentences_ask_boxed.jsonl"

@@ -1,4 +1,4 @@
-"""sftkit.filewatch: names of changed files from kernel events, and what happens without them."""
+"""sftkit.watching.filewatch: names of changed files from kernel events, and what happens without them."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from sftkit.filewatch import FolderEvents
-from sftkit.jsonl import atomic_write_text
+from sftkit.common.jsonl import atomic_write_text
+from sftkit.watching.filewatch import FolderEvents
 
 
 def drained(events: FolderEvents, until, timeout: float = 5.0):

@@ -1,4 +1,4 @@
-"""sftkit.flags: each flag is declared once, on the Config field that receives it."""
+"""sftkit.common.flags: each flag is declared once, on the Config field that receives it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import generate_sft_data as gen
 import validate_sft_data
 import validate_watcher
-from sftkit.jsonl import InputError
+from sftkit.common.jsonl import InputError
 
 
 def test_generator_flags_are_its_config_fields():

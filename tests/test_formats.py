@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sftkit.formats import (
+from sftkit.output.formats import (
     FORMATS,
     REASONING_MODES,
     Conversation,

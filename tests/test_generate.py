@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 
 import generate_sft_data as gen
-from sftkit.index import SampleSet
-from sftkit.jsonl import InputError, append_jsonl
-from sftkit.problems import MULTIPLE, SUBJECTIVE, build_prompt, build_versions, load_problems
-from sftkit.problems import load_sentences as _load_sentences
+from sftkit.common.jsonl import InputError, append_jsonl
+from sftkit.inputs.problems import MULTIPLE, SUBJECTIVE, build_prompt, build_versions, load_problems
+from sftkit.inputs.problems import load_sentences as _load_sentences
+from sftkit.watching.index import SampleSet
 
 ROOT = Path(__file__).resolve().parents[1]
 MATH = ROOT / "data" / "sample_math.jsonl"
@@ -715,7 +715,7 @@ def test_failing_endpoint_mid_run_fails_over(tmp_path, capsys, mock_server):
 
 
 def test_verdict_log_read_incrementally(tmp_path, monkeypatch):
-    from sftkit.jsonl import atomic_write_text
+    from sftkit.common.jsonl import atomic_write_text
 
     monkeypatch.setattr(gen.Verdicts, "REFRESH_SECONDS", 0.0)
     version = build_versions(load_problems(MATH)[0])[1]

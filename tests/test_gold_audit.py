@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from sftkit.gold_audit import audit_output, majority
-from sftkit.jsonl import append_jsonl
-from sftkit.report import build_report, format_report, write_report
+from sftkit.common.jsonl import append_jsonl
+from sftkit.output.gold_audit import audit_output, majority
+from sftkit.output.report import build_report, format_report, write_report
 from validate_sft_data import validate_item
 
 SUBJ = "subjectives"
@@ -114,7 +114,7 @@ def test_grouping_is_capped(monkeypatch):
 
 
 def test_a_spent_budget_leaves_answers_in_groups_of_their_own(monkeypatch):
-    import sftkit.gold_audit as gold_audit
+    import sftkit.output.gold_audit as gold_audit
 
     monkeypatch.setattr(gold_audit, "MAX_COMPARISONS", 0)
 

@@ -1,4 +1,4 @@
-"""sftkit.index: the compact per-sample state that replaces dicts of verdict dicts."""
+"""sftkit.watching.index: the compact per-sample state that replaces dicts of verdict dicts."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import tracemalloc
 
 import pytest
 
-from sftkit.index import CORRECT, LIVE, STAMPED, SampleSet, VerdictIndex, parse_name
+from sftkit.watching.index import CORRECT, LIVE, STAMPED, SampleSet, VerdictIndex, parse_name
 
 
 def line(name, correct=True, reason="match_exact", **extra):

@@ -1,10 +1,10 @@
-"""sftkit.jsonl: bad lines are named by file:line, writes are all-or-nothing, logs survive torn lines."""
+"""sftkit.common.jsonl: bad lines are named by file:line, writes are all-or-nothing, logs survive torn lines."""
 
 from __future__ import annotations
 
 import pytest
 
-from sftkit.jsonl import (
+from sftkit.common.jsonl import (
     InputError,
     append_jsonl,
     atomic_write_jsonl,

@@ -1,4 +1,4 @@
-"""sftkit.layout: the names on disk, the one sample reader, the one verdict-log reader."""
+"""sftkit.output.layout: the names on disk, the one sample reader, the one verdict-log reader."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import os
 
 import pytest
 
-from sftkit import layout
-from sftkit.jsonl import append_jsonl, atomic_write_text
-from sftkit.layout import VerdictLog, read_sample, read_verdict_log, verdict_is_stale
+from sftkit.common.jsonl import append_jsonl, atomic_write_text
+from sftkit.output import layout
+from sftkit.output.layout import VerdictLog, read_sample, read_verdict_log, verdict_is_stale
 
 
 def test_names_of_one_sample_and_its_neighbours(tmp_path):

@@ -9,8 +9,15 @@ import shutil
 
 import pytest
 
-from sftkit.formats import FORMATS, REASONING_MODES, THINK_CLOSE, THINK_OPEN, final_text, parse
-from sftkit.merge import merge_outputs
+from sftkit.output.formats import (
+    FORMATS,
+    REASONING_MODES,
+    THINK_CLOSE,
+    THINK_OPEN,
+    final_text,
+    parse,
+)
+from sftkit.output.merge import merge_outputs
 
 SUBJ, MULT = "subjectives", "multiples"
 
@@ -372,7 +379,7 @@ def test_worker_processes_write_exactly_what_inline_rendering_writes(
 ):
     # Big folders are rendered in worker processes, chunk by chunk; the merged files, the order,
     # the dedup, the skipped files and a verdict read from the log must not change.
-    import sftkit.merge as merge
+    import sftkit.output.merge as merge
 
     for p in range(7):
         for s in range(3):

@@ -17,8 +17,8 @@ import pytest
 import sympy as sp
 from latex2sympy2_extended import latex2sympy
 
-from sftkit.mock_model import AnswerBook, MockConfig, MockModel, value_renderings
-from sftkit.problems import build_prompt, stable_hash
+from sftkit.demo.mock_model import AnswerBook, MockConfig, MockModel, value_renderings
+from sftkit.inputs.problems import build_prompt, stable_hash
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data"

@@ -22,7 +22,7 @@ import openai
 import pytest
 from test_mock_model import boxed, same
 
-from sftkit.problems import build_prompt
+from sftkit.inputs.problems import build_prompt
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data"
@@ -402,7 +402,7 @@ def test_many_concurrent_async_requests(mock_server, versions, sentences):
 def test_cli_writes_port_file_serves_and_stops_on_sigterm(tmp_path):
     port_file = tmp_path / "url.txt"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", "sftkit.mock_server", "--data_dir", str(DATA), "--port", "0",
+    cmd = [sys.executable, "-m", "sftkit.demo.mock_server", "--data_dir", str(DATA), "--port", "0",
            "--port_file", str(port_file), "--model", "cli-model", "--script", "429"]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
@@ -441,7 +441,7 @@ def test_cli_rejects_bad_settings_naming_the_problem(tmp_path, extra, message):
     good = (DATA / "sample_math.jsonl").read_text(encoding="utf-8").splitlines()[0]
     (tmp_path / "bad_math.jsonl").write_text(good + "\n{oops\n", encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", "sftkit.mock_server", "--data_dir", str(DATA), "--port", "0"]
+    cmd = [sys.executable, "-m", "sftkit.demo.mock_server", "--data_dir", str(DATA), "--port", "0"]
     cmd += [e.format(tmp=tmp_path) for e in extra]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=30)
     assert proc.returncode == 2 and message in proc.stderr, proc.stderr
@@ -450,7 +450,7 @@ def test_cli_rejects_bad_settings_naming_the_problem(tmp_path, extra, message):
 def test_cli_port_in_use_exits_1(mock_server):
     busy = mock_server()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", "sftkit.mock_server", "--data_dir", str(DATA),
+    cmd = [sys.executable, "-m", "sftkit.demo.mock_server", "--data_dir", str(DATA),
            "--port", str(busy.port)]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=30)
     assert proc.returncode == 1 and f"cannot listen on 127.0.0.1:{busy.port}" in proc.stderr

@@ -1,4 +1,4 @@
-r"""sftkit.problems: both versions of every sample problem, their golds and prompts.
+r"""sftkit.inputs.problems: both versions of every sample problem, their golds and prompts.
 
 The oracle for the choice block is written independently of the module: the last
 `\begin{itemize}` ... `\end{itemize}` whose labels are exactly 1..k, found by a plain scan.
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from sftkit.jsonl import InputError
-from sftkit.problems import (
+from sftkit.common.jsonl import InputError
+from sftkit.inputs.problems import (
     MULTIPLE,
     SUBJECTIVE,
     build_prompt,
@@ -228,7 +228,7 @@ def test_prompts_vary_with_sample_index(problems, sentences):
 
 PROMPT_DUMP = """
 import json, sys
-from sftkit.problems import build_prompt, build_versions, load_problems, load_sentences
+from sftkit.inputs.problems import build_prompt, build_versions, load_problems, load_sentences
 sents = load_sentences(sys.argv[2])
 out = [build_prompt(v, sents, s) for p in load_problems(sys.argv[1]) for v in build_versions(p)
        for s in range(6)]

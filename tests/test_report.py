@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from sftkit.jsonl import append_jsonl
-from sftkit.merge import merge_outputs
-from sftkit.report import build_report, format_report, write_report
+from sftkit.common.jsonl import append_jsonl
+from sftkit.output.merge import merge_outputs
+from sftkit.output.report import build_report, format_report, write_report
 
 SUBJ, MULT = "subjectives", "multiples"
 

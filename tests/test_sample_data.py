@@ -14,7 +14,13 @@ import pytest
 import sympy as sp
 from latex2sympy2_extended import latex2sympy
 
-from sftkit.problems import MULTIPLE, SUBJECTIVE, build_versions, load_problems, load_sentences
+from sftkit.inputs.problems import (
+    MULTIPLE,
+    SUBJECTIVE,
+    build_versions,
+    load_problems,
+    load_sentences,
+)
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 MATH = DATA / "sample_math.jsonl"

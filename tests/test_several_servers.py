@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import generate_sft_data as gen
-from sftkit.problems import MULTIPLE, SUBJECTIVE
+from sftkit.inputs.problems import MULTIPLE, SUBJECTIVE
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "sample_math.jsonl"

@@ -17,7 +17,7 @@ import pytest
 
 import generate_sft_data as gen
 import validate_watcher
-from sftkit.formats import THINK_CLOSE, THINK_OPEN
+from sftkit.output.formats import THINK_CLOSE, THINK_OPEN
 
 pytestmark = pytest.mark.trainers
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +37,7 @@ def trl():
 def demo_output(tmp_path_factory, trl):
     """A demo run: the stand-in with its defaults (reasoning on about half the replies), n=1 over
     the sample problems, graded by the watcher. Returns the output folder."""
-    from sftkit.mock_server import MockConfig, MockServer
+    from sftkit.demo.mock_server import MockConfig, MockServer
 
     out = tmp_path_factory.mktemp("demo") / "out"
     with MockServer(MockConfig(data_dir=str(ROOT / "data"))) as srv:

@@ -16,11 +16,11 @@ import pytest
 
 import generate_sft_data as gen
 import validate_watcher
-from sftkit.formats import FORMATS, THINK_CLOSE, THINK_OPEN
-from sftkit.merge import merge_outputs
-from sftkit.mock_server import MockConfig, config_from_args
-from sftkit.mock_server import parse_args as mock_parse_args
-from sftkit.report import build_report, format_report
+from sftkit.demo.mock_server import MockConfig, config_from_args
+from sftkit.demo.mock_server import parse_args as mock_parse_args
+from sftkit.output.formats import FORMATS, THINK_CLOSE, THINK_OPEN
+from sftkit.output.merge import merge_outputs
+from sftkit.output.report import build_report, format_report
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBJ, MULT = "subjectives", "multiples"
@@ -214,7 +214,7 @@ def test_readme_trl_recipe_uses_prompt_completion_and_completion_only_loss():
 
 
 def test_the_demo_endpoint_sends_reasoning_by_default():
-    """The launcher starts `python -m sftkit.mock_server` without reasoning flags."""
+    """The launcher starts `python -m sftkit.demo.mock_server` without reasoning flags."""
     cfg = config_from_args(mock_parse_args(["--data_dir", str(ROOT / "data")]))
     assert cfg == MockConfig(data_dir=str(ROOT / "data"))
     assert cfg.reasoning == "reasoning_content" and 0 < cfg.p_reasoning < 1

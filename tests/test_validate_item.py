@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import validate_sft_data as vsd
-from sftkit import grading_symbolic
-from sftkit.formats import Conversation, render
+from sftkit.grading import symbolic as grading_symbolic
+from sftkit.output.formats import Conversation, render
 
 SYMBOLIC_PAIR = (r"\sin\frac{\pi}{6}", r"\frac{1}{2}")  # only the SymPy step can decide this
 

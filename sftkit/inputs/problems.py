@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from sftkit.jsonl import InputError, read_jsonl
+from sftkit.common.jsonl import InputError, read_jsonl
 
 SUBJECTIVE = "subjectives"
 MULTIPLE = "multiples"

@@ -1,7 +1,7 @@
 """Open-file limit for processes that hold one socket per request in flight.
 
 Usage:
-    from sftkit.oslimits import raise_open_files
+    from sftkit.common.oslimits import raise_open_files
     limit = raise_open_files(2048)   # the soft limit now in force, e.g. 2048 (or less if capped)
 """
 

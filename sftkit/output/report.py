@@ -19,17 +19,17 @@ from collections.abc import Iterable, Sequence
 from itertools import zip_longest
 from pathlib import Path
 
-from sftkit import layout
-from sftkit.index import SampleSet
-from sftkit.jsonl import InputError, atomic_write_text, read_log
-from sftkit.merge import (
+from sftkit.common.jsonl import InputError, atomic_write_text, read_log
+from sftkit.generation.signature import read_signatures
+from sftkit.output import layout
+from sftkit.output.merge import (
     GENERATION_COUNTERS,
     planned_problems,
     read_generation,
     skip_reason,
     stray_warning,
 )
-from sftkit.signature import read_signatures
+from sftkit.watching.index import SampleSet
 
 _REPORT_NAME = layout.report_file("").name  # named in the printed table's hints
 
@@ -183,10 +183,10 @@ def build_report(
     Accuracy is correct / graded; samples without a verdict count as `ungraded`. A problem with
     graded samples and none correct is listed in `zero_correct`; one whose samples agree on an
     answer the grader rejected (at least `gold_min_samples` of them and `gold_share` of the graded)
-    in `suspicious_golds` (see sftkit.gold_audit).
+    in `suspicious_golds` (see sftkit.output.gold_audit).
     """
     # Here, not at the top: it loads the grader, which format_report and text_table do not need.
-    from sftkit.gold_audit import audit_output
+    from sftkit.output.gold_audit import audit_output
 
     out = Path(output_dir)
     generation, gen_problem = read_generation(out)

@@ -24,8 +24,8 @@ import json
 import os
 import time
 
-from sftkit import layout
-from sftkit.jsonl import InputError, atomic_write_text
+from sftkit.common.jsonl import InputError, atomic_write_text
+from sftkit.output import layout
 
 # The generator's settings (same names as its flags) that change what is sampled.
 SAMPLING = (

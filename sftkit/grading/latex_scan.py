@@ -2,7 +2,7 @@ r"""Linear scanners over answer text, and the one nesting limit every grading st
 
 Extraction and normalisation (validate_sft_data) find the brace that closes a \boxed{ or a
 \text{ with closing_brace; the nesting gate before any recursive parsing and the SymPy step's own
-caps (sftkit.grading_symbolic) measure brackets with bracket_nesting against MAX_NESTING. Both
+caps (sftkit.grading.symbolic) measure brackets with bracket_nesting against MAX_NESTING. Both
 scan once, left to right, without recursion, so any input length is safe.
 
 Usage:

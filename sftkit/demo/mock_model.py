@@ -8,10 +8,10 @@ polite reply without a box. By default half the replies carry reasoning, as a re
 does; which replies do is decided per request seed and choice, like everything else. It decides
 the faults too (429, 500, 503, drop, slow, length truncation), at random or by a fixed script.
 Everything is deterministic given `seed` (and the request's own `seed`, when it sends one).
-No HTTP here: sftkit/mock_server.py serves this model in the OpenAI wire format.
+No HTTP here: sftkit/demo/mock_server.py serves this model in the OpenAI wire format.
 
 Usage:
-    from sftkit.mock_model import AnswerBook, MockConfig, compose
+    from sftkit.demo.mock_model import AnswerBook, MockConfig, compose
     cfg = MockConfig(data_dir="data", p_correct=1.0, p_no_box=0.0)
     entry = AnswerBook.load(cfg.data_dir).lookup(prompt)   # None for an unknown prompt
     compose(entry, cfg, random.Random(0)).content          # gold \frac{3}{4}: "... \boxed{3/4} ..."
@@ -28,10 +28,10 @@ from dataclasses import dataclass, fields
 from fractions import Fraction
 from pathlib import Path
 
-from sftkit.jsonl import InputError, read_jsonl
-from sftkit.problems import MULTIPLE, Version, build_versions, load_problems, stable_hash
+from sftkit.common.jsonl import InputError, read_jsonl
+from sftkit.inputs.problems import MULTIPLE, Version, build_versions, load_problems, stable_hash
 
-log = logging.getLogger("sftkit.mock_model")
+log = logging.getLogger("sftkit.demo.mock_model")
 
 REASONING = ("none", "reasoning_content", "reasoning", "both")
 FAULTS = ("429", "500", "503", "drop", "slow", "length")
@@ -202,7 +202,7 @@ def _entry(version: Version, review: str, rng: random.Random) -> Entry:
 class AnswerBook:
     """Index of every version body by its first characters, so a lookup costs a few dict probes.
 
-    A prompt is `body + sep + sentence` or `sentence + sep + body` (sftkit.problems.build_prompt),
+    A prompt is `body + sep + sentence` or `sentence + sep + body` (sftkit.inputs.problems.build_prompt),
     so the body starts at position 0 or right after a newline.
     """
 

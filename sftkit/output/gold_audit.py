@@ -7,7 +7,7 @@ the gold is more likely wrong than the model. Nothing changes the gold: the repo
 problem, the gold, the majority answer and its count for a person to look at.
 
 Usage:
-    from sftkit.gold_audit import audit_output
+    from sftkit.output.gold_audit import audit_output
     for flag in audit_output("sft_output", min_samples=4, share=0.75):
         print(flag["source"], flag["type"], flag["problem_index"], flag["gold"], flag["majority_answer"])
 
@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from sftkit import layout
+from sftkit.output import layout
 from validate_sft_data import check_answer, normalize_answer
 
 MIN_SAMPLES = 4

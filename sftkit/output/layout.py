@@ -24,9 +24,9 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from sftkit.index import VerdictIndex
-from sftkit.jsonl import InputError, parse_lines
-from sftkit.problems import TYPES
+from sftkit.common.jsonl import InputError, parse_lines
+from sftkit.inputs.problems import TYPES
+from sftkit.watching.index import VerdictIndex
 
 MERGED_DIR = "merged"
 ALL_NAME = "sft_math_all"  # merged/sft_math_all_<format>.jsonl and its dataset_info.json entry

@@ -1,6 +1,6 @@
 r"""Merge validated samples into training files and write LLaMA-Factory's dataset_info.json.
 
-Pipeline order: merge_outputs() (the figures are sftkit/report.py's).
+Pipeline order: merge_outputs() (the figures are sftkit/output/report.py's).
 
 Usage:
     stats = merge_outputs("sft_output", "messages", "think_tags", system=None)
@@ -8,7 +8,7 @@ Usage:
     # merged/dataset_info.json  ->  LLaMA-Factory `dataset: sft_math_all`
 
 Only `<source>/<type>_validated/<p>_<s>.jsonl` files are merged (a source is any folder of the
-output other than `merged/`; names are sftkit/layout.py's); temp files (`.x.tmp`) are never read.
+output other than `merged/`; names are sftkit/output/layout.py's); temp files (`.x.tmp`) are never read.
 Order is (source, type, problem, sample) with numeric indices, so problem 10 follows problem 2.
 """
 
@@ -23,10 +23,17 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sftkit import layout
-from sftkit.formats import FORMATS, REASONING_MODES, add_answer_meta, parse, render, with_system
-from sftkit.jsonl import InputError, atomic_open, atomic_write_text, dumps
-from sftkit.layout import ALL_NAME
+from sftkit.common.jsonl import InputError, atomic_open, atomic_write_text, dumps
+from sftkit.output import layout
+from sftkit.output.formats import (
+    FORMATS,
+    REASONING_MODES,
+    add_answer_meta,
+    parse,
+    render,
+    with_system,
+)
+from sftkit.output.layout import ALL_NAME
 
 
 def skip_reason(path, exc: Exception) -> str:

@@ -22,8 +22,8 @@ import threading
 import time
 from contextlib import contextmanager
 
-from sftkit.grading_numeric import MIN_SIG_DIGITS, decimal_digits, decimal_matches
-from sftkit.latex_scan import MAX_NESTING, bracket_nesting, closing_brace
+from sftkit.grading.latex_scan import MAX_NESTING, bracket_nesting, closing_brace
+from sftkit.grading.numeric import MIN_SIG_DIGITS, decimal_digits, decimal_matches
 
 SYMBOLIC_TIMEOUT = 3.0  # seconds per symbolic check, parse + compare
 MAX_LENGTH = 400
