@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from itertools import zip_longest
@@ -50,6 +51,11 @@ _COUNTS = (
     "unreadable",
     "stray",
 )
+
+# Completion-token histogram bins (report.json "token_edges"): bin i holds lengths in
+# [edges[i], edges[i+1]), the last bin everything from edges[-1] up. Half-octaves from 16 to 128k:
+# fine enough for a 40-token demo reply and a 30k-token trace, and the same for every run.
+TOKEN_EDGES = (0, *(round(2 ** (k / 2)) for k in range(8, 35)))
 
 
 def _failure_keys(obj: dict) -> tuple[str | None, list[tuple[int, int]]]:
@@ -106,6 +112,8 @@ def _type_report(src_dir: Path, source: str, type_: str, failed: set, vague: int
     per_problem: dict[int, list[int]] = {}  # problem -> [samples, graded, correct]
     problem_ids: dict[int, str] = {}
     stored = SampleSet()
+    # Completion tokens of graded samples: accepted (correct) and rejected, per TOKEN_EDGES bin.
+    hist = {"accepted": [0] * len(TOKEN_EDGES), "rejected": [0] * len(TOKEN_EDGES)}
     for p, _, name in files:
         path = os.path.join(folder, name)
         if planned is not None and p >= planned:
@@ -141,6 +149,11 @@ def _type_report(src_dir: Path, source: str, type_: str, failed: set, vague: int
         for key in ("prompt_tokens", "completion_tokens"):
             if isinstance(usage.get(key), int):
                 row[key] += usage[key]
+        tokens = usage.get("completion_tokens")
+        if verdict is not None and isinstance(tokens, int) and tokens >= 0:
+            hist["accepted" if verdict.correct else "rejected"][
+                bisect_right(TOKEN_EDGES, tokens) - 1
+            ] += 1
     zero = []
     for p, (samples, graded, correct) in per_problem.items():
         row["samples"] += samples
@@ -166,7 +179,8 @@ def _type_report(src_dir: Path, source: str, type_: str, failed: set, vague: int
     row["ungraded"] = row["samples"] - row["graded"]
     # A sample that failed once but was stored by a later run is not a failure any more.
     row["failures"] = sum(layout.sample_name(p, s) not in stored for p, s in failed) + vague
-    return {"source": source, "type": type_, **row, "generation": gen}, zero, warnings
+    row = {"source": source, "type": type_, **row, "completion_tokens_hist": hist}
+    return {**row, "generation": gen}, zero, warnings
 
 
 def _finish(row: dict) -> dict:
@@ -234,6 +248,7 @@ def build_report(
         "signatures": held["signatures"] if held else [],
         "rows": rows,
         "totals": totals,
+        "token_edges": list(TOKEN_EDGES),
         "zero_correct": zero,
         "suspicious_golds": audit_output(out, gold_min_samples, gold_share),
         "generation": generation,
