@@ -13,12 +13,7 @@ from sftkit.grading.boundary import _never_raises
 from sftkit.grading.extract import MAX_ANSWER_CHARS, _last_box
 from sftkit.grading.latex_scan import MAX_NESTING, bracket_nesting
 from sftkit.grading.normalize import _LEADING_LABEL, normalize_answer
-from sftkit.grading.numeric import (
-    decimal_digits,
-    decimal_matches,
-    parse_exact,
-    terminates,
-)
+from sftkit.grading.numeric import decimal_digits, decimal_matches, parse_exact, terminates
 from sftkit.grading.structure import (
     _IN,
     _SET_BUILDER,

@@ -9,9 +9,7 @@ from __future__ import annotations
 import re
 
 from sftkit.grading.normalize import _CIRCLED
-from sftkit.grading.numeric import (
-    matrix_value,
-)
+from sftkit.grading.numeric import matrix_value
 
 _THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:(?:,\d{3})+|(?: \d{3})+)(?:\.\d+)?")
 _SIMPLE_LHS = re.compile(r"(?:\\[a-zA-Z]+|[a-zA-Z])(?:_\{?\w+\}?)?(?:\([a-z]\))?'*")
