@@ -41,13 +41,13 @@ import sys
 from tqdm import tqdm
 
 from sftkit.common.jsonl import InputError
+from sftkit.generation import config as gen_config
 from sftkit.generation.client import request_body as request_body
 from sftkit.generation.client import send as send
 from sftkit.generation.config import DEFAULT_BASE_URL as DEFAULT_BASE_URL
 from sftkit.generation.config import Config as Config
 from sftkit.generation.config import config_from_args as config_from_args
 from sftkit.generation.config import ensure_open_files
-from sftkit.generation.config import parse_args as parse_args
 from sftkit.generation.endpoints import Endpoint as Endpoint
 from sftkit.generation.endpoints import PreflightError
 from sftkit.generation.plan import Job as Job
@@ -85,6 +85,11 @@ def setup_logging() -> None:
     # httpx2 logs every request at INFO and openai every retry: noise (and CPU) at 1,000 req/s.
     for name in ("httpx2", "httpx", "openai"):
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def parse_args(argv: list[str] | None = None):
+    """The generator's flags, declared once on `Config` in sftkit/generation/config.py."""
+    return gen_config.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:

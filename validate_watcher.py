@@ -43,10 +43,15 @@ from __future__ import annotations
 
 import sys
 
+from sftkit.watching import config as watch_config
 from sftkit.watching.config import Config as Config
-from sftkit.watching.config import parse_args as parse_args
 from sftkit.watching.loop import run as run
 from sftkit.watching.watcher import Watcher as Watcher
+
+
+def parse_args(argv: list[str] | None = None) -> Config:
+    """The watcher's flags, declared once on `Config` in sftkit/watching/config.py."""
+    return watch_config.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
