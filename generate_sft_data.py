@@ -57,6 +57,7 @@ from sftkit.generation.signature_check import check_signature as check_signature
 from sftkit.generation.signature_check import run_signature as run_signature
 from sftkit.generation.state import write_state
 from sftkit.generation.verdicts import Verdicts as Verdicts
+from sftkit.output import commands
 from sftkit.output.finish import merge_and_report
 
 log = logging.getLogger("generate")
@@ -92,13 +93,27 @@ def parse_args(argv: list[str] | None = None):
     return gen_config.parse_args(argv)
 
 
+def command_line(argv: list[str] | None) -> list[str]:
+    """The command as typed (sys.argv), or this script's name and `argv` when called in-process."""
+    return list(sys.argv) if argv is None else ["generate_sft_data.py", *argv]
+
+
+def finish(cfg: Config) -> bool:
+    """Merge, then report.json, report.html and merged/README.md (sftkit/output/finish.py)."""
+    return merge_and_report(
+        cfg.output_dir, cfg.fmt, cfg.reasoning, cfg.system, cfg.browse_samples, cfg.export
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     setup_logging()
     args = parse_args(argv)
     try:
         cfg = config_from_args(args)
+        step = "merge" if cfg.merge_only else "generate"
+        commands.record(cfg.output_dir, step, command_line(argv))
         if cfg.merge_only:
-            return 0 if merge_and_report(cfg.output_dir, cfg.fmt, cfg.reasoning, cfg.system) else 1
+            return 0 if finish(cfg) else 1
         versions, sentences = load_inputs(cfg)
         ensure_open_files(cfg)
     except InputError as exc:
@@ -114,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     write_state(cfg, summary)
     print_summary(summary)
-    merged = cfg.no_merge or merge_and_report(cfg.output_dir, cfg.fmt, cfg.reasoning, cfg.system)
+    merged = cfg.no_merge or finish(cfg)
     failed = summary["totals"].failed
     if failed:
         log.error(

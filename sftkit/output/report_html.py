@@ -24,6 +24,8 @@ from pathlib import Path
 
 from sftkit.common.jsonl import atomic_write_text
 from sftkit.output import commands, layout, report_plots
+from sftkit.output.drops import drops
+from sftkit.output.merge import MergeStats
 from sftkit.output.report_data import PASS_BUCKETS, ReportData, Sample, collect
 
 MAX_ROWS = 200  # rows listed per table (suspicious golds, zero-correct problems, warnings)
@@ -189,7 +191,7 @@ def _distributions(report: dict, data: ReportData) -> str:
     return "\n".join(parts)
 
 
-def _reasons(report: dict, data: ReportData) -> str:
+def _reasons(report: dict, data: ReportData, merge: MergeStats | None) -> str:
     total, accepting = Counter(), set()
     for t in data.types:
         total.update(t.reasons)
@@ -208,7 +210,31 @@ def _reasons(report: dict, data: ReportData) -> str:
         )
     else:
         parts.append("<p class='muted'>No verdicts yet.</p>")
+    groups = drops(report, merge.duplicates if merge is not None else None)
+    for group, title, unit in _DROP_GROUPS:
+        parts.append(f"<h3 id='drops-{group}'>{title}</h3>")
+        counts = groups.get(group)
+        if counts is None:
+            parts.append(f"<p class='muted'>Not measured in this run (report.json has no "
+                         f"{e(group)} counts).</p>")  # fmt: skip
+        elif not counts:
+            parts.append(f"<p class='muted'>None: no {e(unit)} dropped.</p>")
+        else:
+            if len(counts) > 1:  # one bar says no more than its table row
+                bars = [(r, n, False) for r, n in counts.most_common()]
+                figure = report_plots.reasons(bars, unit)
+                parts.append(f"<figure id='fig-drops-{group}'>{figure}</figure>")
+            parts.append(_table(("reason", unit), list(counts.most_common()), numeric=1))
     return "\n".join(parts)
+
+
+# Drops beyond the grader, each drawn when report.json (or the merge) has its counts.
+_DROP_GROUPS = (
+    ("filters", "Filters (correct samples left out of the training data)", "samples"),
+    ("merge", "Merge (identical training examples)", "samples"),
+    ("contamination", "Contamination (problems dropped before any request)", "problems"),
+    ("near-duplicates", "Near-duplicate problems", "problems"),
+)
 
 
 def _listings(report: dict, data: ReportData) -> str:
@@ -315,7 +341,7 @@ def _browser(data: ReportData) -> str:
     )
 
 
-def render_html(report: dict, data: ReportData, out: Path) -> str:
+def render_html(report: dict, data: ReportData, out: Path, merge: MergeStats | None = None) -> str:
     created = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(report.get("created") or 0))
     nav = " ".join(
         f"<a href='#{a}'>{t}</a>"
@@ -330,7 +356,7 @@ def render_html(report: dict, data: ReportData, out: Path) -> str:
         _signature(report, out),
         _acceptance(report),
         _distributions(report, data),
-        _reasons(report, data),
+        _reasons(report, data, merge),
         _listings(report, data),
         _browser(data),
     ]
@@ -344,11 +370,17 @@ def render_html(report: dict, data: ReportData, out: Path) -> str:
 
 
 def write_report_html(
-    output_dir: str | os.PathLike, report: dict, browse_samples: int = 20
+    output_dir: str | os.PathLike,
+    report: dict,
+    browse_samples: int = 20,
+    *,
+    data: ReportData | None = None,
+    merge: MergeStats | None = None,
 ) -> Path:
-    """Write `<output>/report.html` atomically for `report` (build_report's dict) and return it."""
+    """Write `<output>/report.html` atomically for `report` (build_report's dict) and return it;
+    `data` is collect()'s when the caller has it, `merge` the merge's figures (duplicates)."""
     out = Path(output_dir)
-    data = collect(out, report, browse_samples)
+    data = data if data is not None else collect(out, report, browse_samples)
     path = layout.report_html_file(out)
-    atomic_write_text(path, render_html(report, data, out))
+    atomic_write_text(path, render_html(report, data, out, merge))
     return path

@@ -1,0 +1,97 @@
+"""Why correct samples and problems went, beyond the grader: filters, contamination and
+near-duplicates, read from report.json as far as it holds them (each arrives with its own issue,
+so every key is optional and an unknown shape is skipped, never an error).
+
+Usage:
+    drops(report)   # {"filters": {"truncated": 3, "hedged": 1}, "contamination": {"aime.jsonl": 2},
+                    #  "near-duplicates": {"clusters": 4, "problems in clusters": 9}}
+    drops(report, merge_duplicates=2)["merge"]   # {"duplicates": 2}
+
+A group is left out when report.json does not have it; the page and the card then say nothing
+was measured rather than "0".
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+# Where each group may live: per-row keys (summed over source x version) and top-level keys.
+ROW_KEYS = {
+    "filters": ("filtered", "filters", "filter_drops", "dropped_by_reason", "drops"),
+    "contamination": ("contaminated", "contamination"),
+}
+TOP_KEYS = {
+    "filters": ("filters", "filtered"),
+    "contamination": ("contamination", "decontamination"),
+    "near-duplicates": ("near_duplicates", "near_dups"),
+}
+_NESTED = ("by_reason", "by_benchmark", "per_benchmark", "counts", "by_file")
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _counts(value) -> Counter:
+    """Reason -> count from the shapes a report may use: {"truncated": 3}, {"by_reason": {...}},
+    [{"benchmark": "aime.jsonl", "count": 2}], [{"file": ...}, ...] (one per line)."""
+    out: Counter = Counter()
+    if isinstance(value, dict):
+        for key in _NESTED:
+            if isinstance(value.get(key), dict):
+                return _counts(value[key])
+        out.update({str(k): v for k, v in value.items() if _is_count(v) and v})
+    elif isinstance(value, list):
+        for item in value:
+            if not isinstance(item, dict):
+                continue
+            name = next(
+                (item[k] for k in ("benchmark", "reason", "file", "name") if k in item), None
+            )
+            if name is not None:
+                out[str(name)] += item["count"] if _is_count(item.get("count")) else 1
+    return out
+
+
+def _near_duplicates(value) -> Counter:
+    """{"clusters": 4, "dropped": 5, ...} as it is, or a list of clusters counted."""
+    if isinstance(value, list):
+        members = [c.get("members") or c.get("problems") for c in value if isinstance(c, dict)]
+        sizes = [len(m) for m in members if isinstance(m, list)]
+        out = Counter({"clusters": len(value)})
+        if sizes:
+            out["problems in clusters"] = sum(sizes)
+        return out
+    if isinstance(value, dict):
+        for key in ("clusters",):
+            if isinstance(value.get(key), list):
+                nested = _near_duplicates(value[key])
+                nested.update({k: v for k, v in value.items() if _is_count(v) and v})
+                return nested
+    return _counts(value)
+
+
+def drops(report: dict, merge_duplicates: int | None = None) -> dict[str, Counter]:
+    """The groups report.json holds, each reason -> count (see the module docstring)."""
+    groups: dict[str, Counter] = {}
+    for group, keys in ROW_KEYS.items():
+        for row in report.get("rows") or []:
+            for key in keys:
+                if key in row:
+                    found = _counts(row[key])
+                    if not found and _is_count(row[key]) and row[key]:
+                        found = Counter({key: row[key]})
+                    if found or isinstance(row[key], (dict, list)):
+                        groups.setdefault(group, Counter()).update(found)
+                    break
+    for group, keys in TOP_KEYS.items():
+        for key in keys:
+            value = report.get(key)
+            if value is None or group in groups and group != "near-duplicates":
+                continue
+            read = _near_duplicates if group == "near-duplicates" else _counts
+            groups[group] = read(value)
+            break
+    if merge_duplicates is not None:
+        groups["merge"] = Counter({"duplicates": merge_duplicates})
+    return groups
