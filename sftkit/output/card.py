@@ -8,10 +8,11 @@ Usage:
     write_card("sft_output", write_report("sft_output"), stats)   # sft_output/merged/README.md
     datasets.load_dataset("sft_output/merged", "all", split="train")   # reads the card's configs
 
-The YAML header has one config per file format (jsonl; parquet when --export parquet wrote it)
-and source, `all` (every source) being the default, plus `language` (scripts of the merged
-problems), `task_categories` and `size_categories` (from the merged record count). A parquet file
-older than its JSONL (exported by an earlier merge) is left out: it would hold other records.
+The YAML header has one config per source of the merge's format, `all` (every source) being the
+default, on the parquet files when --export parquet wrote them (`datasets` reads all configs of a
+folder with one builder, so they cannot mix JSONL and parquet), else on the JSONL; plus `language`
+(scripts of the merged problems), `task_categories` and `size_categories` (from the merged record
+count). A parquet file older than its JSONL (an earlier merge's export) is left out.
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ def size_category(records: int) -> str:
 def main_language(text: str) -> str | None:
     """The language whose script has the most letters: "함수 f(x)의 최댓값은?" -> "ko",
     "Find the maximum of f(x)." -> "en"; Han characters beside Hangul count as Korean."""
-    counts = Counter({lang: len(rx.findall(text)) for lang, rx in _SCRIPTS})
+    # A syllable or ideogram carries about as much as a three-letter English word.
+    counts = Counter({lang: 3 * len(rx.findall(text)) for lang, rx in _SCRIPTS})
     if counts["ko"] or counts["ja"]:
         counts[("ko" if counts["ko"] >= counts["ja"] else "ja")] += counts.pop("zh")
     counts["en"] = sum(len(w) for w in _WORD.findall(text))
@@ -81,21 +83,30 @@ def languages(files: list[Path]) -> list[str]:
 
 
 def configs(stats: MergeStats) -> list[dict]:
-    """One config per merged file: "all" (default) and each source, "-parquet" for parquet."""
+    """One config per merged source file plus "all" (the default). `datasets` reads every config
+    of a repo with one builder, so they point at parquet when --export parquet wrote a fresh copy
+    of each file, else at the JSONL."""
     out = []
-    jsonl = [Path(p) for p in stats.outputs if p.endswith(".jsonl")]
-    for path in jsonl:
+    for path in (Path(p) for p in stats.outputs if p.endswith(".jsonl")):
         name = path.name.removesuffix(f"_{stats.fmt}.jsonl")
         name = "all" if name == layout.ALL_NAME else name
         records = stats.written if name == "all" else stats.by_source.get(name, 0)
-        if not records:
-            continue  # the Hub cannot show a config without rows
-        out.append({"name": name, "file": path.name, "kind": "jsonl", "records": records})
-        pq = parquet_path(path)
-        if pq.is_file() and pq.stat().st_mtime_ns >= path.stat().st_mtime_ns:
-            out.append({"name": f"{name}-parquet", "file": pq.name, "kind": "parquet",
-                        "records": records})  # fmt: skip
+        if records:  # the Hub cannot show a config without rows
+            out.append({"name": name, "file": path.name, "records": records,
+                        "parquet": fresh_parquet(path)})  # fmt: skip
+    if out and all(c["parquet"] for c in out):
+        for c in out:
+            c["file"] = c["parquet"]
     return out
+
+
+def fresh_parquet(jsonl: Path) -> str | None:
+    """The name of the parquet copy of `jsonl` if it is not older than it, else None (an earlier
+    merge's export holds other records)."""
+    pq = parquet_path(jsonl)
+    if pq.is_file() and pq.stat().st_mtime_ns >= jsonl.stat().st_mtime_ns:
+        return pq.name
+    return None
 
 
 def _header(found: list[dict], langs: list[str], records: int) -> str:
@@ -139,8 +150,18 @@ def _body(out: Path, report: dict, stats: MergeStats, found: list[dict], reasons
         "## Files",
         "",
         *_md_table(
-            ("config", "file", "records"),
-            [(c["name"], f"`{c['file']}`", c["records"]) for c in found],
+            ("config", "records", "JSONL (LLaMA-Factory: dataset_info.json)", "parquet"),
+            [
+                (
+                    c["name"],
+                    c["records"],
+                    f"`{c['file'].removesuffix('.parquet')}.jsonl`"
+                    if c["parquet"]
+                    else f"`{c['file']}`",
+                    f"`{c['parquet']}`" if c["parquet"] else "-",
+                )
+                for c in found
+            ],
         ),  # fmt: skip
         "",
         "## Load it",
@@ -151,14 +172,16 @@ def _body(out: Path, report: dict, stats: MergeStats, found: list[dict], reasons
     ]
     if found:
         first = found[0]
+        jsonl = Path(first["file"]).with_suffix(".jsonl").name
         lines += [
-            "# this folder (or, once uploaded, the Hub repo id instead of the path)",
+            "# this folder by config name (once uploaded: the Hub repo id instead of the path)",
             f'ds = load_dataset("{out / layout.MERGED_DIR}", "{first["name"]}", split="train")',
-            f'ds = load_dataset("json", data_files="{first["file"]}", split="train")',
+            "# one file (paths relative to this folder)",
+            f'ds = load_dataset("json", data_files="{jsonl}", split="train")',
         ]
-        pq = next((c for c in found if c["kind"] == "parquet"), None)
-        if pq:
-            lines.append(f'ds = load_dataset("parquet", data_files="{pq["file"]}", split="train")')
+        if first["parquet"]:
+            pq = first["parquet"]
+            lines.append(f'ds = load_dataset("parquet", data_files="{pq}", split="train")')
     lines += ["```", "", "## Run signature", ""]
     sigs = report.get("signatures") or []
     keys = sorted({k for s in sigs for k in s}, key=lambda k: (k != "model", k))
@@ -200,7 +223,8 @@ def write_card(
     """Write merged/README.md for this merge (`reasons`: rejected samples per grader reason)."""
     out = Path(output_dir)
     found = configs(stats)
-    langs = languages([out / layout.MERGED_DIR / c["file"] for c in found if c["kind"] == "jsonl"])
+    merged = out / layout.MERGED_DIR
+    langs = languages([merged / Path(c["file"]).with_suffix(".jsonl").name for c in found])
     text = (
         _header(found, langs, stats.written)
         + "\n"

@@ -47,25 +47,40 @@ def _batches(path: Path) -> Iterator[list[dict]]:
         yield batch
 
 
-def _schema(path: Path) -> tuple[pa.Schema | None, set[str]]:
-    """The unified schema of every batch, and the top-level columns to store as JSON text."""
-    schemas = [pa.Table.from_pylist(b).schema for b in _batches(path)]
-    if not schemas:
-        return None, set()
+def _batch_schema(batch: list[dict], as_json: set[str]) -> pa.Schema:
+    """The schema of one batch; a column Arrow cannot type (an object in one record, a number
+    in another) joins `as_json` first."""
     try:
-        return pa.unify_schemas(schemas, promote_options="permissive"), set()
+        return pa.Table.from_pylist(_as_json(batch, as_json)).schema
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         pass
-    # Some column differs in a way Arrow cannot promote: find which, store those as text.
-    names = {n for s in schemas for n in s.names}
-    as_json = set()
-    for name in names:
-        fields = [s.field(name) for s in schemas if name in s.names]
+    for name in {k for row in batch for k in row} - as_json:
         try:
-            pa.unify_schemas([pa.schema([f]) for f in fields], promote_options="permissive")
+            pa.array([row.get(name) for row in batch])
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             as_json.add(name)
-    schemas = [pa.Table.from_pylist(_as_json(b, as_json)).schema for b in _batches(path)]
+    return pa.Table.from_pylist(_as_json(batch, as_json)).schema
+
+
+def _schema(path: Path) -> tuple[pa.Schema | None, set[str]]:
+    """The unified schema of every batch, and the top-level columns to store as JSON text."""
+    as_json: set[str] = set()
+    schemas = [_batch_schema(b, as_json) for b in _batches(path)]
+    if not schemas:
+        return None, as_json
+    try:
+        if not as_json:
+            return pa.unify_schemas(schemas, promote_options="permissive"), as_json
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        # Batches disagree on a column's type: find which, store those as text.
+        for name in {n for s in schemas for n in s.names}:
+            fields = [pa.schema([s.field(name)]) for s in schemas if name in s.names]
+            try:
+                pa.unify_schemas(fields, promote_options="permissive")
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                as_json.add(name)
+    # Again with the text columns known from the start (the rare path: a third read).
+    schemas = [_batch_schema(b, as_json) for b in _batches(path)]
     return pa.unify_schemas(schemas, promote_options="permissive"), as_json
 
 

@@ -139,6 +139,8 @@ def _scan_type(folder: Path, planned: int | None, k: int) -> tuple[TypeData, Sam
         data.reasons[names[rid]] += 1
         if correct:
             data.accepting.add(names[rid])
+        if not k:
+            continue  # --browse_samples 0: figures only
         heap = heaps.setdefault(rid, [])
         r = rank(p, s)
         if len(heap) < k:

@@ -31,6 +31,7 @@ _STYLE = {
     "axes.spines.right": False,
 }
 _HEAD = re.compile(r"^.*?(?=<svg)", re.S)  # XML declaration, DOCTYPE and comment before <svg
+_METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.S)
 
 
 def _svg(fig) -> str:
@@ -39,6 +40,7 @@ def _svg(fig) -> str:
     fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
     text = _HEAD.sub("", buf.getvalue(), count=1)
+    text = _METADATA.sub("", text, count=1)  # RDF credits: bytes and a URL in an offline page
     # A fixed pixel size would overflow a narrow window; the viewBox keeps the proportions.
     return re.sub(
         r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r'<svg\1 class="plot"', text, count=1
