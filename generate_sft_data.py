@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 
 from tqdm import tqdm
@@ -110,9 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         cfg = config_from_args(args)
-        step = "merge" if cfg.merge_only else "generate"
-        commands.record(cfg.output_dir, step, command_line(argv))
         if cfg.merge_only:
+            if os.path.isdir(cfg.output_dir):  # a merge of nothing creates no folder
+                commands.record(cfg.output_dir, "merge", command_line(argv))
             return 0 if finish(cfg) else 1
         versions, sentences = load_inputs(cfg)
         ensure_open_files(cfg)
@@ -126,7 +127,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         log.warning("interrupted: stored samples are kept; rerun the same command to resume")
+        commands.record(cfg.output_dir, "generate", command_line(argv))
         return 130
+    # Once the run has written its folder (a refused run leaves none), for report.html and the
+    # dataset card's rebuild commands.
+    commands.record(cfg.output_dir, "generate", command_line(argv))
     write_state(cfg, summary)
     print_summary(summary)
     merged = cfg.no_merge or finish(cfg)

@@ -57,8 +57,9 @@ def parse_args(argv: list[str] | None = None) -> Config:
 
 def main(argv: list[str] | None = None) -> int:
     cfg = parse_args(argv)
-    line = list(sys.argv) if argv is None else ["validate_watcher.py", *argv]
-    commands.record(cfg.output_dir, "watch", line)
+    if cfg.output_dir.is_dir():  # for report.html and the dataset card's rebuild commands
+        line = list(sys.argv) if argv is None else ["validate_watcher.py", *argv]
+        commands.record(cfg.output_dir, "watch", line)
     return run(cfg)
 
 

@@ -480,6 +480,12 @@ def summary(plan_: Plan, steps, show_report: bool, interrupted: bool = False) ->
         with open(merged, "rb") as f:
             records = sum(1 for _ in f)
         say(f"  merged training data: {merged} ({records} records; report: {report_path})")
+        page = layout.report_html_file(out)
+        if page.exists():
+            say(f"  report page (figures, sample browser): {page}")
+        card = layout.dataset_card_file(out)
+        if card.exists():
+            say(f"  dataset card (Hugging Face): {card}")
         if codes.get("generator") not in (None, 0, 130):
             say("    (the generator failed: it holds only samples stored before this run)")
     code = exit_code(codes, interrupted)
