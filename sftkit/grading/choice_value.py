@@ -15,8 +15,11 @@ Usage:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
+from sftkit.grading.normalize import normalize_answer
+from sftkit.grading.structure import _choice, _gold_text
 from sftkit.inputs.problems import find_choice_block
 
 REASON = "match_choice_value"
@@ -49,3 +52,19 @@ def prompt_options(prompt: str | None) -> tuple[str, ...]:
     "... \begin{itemize} \item[1] $2$ \item[2] $4$ \end{itemize}" -> ("$2$", "$4$")."""
     found = find_choice_block(prompt) if isinstance(prompt, str) else None
     return found[1] if found else ()
+
+
+def gold_choice(ground_truth) -> int | None:
+    """The option number a gold names, as the grader reads it: 4 -> 4, "④" -> 4, "4" -> 4,
+    "④ \\frac{4}{3}" -> 4; "12" or "x=2" -> None."""
+    if isinstance(ground_truth, bool):
+        return None
+    if isinstance(ground_truth, int):
+        return ground_truth if 1 <= ground_truth <= 9 else None
+    gold = _gold_text(ground_truth)
+    if gold is None:
+        return None
+    g = normalize_answer(gold)
+    if re.match(r"\(?[①-⑨]", g) or re.fullmatch(r"[1-9]", g):
+        return _choice(g)
+    return None
