@@ -75,7 +75,7 @@ class _Endpoint:
         self.model = MockModel(cfg)  # loads the data now: bad files fail here
         self.stats: dict[str, int] = dict.fromkeys(
             ("requests", "completions", "choices", "correct", "wrong", "no_box", "unknown",
-             *FAULTS, "models", "bad_request", "not_found", "unauthorized", "peak_inflight"), 0,
+             "judge", *FAULTS, "models", "bad_request", "not_found", "unauthorized", "peak_inflight"), 0,
         )  # fmt: skip
         self.inflight = 0
         # The latest request bodies, for tests that check what the client sent (bounded: the
