@@ -100,9 +100,17 @@ def command_line(argv: list[str] | None) -> list[str]:
 
 
 def finish(cfg: Config) -> bool:
-    """Merge, then report.json, report.html and merged/README.md (sftkit/output/finish.py)."""
+    """Merge (filters, pass-rate band, judge as the flags say), then report.json, report.html and
+    merged/README.md, and print the report (sftkit/output/finish.py)."""
     return merge_and_report(
-        cfg.output_dir, cfg.fmt, cfg.reasoning, cfg.system, cfg.browse_samples, cfg.export
+        cfg.output_dir,
+        cfg.fmt,
+        cfg.reasoning,
+        cfg.system,
+        cfg.selection(),
+        cfg.judge_config(),
+        browse_samples=cfg.browse_samples,
+        export_formats=cfg.export,
     )
 
 

@@ -5,7 +5,10 @@ so every key is optional and an unknown shape is skipped, never an error).
 Usage:
     drops(report)   # {"filters": {"truncated": 3, "hedged": 1}, "contamination": {"aime.jsonl": 2},
                     #  "near-duplicates": {"clusters": 4, "problems in clusters": 9}}
-    drops(report, merge_duplicates=2)["merge"]   # {"duplicates": 2}
+    drops(report, merge_duplicates=2)["merge"]   # {"duplicates": 2}, unless rows[].merge says
+
+report.json's rows[].merge (the merge's filters, issue 20) give "filters", "merge" (duplicates)
+and "judge" (recovered); contamination and near-duplicates come from issue 21's keys.
 
 A group is left out when report.json does not have it; the page and the card then say nothing
 was measured rather than "0".
@@ -71,10 +74,30 @@ def _near_duplicates(value) -> Counter:
     return _counts(value)
 
 
+def _merge_rows(report: dict) -> dict[str, Counter]:
+    """The last merge's drops as report.json keeps them per row: {"merge": {"by_reason":
+    {"truncated": 2}, "duplicates": 1, ...}} -> {"filters": {...}, "merge": {"duplicates": 1}}."""
+    groups: dict[str, Counter] = {}
+    for row in report.get("rows") or []:
+        m = row.get("merge")
+        if not isinstance(m, dict):
+            continue
+        groups.setdefault("filters", Counter()).update(_counts(m.get("by_reason") or {}))
+        if _is_count(m.get("duplicates")):
+            groups.setdefault("merge", Counter())["duplicates"] += m["duplicates"]
+        if _is_count(m.get("judge_recovered")) and m["judge_recovered"]:
+            groups.setdefault("judge", Counter())["recovered"] += m["judge_recovered"]
+    if "merge" in groups:
+        groups["merge"] = +groups["merge"]  # 0 duplicates: measured, none dropped
+    return groups
+
+
 def drops(report: dict, merge_duplicates: int | None = None) -> dict[str, Counter]:
     """The groups report.json holds, each reason -> count (see the module docstring)."""
-    groups: dict[str, Counter] = {}
+    groups = _merge_rows(report)
     for group, keys in ROW_KEYS.items():
+        if group in groups:
+            continue  # the merge's own counts (rows[].merge) come first
         for row in report.get("rows") or []:
             for key in keys:
                 if key in row:
@@ -92,6 +115,6 @@ def drops(report: dict, merge_duplicates: int | None = None) -> dict[str, Counte
             read = _near_duplicates if group == "near-duplicates" else _counts
             groups[group] = read(value)
             break
-    if merge_duplicates is not None:
-        groups["merge"] = Counter({"duplicates": merge_duplicates})
+    if merge_duplicates is not None and "merge" not in groups:
+        groups["merge"] = +Counter({"duplicates": merge_duplicates})
     return groups

@@ -1,12 +1,13 @@
 """The end of a run: merge the validated samples, then write what a reader looks at.
 
-Pipeline order: merge_outputs() -> export_parquet() (--export parquet) -> write_report()
-(report.json) -> write_report_html() (report.html) -> write_card() (merged/README.md).
+Pipeline order: merge_outputs() (a Selection says which correct samples it keeps) ->
+export_parquet() (--export parquet) -> write_report() (report.json) -> write_report_html()
+(report.html) -> write_card() (merged/README.md).
 
 Usage:
     merge_and_report("sft_output", "messages", "think_tags", None)               # -> True
     merge_and_report("sft_output", "messages", "think_tags", None, browse_samples=5,
-                     export=("parquet",))  # also merged/*_messages.parquet, listed in the card
+                     export_formats=("parquet",))  # also merged/*_messages.parquet, in the card
 
 True unless a step failed; a failed step is logged with what it was writing, and the steps after
 it still run (the samples stay safe on disk; a page that could not be drawn loses no data).
@@ -17,8 +18,10 @@ from __future__ import annotations
 import logging
 from collections import Counter
 
+from sftkit.grading.judge import JudgeConfig
 from sftkit.output import card, export, merge, report, report_data
 from sftkit.output.report_html import write_report_html
+from sftkit.output.selection import DEFAULT_SELECTION, Selection
 
 log = logging.getLogger("generate")
 
@@ -28,13 +31,16 @@ def merge_and_report(
     fmt: str,
     reasoning: str,
     system: str | None,
+    selection: Selection = DEFAULT_SELECTION,
+    judge: JudgeConfig | None = None,
+    *,
     browse_samples: int = 20,
     export_formats: tuple[str, ...] = (),
 ) -> bool:
     """Merge validated samples, write report.json, report.html and the dataset card, and print
     the report; True unless a step failed."""
     try:
-        stats = merge.merge_outputs(output_dir, fmt, reasoning_mode=reasoning, system=system)
+        stats = merge.merge_outputs(output_dir, fmt, reasoning, system, selection)
         log.info("merged: %s", stats)
     except Exception as exc:  # the samples are safe on disk; report and keep the exit code honest
         log.error("merge failed: %s: %s", type(exc).__name__, exc)

@@ -214,7 +214,9 @@ def _reasons(report: dict, data: ReportData, merge: MergeStats | None) -> str:
     for group, title, unit in _DROP_GROUPS:
         parts.append(f"<h3 id='drops-{group}'>{title}</h3>")
         counts = groups.get(group)
-        if counts is None:
+        if counts is None and group == "judge":
+            parts.pop()  # no judge ran: nothing to say
+        elif counts is None:
             parts.append(f"<p class='muted'>Not measured in this run (report.json has no "
                          f"{e(group)} counts).</p>")  # fmt: skip
         elif not counts:
@@ -232,6 +234,7 @@ def _reasons(report: dict, data: ReportData, merge: MergeStats | None) -> str:
 _DROP_GROUPS = (
     ("filters", "Filters (correct samples left out of the training data)", "samples"),
     ("merge", "Merge (identical training examples)", "samples"),
+    ("judge", "Judge (rule-rejected samples a judge model found equal to the gold)", "samples"),
     ("contamination", "Contamination (problems dropped before any request)", "problems"),
     ("near-duplicates", "Near-duplicate problems", "problems"),
 )
