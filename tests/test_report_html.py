@@ -216,6 +216,14 @@ def test_drops_reads_what_report_json_holds_and_only_that():
     assert got["contamination"] == {"aime24.jsonl": 3}
     assert got["near-duplicates"] == {"clusters": 2, "problems in clusters": 5}
     assert got["merge"] == {"duplicates": 4}
+    # The merge's own counts (issue 20's rows[].merge) come before any other shape.
+    merged = {"rows": [
+        {"merge": {"by_reason": {"hedged": 2}, "duplicates": 1, "judge_recovered": 0}},
+        {"merge": {"by_reason": {"hedged": 1, "truncated": 1}, "duplicates": 0}},
+        {"merge": None},
+    ]}  # fmt: skip
+    got = drops(merged, merge_duplicates=9)
+    assert got == {"filters": {"hedged": 3, "truncated": 1}, "merge": {"duplicates": 1}}
     listed = drops({"contamination": [{"benchmark": "m500", "count": 2}, {"benchmark": "gpqa"}]})
     assert listed["contamination"] == {"m500": 2, "gpqa": 1}
 

@@ -73,6 +73,12 @@ _JS = """
     document.getElementById("f-" + k).addEventListener("change", apply);
   });
   find.addEventListener("input", apply);
+  // A link can carry the filters: report.html#reason=mismatch&id=sample-007
+  var params = new URLSearchParams(location.hash.slice(1));
+  keys.forEach(function (k) {
+    if (params.has(k)) document.getElementById("f-" + k).value = params.get(k);
+  });
+  if (params.has("id")) find.value = params.get("id");
   apply();
 })();
 """
@@ -110,6 +116,7 @@ def _summary(report: dict) -> str:
         ("graded", t.get("graded", 0)),
         ("correct", t.get("correct", 0)),
         ("accuracy", _pct(t.get("correct", 0), t.get("graded", 0))),
+        *([("merged", t["merge"]["merged"])] if isinstance(t.get("merge"), dict) else []),
         ("zero-correct problems", t.get("problems_zero_correct", 0)),
         ("open failures", t.get("failures", 0)),
         ("truncated", t.get("truncations", 0)),
@@ -150,20 +157,29 @@ def _signature(report: dict, out: Path) -> str:
     return "\n".join(parts)
 
 
+def _merged(row: dict) -> int:
+    """Correct samples the last merge kept (rows[].merge); all correct ones before any merge."""
+    m = row.get("merge")
+    return (
+        m["merged"] if isinstance(m, dict) and isinstance(m.get("merged"), int) else row["correct"]
+    )
+
+
 def _acceptance(report: dict) -> str:
     rows = report.get("rows", [])
     bars = [
-        (f"{r['source']} / {r['type']}", r["correct"], r["graded"] - r["correct"],
-         r["ungraded"], r["failures"])
+        (f"{r['source']} / {r['type']}", min(_merged(r), r["correct"]),
+         max(0, r["correct"] - _merged(r)), r["graded"] - r["correct"], r["ungraded"],
+         r["failures"])
         for r in rows
     ]  # fmt: skip
     table = _table(
-        ("source", "version", "problems", "samples", "correct", "rejected", "ungraded",
+        ("source", "version", "problems", "samples", "correct", "merged", "rejected", "ungraded",
          "failed", "accuracy", "zero-correct problems"),
-        [(r["source"], r["type"], r["problems"], r["samples"], r["correct"],
+        [(r["source"], r["type"], r["problems"], r["samples"], r["correct"], _merged(r),
           r["graded"] - r["correct"], r["ungraded"], r["failures"],
           _pct(r["correct"], r["graded"]), r["problems_zero_correct"]) for r in rows],
-        numeric=8,
+        numeric=9,
     )  # fmt: skip
     return (
         "<h2 id='acceptance'>Acceptance per source and version</h2>"
@@ -348,19 +364,20 @@ def render_html(report: dict, data: ReportData, out: Path, merge: MergeStats | N
     created = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(report.get("created") or 0))
     nav = " ".join(
         f"<a href='#{a}'>{t}</a>"
-        for a, t in (("signature", "signature"), ("acceptance", "acceptance"),
-                     ("pass-rates", "pass rates"), ("tokens", "tokens"), ("reasons", "reasons"),
-                     ("golds", "golds"), ("failures", "failures"), ("browser", "samples"))
+        for a, t in (("acceptance", "acceptance"), ("pass-rates", "pass rates"),
+                     ("tokens", "tokens"), ("reasons", "why samples went"), ("golds", "golds"),
+                     ("failures", "failures"), ("signature", "signature and commands"),
+                     ("browser", "samples"))
     )  # fmt: skip
     body = [
         f"<h1>SFT data report</h1><p class='muted'>{e(str(report.get('output_dir', out)))}, "
         f"{created}</p><nav>{nav}</nav>",
         _summary(report),
-        _signature(report, out),
         _acceptance(report),
         _distributions(report, data),
         _reasons(report, data, merge),
         _listings(report, data),
+        _signature(report, out),
         _browser(data),
     ]
     return (

@@ -3,7 +3,7 @@
 Pipeline order: acceptance() -> pass_rates() -> token_lengths() -> reasons() (the page's order).
 
 Usage:
-    svg = acceptance([("src / multiples", 87, 40, 5, 0)])   # "<svg ...>...</svg>"
+    svg = acceptance([("src / multiples", 80, 7, 40, 5, 0)])   # "<svg ...>...</svg>"
 
 Every figure's size depends on the number of sources x versions and reasons, never on the number
 of samples: a million samples draw the same few kilobytes. Text stays text in the SVG
@@ -22,6 +22,7 @@ matplotlib.use("Agg")  # no display: figures are only ever written as SVG text
 import matplotlib.pyplot as plt  # noqa: E402
 
 ACCEPTED, REJECTED, UNGRADED, FAILED = "#2e8b57", "#d0604d", "#b8b8b8", "#7a4fa0"
+FILTERED = "#e0a030"  # correct, but dropped by the merge (filters, pass-rate band, duplicates)
 _STYLE = {
     "svg.fonttype": "none",
     "svg.hashsalt": "sftkit-report",
@@ -52,27 +53,28 @@ def _figure(height: float, width: float = 8.0):
     return plt.subplots(figsize=(width, height))
 
 
-def acceptance(rows: list[tuple[str, int, int, int, int]]) -> str:
-    """Horizontal stacked bars, one per (label, accepted, rejected, ungraded, failed), with the
-    accepted share written at the end of each bar."""
+def acceptance(rows: list[tuple[str, int, int, int, int, int]]) -> str:
+    """Horizontal stacked bars, one per (label, merged, left out by the merge, rejected,
+    ungraded, failed), with the grader's accepted share written at the end of each bar."""
     with plt.rc_context(_STYLE):
         fig, ax = _figure(0.9 + 0.32 * max(1, len(rows)))
         labels = [r[0] for r in rows][::-1]
         left = [0] * len(rows)
-        parts = ("accepted", ACCEPTED), ("rejected", REJECTED), ("ungraded", UNGRADED)
-        for i, (name, color) in enumerate((*parts, ("failed", FAILED))):
+        parts = (("merged", ACCEPTED), ("correct, left out by the merge", FILTERED),
+                 ("rejected", REJECTED), ("ungraded", UNGRADED), ("failed", FAILED))  # fmt: skip
+        for i, (name, color) in enumerate(parts):
             values = [r[i + 1] for r in rows][::-1]
             ax.barh(labels, values, left=left, color=color, label=name, height=0.7)
             left = [a + b for a, b in zip(left, values, strict=True)]
         for y, (row, total) in enumerate(zip(rows[::-1], left, strict=True)):
-            graded = row[1] + row[2]
-            share = f"{100 * row[1] / graded:.1f}%" if graded else "-"
-            ax.text(total, y, f"  {share} of {graded:,} graded", va="center", fontsize=8)
-        ax.set_xlim(0, max(left + [1]) * 1.3)
+            correct, graded = row[1] + row[2], row[1] + row[2] + row[3]
+            share = f"{100 * correct / graded:.1f}%" if graded else "-"
+            ax.text(total, y, f"  {share} of {graded:,} graded correct", va="center", fontsize=8)
+        ax.set_xlim(0, max(left + [1]) * 1.35)
         ax.set_xlabel("samples")
         # Below the axis: inside, it would hide the end of a bar.
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.5 / len(labels) ** 0.5 - 0.1),
-                  ncols=4, fontsize=8, frameon=False)  # fmt: skip
+                  ncols=5, fontsize=8, frameon=False)  # fmt: skip
         return _svg(fig)
 
 
