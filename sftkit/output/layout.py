@@ -32,6 +32,7 @@ MERGED_DIR = "merged"
 ALL_NAME = "sft_math_all"  # merged/sft_math_all_<format>.jsonl and its dataset_info.json entry
 VALIDATED_SUFFIX = "_validated"
 VERDICTS_SUFFIX = "_verdicts.jsonl"
+JUDGE_SUFFIX = "_judge.jsonl"  # <source>/<type>_judge.jsonl: the optional judge's verdicts
 SAMPLE_NAME = re.compile(r"(\d+)_(\d+)\.jsonl")  # <p>_<s>.jsonl (fullmatch)
 _GENERATION_ID = re.compile(r"(?:^|/)([^/]+)/(\d+)_(\d+)(?:\.jsonl)?$")
 
@@ -151,8 +152,8 @@ def is_output_dir(name: str) -> bool:
 
 
 def is_pipeline_log(name: str) -> bool:
-    """Files beside the samples that are not samples: verdict logs and failures.jsonl."""
-    return name == "failures.jsonl" or name.endswith(VERDICTS_SUFFIX)
+    """Files beside the samples that are not samples: verdict and judge logs, failures.jsonl."""
+    return name == "failures.jsonl" or name.endswith((VERDICTS_SUFFIX, JUDGE_SUFFIX))
 
 
 # --- listing ----------------------------------------------------------------------------------
