@@ -85,9 +85,3 @@ def _grade_record(item, ground_truth) -> Verdict:
     """grade() on the record's final text, reasoning removed; reading the record is inside the
     boundary too."""
     return _grade(final_text(item) if isinstance(item, dict) else None, ground_truth)
-
-
-def validate_items(items) -> list[dict]:
-    """validate_item over many records, in order. [{"solution": "\\boxed{1}", "answer": 1}] ->
-    [{"is_correct": True, ...}]"""
-    return [validate_item(item) for item in items]
