@@ -76,7 +76,7 @@ class _Endpoint:
         self.model = MockModel(cfg)  # loads the data now: bad files fail here
         self.stats: dict[str, int] = dict.fromkeys(
             ("requests", "completions", "choices", "correct", "wrong", "no_box", "unknown",
-             *FAULTS, "models", "bad_request", "not_found", "unauthorized", "peak_inflight"), 0,
+             "judge", *FAULTS, "models", "bad_request", "not_found", "unauthorized", "peak_inflight"), 0,
         )  # fmt: skip
         self.inflight = 0
         # The latest request bodies, for tests that check what the client sent (bounded: the
@@ -409,6 +409,9 @@ _HELP = {
     "slow_seconds": "extra wait of a slow request",
     "p_length": "probability replies are cut (finish_reason length)",
     "retry_after": "Retry-After seconds sent with 429 and 503",
+    "p_quirk": "share of correct replies a filter should drop (hedged, loop, mix, stray tag, cut)",
+    "p_judge_yes": "judge requests: probability of YES",
+    "judge_reply": "judge requests: send this reply verbatim (none: YES/NO by p_judge_yes)",
     "api_key": "require this bearer key, as vLLM --api-key does (none: open)",
 }
 
