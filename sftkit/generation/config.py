@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from sftkit.common.flags import add_flags, flag, from_args
+from sftkit.common.flags import add_flags, flag, flag_of, from_args
 from sftkit.common.jsonl import InputError
 from sftkit.common.oslimits import raise_open_files
 from sftkit.grading.judge import JUDGE_MODES, JudgeConfig
@@ -57,7 +57,11 @@ class Config:
     )
     n: int = flag(4, "samples per problem and version (%(default)s)", type=int)
     worker: int = flag(
-        64, "requests in flight; also each endpoint's connection pool size (%(default)s)", type=int
+        64,
+        "requests in flight; also each endpoint's connection pool size (%(default)s)",
+        name="--requests_in_flight",
+        aliases=("--worker",),
+        type=int,
     )
     fmt: str = flag(
         "messages",
@@ -97,6 +101,8 @@ class Config:
         DEFAULT_TIMEOUT,
         "seconds to wait for one reply, queue time on the server included (%(default)s: "
         "fits reasoning models); a timed-out request gets one more attempt, then is recorded",
+        name="--request_timeout_s",
+        aliases=("--timeout",),
         type=float,
     )
     max_retries: int = flag(
@@ -185,12 +191,12 @@ class Config:
         "a/v1, b/v1/" -> base_urls ("a/v1", "b/v1"); --extra_body's JSON -> a dict."""
         for name in ("n", "worker", "max_n"):
             if getattr(self, name) < 1:
-                raise InputError(f"--{name}: must be at least 1")
+                raise InputError(f"{flag_of(Config, name)}: must be at least 1")
         for name in ("k_correct", "retry_zero", "max_retries"):
             if getattr(self, name) < 0:
-                raise InputError(f"--{name}: must not be negative")
+                raise InputError(f"{flag_of(Config, name)}: must not be negative")
         if self.timeout <= 0:
-            raise InputError("--timeout: must be positive")
+            raise InputError(f"{flag_of(Config, 'timeout')}: must be positive")
         extra = self.extra_body
         if isinstance(extra, str):
             try:
@@ -278,13 +284,14 @@ def default_sentences(data_dir: str) -> str:
 def ensure_open_files(cfg: Config) -> None:
     """Make room for one socket per connection; InputError if the system will not allow it.
 
-    Each endpoint's pool may hold --worker connections. With the common soft limit of 1,024,
-    --worker 1024 would otherwise end in "Too many open files" tracebacks mid-run.
+    Each endpoint's pool may hold --requests_in_flight connections. With the common soft limit of 1,024,
+    --requests_in_flight 1024 would otherwise end in "Too many open files" tracebacks mid-run.
     """
     need = cfg.worker + SPARE_FILES
     limit = raise_open_files(cfg.worker * len(cfg.base_urls) + SPARE_FILES)
     if limit is not None and limit < need:
         raise InputError(
-            f"--worker {cfg.worker}: needs about {need} open files, but this process may open "
-            f"only {limit}; raise the limit (ulimit -n {need}) or lower --worker"
+            f"--requests_in_flight {cfg.worker}: needs about {need} open files, but this process "
+            f"may open only {limit}; raise the limit (ulimit -n {need}) or lower "
+            "--requests_in_flight"
         )

@@ -31,6 +31,7 @@ from sftkit.common.jsonl import (
     atomic_write_text,
     dumps,
 )
+from sftkit.generation.state import planned_problems, read_state
 from sftkit.output import layout
 from sftkit.output.formats import (
     FORMATS,
@@ -60,37 +61,6 @@ def skip_reason(path, exc: Exception) -> str:
 
 
 # --- the generator's plan -----------------------------------------------------------------
-
-# Per-(source, type) counters the generator keeps in .generation.json "by_source_type".
-GENERATION_COUNTERS = (
-    "planned",
-    "skipped_existing",
-    "skipped_k_correct",
-    "retry_samples",
-    "written",
-    "failed",
-)
-
-
-def read_generation(output_dir: Path) -> tuple[dict | None, str | None]:
-    """The generator's sampling state `.generation.json`, or (None, problem) if absent or bad."""
-    path = layout.generation_file(output_dir)
-    if not path.is_file():
-        return None, None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return None, f"{path}: {exc}"
-    if not isinstance(data, dict):
-        return None, f"{path}: expected a JSON object"
-    return data, None
-
-
-def planned_problems(gen: dict | None) -> int | None:
-    """How many problems the generator planned for a source x type (its `by_source_type` entry
-    in .generation.json), or None if unknown. {"problems": 33, ...} -> 33"""
-    planned = gen.get("problems") if isinstance(gen, dict) else None
-    return planned if isinstance(planned, int) and not isinstance(planned, bool) else None
 
 
 def stray_warning(path: Path | str, p: int, planned: int) -> str:
@@ -324,8 +294,8 @@ def merge_outputs(
         raise ValueError(f"unknown reasoning mode {reasoning_mode!r}")
     out = Path(output_dir)
     all_path = layout.merged_file(out, ALL_NAME, fmt)
-    by_key = (read_generation(out)[0] or {}).get("by_source_type")
-    by_key = by_key if isinstance(by_key, dict) else {}
+    state = read_state(out)[0]
+    by_key = state.by_source_type if state else {}
     _LOGS.clear()  # verdict logs are read afresh by every merge (and before workers fork)
     workers: list[ProcessPoolExecutor] = []
 

@@ -1,12 +1,11 @@
 r"""The figures: per source x type how generation and grading went, as report.json and as the
-printed table; and the one plain-table renderer (the report, the watcher, the validator CLI).
+printed table (drawn by sftkit.common.table, which the watcher and the validator CLI share).
 
 Pipeline order: build_report() -> write_report() -> format_report().
 
 Usage:
     report = write_report("sft_output")          # also writes sft_output/report.json
     print(format_report(report))
-    print("\n".join(text_table(("type", "n"), [("multiples", 3)], ("TOTAL", 3))))
 """
 
 from __future__ import annotations
@@ -15,20 +14,14 @@ import json
 import os
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from itertools import zip_longest
 from pathlib import Path
 
 from sftkit.common.jsonl import InputError, atomic_write_text, read_log
+from sftkit.common.table import text_table
 from sftkit.generation.signature import read_signatures
+from sftkit.generation.state import planned_problems, read_state
 from sftkit.output import layout, selection
-from sftkit.output.merge import (
-    GENERATION_COUNTERS,
-    planned_problems,
-    read_generation,
-    skip_reason,
-    stray_warning,
-)
+from sftkit.output.merge import skip_reason, stray_warning
 from sftkit.watching.index import SampleSet
 
 _REPORT_NAME = layout.report_file("").name  # named in the printed table's hints
@@ -189,13 +182,12 @@ def build_report(
     answer the grader rejected (at least `gold_min_samples` of them and `gold_share` of the graded)
     in `suspicious_golds` (see sftkit.output.gold_audit).
     """
-    # Here, not at the top: it loads the grader, which format_report and text_table do not need.
+    # Here, not at the top: it loads the grader, which format_report does not need.
     from sftkit.output.gold_audit import audit_output
 
     out = Path(output_dir)
-    generation, gen_problem = read_generation(out)
-    by_key = (generation or {}).get("by_source_type")
-    by_key = by_key if isinstance(by_key, dict) else {}
+    state, gen_problem = read_state(out)
+    by_key = state.by_source_type if state else {}
     rows, zero, warnings = [], [], [gen_problem] if gen_problem else []
     try:
         held = read_signatures(out)
@@ -232,13 +224,7 @@ def build_report(
     }
     if merged is not None:
         totals["merge"] = merged.get("totals")
-    if generation is not None:
-        summary = {k: v for k, v in generation.items() if k != "by_source_type"}
-        summary["totals"] = {
-            k: sum(v.get(k) or 0 for v in by_key.values() if isinstance(v, dict))
-            for k in GENERATION_COUNTERS
-        }
-        generation = summary
+    generation = state.summary() if state else None
     return {
         "output_dir": str(out),
         "created": time.time(),
@@ -270,33 +256,6 @@ def write_report(
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
-
-
-def text_table(
-    head: Sequence[str],
-    body: Iterable[Sequence],
-    total: Sequence,
-    sep: str = " ",
-    min_widths=(),
-    names: int = 2,
-) -> list[str]:
-    """Lines of a plain table: the first `names` columns left-aligned, the rest right-aligned,
-    a rule under the header and above the total. The report, the watcher and the validator CLI
-    print their tables with it.
-
-    text_table(("type", "n"), [("multiples", 3)], ("TOTAL", 3)) ->
-    ["type      n", "-----------", "multiples 3", "-----------", "TOTAL     3"]
-    """
-    cells = [[str(c) for c in row] for row in (head, *body, total)]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(head))]
-    widths = [max(w, m) for w, m in zip_longest(widths, min_widths, fillvalue=0)]
-
-    def pad(i: int, cell: str) -> str:
-        return cell.ljust(widths[i]) if i < names else cell.rjust(widths[i])
-
-    lines = [sep.join(pad(i, c) for i, c in enumerate(row)) for row in cells]
-    rule = "-" * len(lines[0])
-    return [lines[0], rule, *lines[1:-1], rule, lines[-1]]
 
 
 REPORT_WIDTH = 100  # a tmux half-pane (the launcher gives each pane about 110 columns)
