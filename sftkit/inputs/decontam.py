@@ -1,0 +1,285 @@
+r"""Decontamination: find input problems that share a word n-gram with a benchmark problem.
+
+Pipeline order: Tokenizer.tokens() -> build_index() -> find_contaminated().
+
+Text is normalised before it is cut into words: Unicode NFKC, lower case, LaTeX spacing and
+sizing commands dropped (`\left`, `\,`, `\displaystyle`, `\text`), synonyms folded (`\dfrac` ->
+`\frac`, `\le` -> `\leq`), braces, dollars and punctuation dropped; digits are kept. A "word" is
+a run of letters, a run of digits, a LaTeX command or one operator sign, so
+"$x^{2}+\dfrac{1}{2}$" and "x^2 + \frac12" are both `x ^ 2 + \frac 1 2`.
+
+Every word gets a stable 64-bit hash; an n-gram's hash is a polynomial of its words' hashes
+computed for a whole batch of problems at once with numpy uint64 arithmetic. The benchmark side is
+one sorted uint64 array (8 bytes per n-gram) with the owning benchmark problem beside it, so
+5,000 benchmark problems take a few MB. A benchmark problem shorter than n words is matched on its
+whole normalised text: an input problem is contaminated by it only when both normalise to the same
+words.
+
+Usage:
+    index = build_index([("bench/math500.jsonl", 0, "Find all $x$ such that ...", "3")], n=8)
+    for hit in find_contaminated(index, [("algebra", 12, "Find all x such that ...", "3")]):
+        hit.ngram  # "find all x such that x ^ 2 +"
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from itertools import islice
+
+import numpy as np
+
+DEFAULT_NGRAM = 8
+# One input row: (source, 0-based row in its file, problem text, gold).
+Row = tuple[str, int, str, object]
+
+# Lower-cased text: LaTeX command | digits | letters (any script) | operator | batch separator.
+_WORD = re.compile(r"\\[a-z]+|\d+|[^\W\d_]+|[-+*/=<>^|!]|\x00")
+_SEP_CHAR = "\x00"
+# Commands that change only how a formula looks, never what it says.
+_DROPPED = frozenset(
+    r"\left \right \big \bigl \bigr \bigg \biggl \biggr \displaystyle \textstyle \limits \quad"
+    r" \qquad \text \textrm \textbf \textit \mathrm \mathbf \mathit \mathrm \operatorname \mbox"
+    r" \boldsymbol \bm \hspace \vspace \mathbb".split()
+)
+_SYNONYMS = {
+    r"\dfrac": r"\frac",
+    r"\tfrac": r"\frac",
+    r"\le": r"\leq",
+    r"\leqslant": r"\leq",
+    r"\ge": r"\geq",
+    r"\geqslant": r"\geq",
+    r"\ne": r"\neq",
+    r"\to": r"\rightarrow",
+    r"\lvert": "|",
+    r"\rvert": "|",
+    r"\vert": "|",
+    r"\cdots": r"\ldots",
+    r"\dots": r"\ldots",
+}
+_DROP, _SEP = np.uint64(0), np.uint64(1)  # word hashes are never 0 or 1
+_P = np.uint64(0x9E3779B97F4A7C15)  # odd multiplier of the n-gram polynomial
+_MASK = (1 << 64) - 1
+
+
+def _canonical(word: str) -> str | None:
+    """'\\dfrac' -> '\\frac', '\\left' -> None (dropped), 'x' -> 'x'."""
+    if word in _DROPPED:
+        return None
+    return _SYNONYMS.get(word, word)
+
+
+class _WordHashes(dict):
+    """word -> stable 64-bit hash (the same in every process), computed once per distinct word."""
+
+    def __missing__(self, word: str) -> np.uint64:
+        canon = _canonical(word)
+        if word == _SEP_CHAR:
+            value = _SEP
+        elif canon is None:
+            value = _DROP
+        else:
+            digest = hashlib.blake2b(canon.encode("utf-8"), digest_size=8).digest()
+            value = np.uint64(max(2, int.from_bytes(digest, "little")))
+        self[word] = value
+        return value
+
+
+def _prepare(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+@dataclass
+class Batch:
+    """Word hashes of a batch of texts, separated by _SEP: texts ["a b", "c"] -> [a, b, SEP, c]."""
+
+    words: np.ndarray  # uint64
+    is_sep: np.ndarray  # bool, same length
+    segment: np.ndarray  # int64: which text each word belongs to
+    starts: np.ndarray  # int64: index in `words` of each text's first word
+    counts: np.ndarray  # int64: words per text
+
+    def ngrams(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(hashes, text index, word position in its text) of every n-gram inside one text."""
+        words, size = self.words, len(self.words) - n + 1
+        if size <= 0:
+            empty = np.zeros(0, dtype=np.int64)
+            return np.zeros(0, dtype=np.uint64), empty, empty
+        h = words[:size].copy()
+        for j in range(1, n):
+            h *= _P
+            h += words[j : j + size]
+        valid = (self.segment[:size] == self.segment[n - 1 :]) & ~self.is_sep[:size]
+        where = np.flatnonzero(valid)
+        text = self.segment[where]
+        return h[where], text, where - self.starts[text]
+
+    def whole(self, i: int) -> int:
+        """A hash of text i's whole word sequence (its length included)."""
+        h = int(self.counts[i])
+        for w in self.words[self.starts[i] : self.starts[i] + self.counts[i]].tolist():
+            h = (h * int(_P) + w) & _MASK
+        return h
+
+
+class Tokenizer:
+    """Normalised words of a text, and their hashes for a batch of texts."""
+
+    def __init__(self) -> None:
+        self._hashes = _WordHashes()
+
+    def words(self, text: str) -> list[str]:
+        r"""'Find $\dfrac{1}{2}$ of  X.' -> ['find', '\\frac', '1', '2', 'of', 'x']"""
+        found = (_canonical(w) for w in _WORD.findall(_prepare(text.replace(_SEP_CHAR, " "))))
+        return [w for w in found if w is not None]
+
+    def batch(self, texts: list[str]) -> Batch:
+        """One regex pass over the joined batch, one dict lookup per word, then numpy."""
+        joined = _SEP_CHAR.join(t.replace(_SEP_CHAR, " ") for t in texts)
+        found = _WORD.findall(_prepare(joined))
+        words = np.fromiter(map(self._hashes.__getitem__, found), np.uint64, len(found))
+        words = words[words != _DROP]
+        is_sep = words == _SEP
+        segment = np.cumsum(is_sep)
+        starts = np.concatenate(([0], np.flatnonzero(is_sep) + 1))
+        counts = np.bincount(segment[~is_sep], minlength=len(texts))[: len(texts)]
+        return Batch(words, is_sep, segment, starts, counts)
+
+
+@dataclass(frozen=True)
+class BenchProblem:
+    file: str  # the benchmark file as given on the command line
+    row: int  # 0-based row in that file
+
+
+@dataclass
+class BenchIndex:
+    """Sorted n-gram hashes of all benchmark problems, and who owns each one."""
+
+    n: int
+    tokenizer: Tokenizer
+    problems: list[BenchProblem]
+    ngram_hashes: np.ndarray  # sorted uint64, unique
+    ngram_owner: np.ndarray  # int32 index into problems (the first owner)
+    short_hashes: np.ndarray  # sorted whole-text hashes of problems shorter than n words
+    short_owner: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        arrays = (self.ngram_hashes, self.ngram_owner, self.short_hashes, self.short_owner)
+        return sum(a.nbytes for a in arrays)
+
+
+def _sorted_unique(hashes: list[np.ndarray], owners: list[np.ndarray]):
+    h = np.concatenate(hashes) if hashes else np.zeros(0, dtype=np.uint64)
+    o = np.concatenate(owners) if owners else np.zeros(0, dtype=np.int32)
+    h, first = np.unique(h, return_index=True)
+    return h, o[first].astype(np.int32)
+
+
+def _chunks(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
+    it = iter(rows)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def build_index(rows: Iterable[Row], n: int = DEFAULT_NGRAM, chunk: int = 20_000) -> BenchIndex:
+    """Index benchmark rows (file, row, problem, gold); the gold is not used."""
+    if n < 1:
+        raise ValueError(f"n-gram size must be at least 1, got {n}")
+    tok = Tokenizer()
+    problems: list[BenchProblem] = []
+    hashes, owners, short_h, short_o = [], [], [], []
+    for rows_chunk in _chunks(rows, chunk):
+        base = len(problems)
+        problems.extend(BenchProblem(str(r[0]), int(r[1])) for r in rows_chunk)
+        batch = tok.batch([r[2] for r in rows_chunk])
+        h, text, _ = batch.ngrams(n)
+        hashes.append(h)
+        owners.append((text + base).astype(np.int32))
+        for i in np.flatnonzero((batch.counts > 0) & (batch.counts < n)).tolist():
+            short_h.append(np.array([batch.whole(i)], dtype=np.uint64))
+            short_o.append(np.array([base + i], dtype=np.int32))
+    ngram_hashes, ngram_owner = _sorted_unique(hashes, owners)
+    short_hashes, short_owner = _sorted_unique(short_h, short_o)
+    return BenchIndex(n, tok, problems, ngram_hashes, ngram_owner, short_hashes, short_owner)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One contaminated input problem and the first benchmark n-gram it shares."""
+
+    source: str
+    row: int
+    problem: str
+    benchmark_file: str
+    benchmark_row: int
+    ngram: str  # the shared normalised words, e.g. "find the number of ordered pairs of integers"
+
+    def record(self) -> dict:
+        """The line written to <output>/contamination.jsonl."""
+        return {
+            "source": self.source,
+            "row": self.row,
+            "problem": self.problem,
+            "benchmark_file": self.benchmark_file,
+            "benchmark_row": self.benchmark_row,
+            "ngram": self.ngram,
+        }
+
+
+def _lookup(sorted_hashes: np.ndarray, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(found mask, position in sorted_hashes) for each query hash."""
+    if len(sorted_hashes) == 0:
+        return np.zeros(len(query), dtype=bool), np.zeros(len(query), dtype=np.int64)
+    pos = np.searchsorted(sorted_hashes, query)
+    pos[pos == len(sorted_hashes)] = 0
+    return sorted_hashes[pos] == query, pos
+
+
+def _hits_in_chunk(index: BenchIndex, rows: list[Row]) -> Iterator[Hit]:
+    n, batch = index.n, index.tokenizer.batch([r[2] for r in rows])
+    h, text, position = batch.ngrams(n)
+    found, pos = _lookup(index.ngram_hashes, h)
+    # Windows come in text order, so the first window of each contaminated text is its earliest.
+    texts, first = np.unique(text[found], return_index=True)
+    owner = index.ngram_owner[pos[found][first]]
+    where = dict(zip(texts.tolist(), zip(owner.tolist(), position[found][first].tolist())))
+    if len(index.short_hashes):
+        for i in np.flatnonzero((batch.counts > 0) & (batch.counts < n)).tolist():
+            ok, p = _lookup(index.short_hashes, np.array([batch.whole(i)], dtype=np.uint64))
+            if ok[0]:
+                where[i] = (int(index.short_owner[p[0]]), 0)
+    for i in sorted(where):
+        owner_i, start = where[i]
+        source, row, problem = rows[i][0], rows[i][1], rows[i][2]
+        words = index.tokenizer.words(problem)
+        bench = index.problems[owner_i]
+        ngram = " ".join(words[start : start + n])
+        yield Hit(str(source), int(row), problem, bench.file, bench.row, ngram)
+
+
+def find_contaminated(index: BenchIndex, rows: Iterable[Row], chunk: int = 20_000) -> Iterator[Hit]:
+    """Yield a Hit for every input row sharing an n-gram (or, for a benchmark problem shorter
+    than n words, its whole text) with the index; rows are read `chunk` at a time."""
+    for rows_chunk in _chunks(rows, chunk):
+        yield from _hits_in_chunk(index, rows_chunk)
+
+
+def file_digest(path) -> str:
+    """sha256 of a benchmark file, or of a folder's files (names and bytes, in sorted order)."""
+    from pathlib import Path
+
+    path = Path(path)
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for f in files:
+        if path.is_dir():
+            digest.update(str(f.relative_to(path)).encode("utf-8") + b"\0")
+        with f.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
