@@ -27,6 +27,7 @@ def write_state(cfg: Config, summary: dict) -> None:
         "rounds_done": summary["rounds_done"],
         "by_source_type": summary["stats"],
         "same_prompt": cfg.same_prompt,
+        **summary.get("screening", {}),  # "decontamination", "near_duplicates" (screen.py)
         "updated_at": time.time(),
         "timing": {
             "first_request": t.first_request,

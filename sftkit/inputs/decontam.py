@@ -1,6 +1,6 @@
 r"""Decontamination: find input problems that share a word n-gram with a benchmark problem.
 
-Pipeline order: Tokenizer.tokens() -> build_index() -> find_contaminated().
+Pipeline order: Tokenizer.batch() -> build_index() -> find_contaminated().
 
 Text is normalised before it is cut into words: Unicode NFKC, lower case, LaTeX spacing and
 sizing commands dropped (`\left`, `\,`, `\displaystyle`, `\text`), synonyms folded (`\dfrac` ->
@@ -8,15 +8,18 @@ sizing commands dropped (`\left`, `\,`, `\displaystyle`, `\text`), synonyms fold
 a run of letters, a run of digits, a LaTeX command or one operator sign, so
 "$x^{2}+\dfrac{1}{2}$" and "x^2 + \frac12" are both `x ^ 2 + \frac 1 2`.
 
+An input problem is contaminated when it shares one n-gram (n words in a row, default 8) with a
+benchmark problem. A benchmark problem shorter than n words is matched on its whole normalised
+text: an input problem holding all its words in order is contaminated ("Compute $\dbinom{31}{28}$."
+is 4 words); below MIN_CONTAINED words only an input problem equal to it is.
+
 Every word gets a stable 64-bit hash; an n-gram's hash is a polynomial of its words' hashes
 computed for a whole batch of problems at once with numpy uint64 arithmetic. The benchmark side is
 one sorted uint64 array (8 bytes per n-gram) with the owning benchmark problem beside it, so
-5,000 benchmark problems take a few MB. A benchmark problem shorter than n words is matched on its
-whole normalised text: an input problem is contaminated by it only when both normalise to the same
-words.
+5,000 benchmark problems take a few MB.
 
 Usage:
-    index = build_index([("bench/math500.jsonl", 0, "Find all $x$ such that ...", "3")], n=8)
+    index = build_index([("bench/math500.jsonl", 1, "Find all $x$ such that ...", "3")], n=8)
     for hit in find_contaminated(index, [("algebra", 12, "Find all x such that ...", "3")]):
         hit.ngram  # "find all x such that x ^ 2 +"
 """
@@ -33,6 +36,9 @@ from itertools import islice
 import numpy as np
 
 DEFAULT_NGRAM = 8
+# A benchmark problem of MIN_CONTAINED..n-1 words contaminates an input problem that holds all its
+# words in order; one of fewer words ("Compute 7!" has 3) only an input problem equal to it.
+MIN_CONTAINED = 3
 # One input row: (source, 0-based row in its file, problem text, gold).
 Row = tuple[str, int, str, object]
 
@@ -48,6 +54,9 @@ _DROPPED = frozenset(
 _SYNONYMS = {
     r"\dfrac": r"\frac",
     r"\tfrac": r"\frac",
+    r"\cfrac": r"\frac",
+    r"\dbinom": r"\binom",
+    r"\tbinom": r"\binom",
     r"\le": r"\leq",
     r"\leqslant": r"\leq",
     r"\ge": r"\geq",
@@ -88,8 +97,13 @@ class _WordHashes(dict):
         return value
 
 
+# \frac12 is \frac{1}{2}: one digit per argument when the braces are left out.
+_BARE_FRAC = re.compile(r"(\\[dt]?frac)\s*(\d)\s*(\d)")
+
+
 def _prepare(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).lower()
+    r"""NFKC, lower case, bare fraction arguments split: '\dfrac12' -> '\dfrac{1}{2}'."""
+    return _BARE_FRAC.sub(r"\1{\2}{\3}", unicodedata.normalize("NFKC", text).lower())
 
 
 @dataclass
@@ -102,20 +116,35 @@ class Batch:
     starts: np.ndarray  # int64: index in `words` of each text's first word
     counts: np.ndarray  # int64: words per text
 
+    def windows(self, sizes) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+        """(m, hashes, text index, word position in its text) of every m-gram inside one text,
+        for each m in `sizes` (ascending); the m+1-gram hashes extend the m-gram ones, so all
+        sizes up to n cost n passes over the words."""
+        wanted, words = sorted(set(sizes)), self.words
+        if not wanted:
+            return
+        h = words.copy()
+        for m in range(1, wanted[-1] + 1):
+            size = len(words) - m + 1
+            if size <= 0:
+                return
+            if m > 1:  # in place: h is this batch's own copy
+                h = h[:size]
+                h *= _P
+                h += words[m - 1 : m - 1 + size]
+            if m not in wanted:
+                continue
+            valid = (self.segment[:size] == self.segment[m - 1 :]) & ~self.is_sep[:size]
+            where = np.flatnonzero(valid)
+            text = self.segment[where]
+            yield m, h[where], text, where - self.starts[text]
+
     def ngrams(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(hashes, text index, word position in its text) of every n-gram inside one text."""
-        words, size = self.words, len(self.words) - n + 1
-        if size <= 0:
-            empty = np.zeros(0, dtype=np.int64)
-            return np.zeros(0, dtype=np.uint64), empty, empty
-        h = words[:size].copy()
-        for j in range(1, n):
-            h *= _P
-            h += words[j : j + size]
-        valid = (self.segment[:size] == self.segment[n - 1 :]) & ~self.is_sep[:size]
-        where = np.flatnonzero(valid)
-        text = self.segment[where]
-        return h[where], text, where - self.starts[text]
+        for _, h, text, position in self.windows([n]):
+            return h, text, position
+        empty = np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.uint64), empty, empty
 
     def whole(self, i: int) -> int:
         """A hash of text i's whole word sequence (its length included)."""
@@ -152,25 +181,31 @@ class Tokenizer:
 @dataclass(frozen=True)
 class BenchProblem:
     file: str  # the benchmark file as given on the command line
-    row: int  # 0-based row in that file
+    row: int  # its row in that file, as the reader counts them (a JSONL line number)
 
 
 @dataclass
 class BenchIndex:
-    """Sorted n-gram hashes of all benchmark problems, and who owns each one."""
+    """Sorted m-gram hashes of the benchmark problems, and which problem owns each one.
+
+    tables[n] holds every n-gram; tables[m] for MIN_CONTAINED <= m < n holds the whole text of
+    each benchmark problem of exactly m words; `exact` the whole-text hashes of shorter ones.
+    """
 
     n: int
     tokenizer: Tokenizer
     problems: list[BenchProblem]
-    ngram_hashes: np.ndarray  # sorted uint64, unique
-    ngram_owner: np.ndarray  # int32 index into problems (the first owner)
-    short_hashes: np.ndarray  # sorted whole-text hashes of problems shorter than n words
-    short_owner: np.ndarray
+    tables: dict[int, tuple[np.ndarray, np.ndarray]]  # m -> (sorted unique uint64, int32 owner)
+    exact: tuple[np.ndarray, np.ndarray]
 
     @property
     def nbytes(self) -> int:
-        arrays = (self.ngram_hashes, self.ngram_owner, self.short_hashes, self.short_owner)
+        arrays = [a for pair in (*self.tables.values(), self.exact) for a in pair]
         return sum(a.nbytes for a in arrays)
+
+    @property
+    def ngrams(self) -> int:
+        return sum(len(h) for h, _ in self.tables.values()) + len(self.exact[0])
 
 
 def _sorted_unique(hashes: list[np.ndarray], owners: list[np.ndarray]):
@@ -190,27 +225,30 @@ def build_index(rows: Iterable[Row], n: int = DEFAULT_NGRAM, chunk: int = 20_000
     """Index benchmark rows (file, row, problem, gold); the gold is not used."""
     if n < 1:
         raise ValueError(f"n-gram size must be at least 1, got {n}")
-    tok = Tokenizer()
+    tok, contained = Tokenizer(), min(MIN_CONTAINED, n)
     problems: list[BenchProblem] = []
-    hashes, owners, short_h, short_o = [], [], [], []
+    parts: dict[int, tuple[list, list]] = {m: ([], []) for m in range(contained, n + 1)}
+    exact: tuple[list, list] = ([], [])
     for rows_chunk in _chunks(rows, chunk):
         base = len(problems)
         problems.extend(BenchProblem(str(r[0]), int(r[1])) for r in rows_chunk)
         batch = tok.batch([r[2] for r in rows_chunk])
-        h, text, _ = batch.ngrams(n)
-        hashes.append(h)
-        owners.append((text + base).astype(np.int32))
-        for i in np.flatnonzero((batch.counts > 0) & (batch.counts < n)).tolist():
-            short_h.append(np.array([batch.whole(i)], dtype=np.uint64))
-            short_o.append(np.array([base + i], dtype=np.int32))
-    ngram_hashes, ngram_owner = _sorted_unique(hashes, owners)
-    short_hashes, short_owner = _sorted_unique(short_h, short_o)
-    return BenchIndex(n, tok, problems, ngram_hashes, ngram_owner, short_hashes, short_owner)
+        for m, h, text, _ in batch.windows(range(contained, n + 1)):
+            if m < n:  # a short problem: only its whole text, never a part of a longer one
+                keep = batch.counts[text] == m
+                h, text = h[keep], text[keep]
+            parts[m][0].append(h)
+            parts[m][1].append((text + base).astype(np.int32))
+        for i in np.flatnonzero((batch.counts > 0) & (batch.counts < contained)).tolist():
+            exact[0].append(np.array([batch.whole(i)], dtype=np.uint64))
+            exact[1].append(np.array([base + i], dtype=np.int32))
+    tables = {m: _sorted_unique(*pair) for m, pair in parts.items()}
+    return BenchIndex(n, tok, problems, tables, _sorted_unique(*exact))
 
 
 @dataclass(frozen=True)
 class Hit:
-    """One contaminated input problem and the first benchmark n-gram it shares."""
+    """One contaminated input problem and the benchmark words it shares."""
 
     source: str
     row: int
@@ -241,45 +279,37 @@ def _lookup(sorted_hashes: np.ndarray, query: np.ndarray) -> tuple[np.ndarray, n
 
 
 def _hits_in_chunk(index: BenchIndex, rows: list[Row]) -> Iterator[Hit]:
-    n, batch = index.n, index.tokenizer.batch([r[2] for r in rows])
-    h, text, position = batch.ngrams(n)
-    found, pos = _lookup(index.ngram_hashes, h)
-    # Windows come in text order, so the first window of each contaminated text is its earliest.
-    texts, first = np.unique(text[found], return_index=True)
-    owner = index.ngram_owner[pos[found][first]]
-    where = dict(zip(texts.tolist(), zip(owner.tolist(), position[found][first].tolist())))
-    if len(index.short_hashes):
-        for i in np.flatnonzero((batch.counts > 0) & (batch.counts < n)).tolist():
-            ok, p = _lookup(index.short_hashes, np.array([batch.whole(i)], dtype=np.uint64))
-            if ok[0]:
-                where[i] = (int(index.short_owner[p[0]]), 0)
+    batch = index.tokenizer.batch([r[2] for r in rows])
+    where: dict[int, tuple[int, int, int]] = {}  # text -> (owner, first word, words shared)
+    sizes = [m for m, (h, _) in index.tables.items() if len(h)]
+    for m, h, text, position in batch.windows(sizes):
+        hashes, owners = index.tables[m]
+        found, pos = _lookup(hashes, h)
+        if not found.any():
+            continue
+        # Windows come in text order, so the first window of each contaminated text is its
+        # earliest; a longer match (sizes ascend) replaces a shorter one as the evidence.
+        texts, first = np.unique(text[found], return_index=True)
+        owner = owners[pos[found][first]].tolist()
+        for t, o, p in zip(texts.tolist(), owner, position[found][first].tolist(), strict=True):
+            where[t] = (o, p, m)
+    exact_hashes, exact_owners = index.exact
+    if len(exact_hashes):
+        for i in np.flatnonzero((batch.counts > 0) & (batch.counts < MIN_CONTAINED)).tolist():
+            ok, p = _lookup(exact_hashes, np.array([batch.whole(i)], dtype=np.uint64))
+            if ok[0] and i not in where:
+                where[i] = (int(exact_owners[p[0]]), 0, int(batch.counts[i]))
     for i in sorted(where):
-        owner_i, start = where[i]
+        owner_i, start, m = where[i]
         source, row, problem = rows[i][0], rows[i][1], rows[i][2]
         words = index.tokenizer.words(problem)
         bench = index.problems[owner_i]
-        ngram = " ".join(words[start : start + n])
+        ngram = " ".join(words[start : start + m])
         yield Hit(str(source), int(row), problem, bench.file, bench.row, ngram)
 
 
 def find_contaminated(index: BenchIndex, rows: Iterable[Row], chunk: int = 20_000) -> Iterator[Hit]:
-    """Yield a Hit for every input row sharing an n-gram (or, for a benchmark problem shorter
-    than n words, its whole text) with the index; rows are read `chunk` at a time."""
+    """Yield a Hit for every input row sharing an n-gram with a benchmark problem, or holding the
+    whole text of a shorter one; rows are read `chunk` at a time."""
     for rows_chunk in _chunks(rows, chunk):
         yield from _hits_in_chunk(index, rows_chunk)
-
-
-def file_digest(path) -> str:
-    """sha256 of a benchmark file, or of a folder's files (names and bytes, in sorted order)."""
-    from pathlib import Path
-
-    path = Path(path)
-    digest = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for f in files:
-        if path.is_dir():
-            digest.update(str(f.relative_to(path)).encode("utf-8") + b"\0")
-        with f.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()

@@ -32,6 +32,7 @@ from sftkit.output.merge import (
 from sftkit.watching.index import SampleSet
 
 _REPORT_NAME = layout.report_file("").name  # named in the printed table's hints
+SCREENING = ("decontamination", "near_duplicates")  # .generation.json blocks, top level here
 
 _COUNTS = (
     "problems",
@@ -219,8 +220,11 @@ def build_report(
             zero.extend(row_zero)
             warnings.extend(row_warn)
     totals = _finish({k: sum(r[k] for r in rows) for k in _COUNTS})
+    screening = {k: (generation or {}).get(k) for k in SCREENING}
     if generation is not None:
-        summary = {k: v for k, v in generation.items() if k != "by_source_type"}
+        summary = {
+            k: v for k, v in generation.items() if k != "by_source_type" and k not in SCREENING
+        }
         summary["totals"] = {
             k: sum(v.get(k) or 0 for v in by_key.values() if isinstance(v, dict))
             for k in GENERATION_COUNTERS
@@ -237,6 +241,8 @@ def build_report(
         "zero_correct": zero,
         "suspicious_golds": audit_output(out, gold_min_samples, gold_share),
         "generation": generation,
+        # The generator's screening before any request (sftkit.generation.screen); None: off.
+        **screening,
         "warnings": warnings,
     }
 
@@ -358,6 +364,7 @@ def format_report(report: dict, max_listed: int = 30) -> str:
                     f"  {r['source']}/{r['type']}: {g.get('skipped_k_correct') or 0} skipped by "
                     f"k_correct, {g.get('retry_samples') or 0} retry samples"
                 )
+    lines.extend(_screening_lines(report))
     if report.get("mixed"):
         lines.append(
             f"Mixed folder: samples of {len(report['signatures'])} runs (models or sampling "
@@ -370,6 +377,29 @@ def format_report(report: dict, max_listed: int = 30) -> str:
         lines.append(f"Warnings: {len(report['warnings'])} (see {_REPORT_NAME})")
     lines.extend(_suspicious_lines(report.get("suspicious_golds") or [], max_listed))
     return "\n".join(lines)
+
+
+def _screening_lines(report: dict) -> list[str]:
+    """What the screening dropped or found: one line each, the benchmarks one per file."""
+    lines = []
+    dec = report.get("decontamination")
+    if isinstance(dec, dict):
+        lines.append(
+            f"Decontamination ({dec.get('ngram')}-grams): {dec.get('contaminated')} of "
+            f"{dec.get('problems_checked')} problems dropped before any request "
+            f"(see {dec.get('file')})"
+        )
+        for b in dec.get("benchmarks") or []:
+            lines.append(f"  {_short(str(b.get('file')), 60)}: {b.get('contaminated')}")
+    near = report.get("near_duplicates")
+    if isinstance(near, dict):
+        lines.append(
+            f"Near duplicates (Jaccard >= {near.get('threshold')}): {near.get('clusters')} "
+            f"clusters of {near.get('problems_in_clusters')} problems, "
+            f"{near.get('different_gold_clusters')} with different golds; "
+            f"{near.get('dropped')} dropped ({near.get('mode')}; see {near.get('file')})"
+        )
+    return lines
 
 
 def _suspicious_lines(flagged: list[dict], max_listed: int) -> list[str]:
