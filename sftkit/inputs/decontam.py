@@ -4,9 +4,10 @@ Pipeline order: Tokenizer.batch() -> build_index() -> find_contaminated().
 
 Text is normalised before it is cut into words: Unicode NFKC, lower case, LaTeX spacing and
 sizing commands dropped (`\left`, `\,`, `\displaystyle`, `\text`), synonyms folded (`\dfrac` ->
-`\frac`, `\le` -> `\leq`), braces, dollars and punctuation dropped; digits are kept. A "word" is
-a run of letters, a run of digits, a LaTeX command or one operator sign, so
-"$x^{2}+\dfrac{1}{2}$" and "x^2 + \frac12" are both `x ^ 2 + \frac 1 2`.
+`\frac`, `\le` -> `\leq`), braces, dollars, operator signs and punctuation dropped; digits are
+kept. A "word" is a run of letters, a run of digits or a LaTeX command, so "$x^{2}+\dfrac{1}{2}$"
+and "x^2 + \frac12" are both `x 2 \frac 1 2`. Operator signs are not words: as words, "Let
+$f(x) = x^2 +$" alone would be 8 of them, a start that thousands of unrelated problems share.
 
 An input problem is contaminated when it shares one n-gram (n words in a row, default 8) with a
 benchmark problem. A benchmark problem shorter than n words is matched on its whole normalised
@@ -21,7 +22,7 @@ one sorted uint64 array (8 bytes per n-gram) with the owning benchmark problem b
 Usage:
     index = build_index([("bench/math500.jsonl", 1, "Find all $x$ such that ...", "3")], n=8)
     for hit in find_contaminated(index, [("algebra", 12, "Find all x such that ...", "3")]):
-        hit.ngram  # "find all x such that x ^ 2 +"
+        hit.ngram  # "find all x such that x 2 3"
 """
 
 from __future__ import annotations
@@ -42,14 +43,14 @@ MIN_CONTAINED = 3
 # One input row: (source, 0-based row in its file, problem text, gold).
 Row = tuple[str, int, str, object]
 
-# Lower-cased text: LaTeX command | digits | letters (any script) | operator | batch separator.
-_WORD = re.compile(r"\\[a-z]+|\d+|[^\W\d_]+|[-+*/=<>^|!]|\x00")
+# Lower-cased text: LaTeX command | digits | letters (any script) | batch separator.
+_WORD = re.compile(r"\\[a-z]+|\d+|[^\W\d_]+|\x00")
 _SEP_CHAR = "\x00"
 # Commands that change only how a formula looks, never what it says.
 _DROPPED = frozenset(
     r"\left \right \big \bigl \bigr \bigg \biggl \biggr \displaystyle \textstyle \limits \quad"
     r" \qquad \text \textrm \textbf \textit \mathrm \mathbf \mathit \mathrm \operatorname \mbox"
-    r" \boldsymbol \bm \hspace \vspace \mathbb".split()
+    r" \boldsymbol \bm \hspace \vspace \mathbb \lvert \rvert \vert \lbrace \rbrace".split()
 )
 _SYNONYMS = {
     r"\dfrac": r"\frac",
@@ -63,9 +64,6 @@ _SYNONYMS = {
     r"\geqslant": r"\geq",
     r"\ne": r"\neq",
     r"\to": r"\rightarrow",
-    r"\lvert": "|",
-    r"\rvert": "|",
-    r"\vert": "|",
     r"\cdots": r"\ldots",
     r"\dots": r"\ldots",
 }

@@ -390,7 +390,9 @@ def _screening_lines(report: dict) -> list[str]:
             f"(see {dec.get('file')})"
         )
         for b in dec.get("benchmarks") or []:
-            lines.append(f"  {_short(str(b.get('file')), 60)}: {b.get('contaminated')}")
+            name = str(b.get("file"))  # the end of a long path names the file
+            name = name if len(name) <= 70 else "..." + name[-67:]
+            lines.append(f"  {name}: {b.get('contaminated')}")
     near = report.get("near_duplicates")
     if isinstance(near, dict):
         lines.append(
