@@ -16,7 +16,7 @@ signature only after --allow_mixed. A signature is {"model", "temperature", "top
 instruction sentences), "same_prompt"}: everything that changes what one sample is; and, for a run
 that drops problems before any request, "screening" (the --decontaminate files' digests,
 --decontam_ngram, --near_dup keep_one): which problems have samples. --n,
---worker, --format, --reasoning, --k_correct, --retry_zero, --max_n and the timeouts do not.
+--requests_in_flight, --format, --reasoning, --k_correct, --retry_zero, --max_n and the timeouts do not.
 """
 
 from __future__ import annotations
