@@ -224,6 +224,20 @@ def test_drops_reads_what_report_json_holds_and_only_that():
     ]}  # fmt: skip
     got = drops(merged, merge_duplicates=9)
     assert got == {"filters": {"hedged": 3, "truncated": 1}, "merge": {"duplicates": 1}}
+    # Issue 21's screening blocks at report.json's top level.
+    screened = drops({
+        "decontamination": {"ngram": 8, "problems_checked": 40, "contaminated": 3, "benchmarks": [
+            {"file": "aime24.jsonl", "contaminated": 2}, {"file": "math500.jsonl", "contaminated": 1}
+        ]},
+        "near_duplicates": {"mode": "report", "threshold": 0.7, "shingle_words": 5, "clusters": 2,
+                            "problems_in_clusters": 5, "different_gold_clusters": 1, "dropped": 0},
+    })  # fmt: skip
+    assert screened["contamination"] == {"aime24.jsonl": 2, "math500.jsonl": 1}
+    assert screened["near-duplicates"] == {
+        "clusters": 2, "problems in clusters": 5, "clusters with different golds": 1,
+        "problems dropped": 0,
+    }  # fmt: skip
+    assert "contamination" not in drops({"decontamination": None, "near_duplicates": None})
     listed = drops({"contamination": [{"benchmark": "m500", "count": 2}, {"benchmark": "gpqa"}]})
     assert listed["contamination"] == {"m500": 2, "gpqa": 1}
 

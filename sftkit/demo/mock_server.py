@@ -34,6 +34,7 @@ from dataclasses import fields
 
 from aiohttp import web
 
+from sftkit.common.flags import accept_dashes
 from sftkit.common.jsonl import InputError, atomic_write_text
 from sftkit.common.oslimits import raise_open_files
 from sftkit.demo.mock_model import FAULTS, SCRIPT_STEPS, MockConfig, MockModel, Reply, token_count
@@ -435,6 +436,7 @@ def parse_args(argv=None) -> argparse.Namespace:
             default=f.default,
             help=f"{_HELP.get(f.name, '')} (%(default)s)",
         )
+    accept_dashes(parser)
     return parser.parse_args(argv)
 
 

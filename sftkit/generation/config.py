@@ -13,10 +13,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from sftkit.common.flags import add_flags, flag, from_args
+from sftkit.common.flags import add_flags, flag, flag_of, from_args
 from sftkit.common.jsonl import InputError
 from sftkit.common.oslimits import raise_open_files
 from sftkit.grading.judge import JUDGE_MODES, JudgeConfig
+from sftkit.inputs.decontam import DEFAULT_NGRAM
+from sftkit.inputs.near_dup import DEFAULT_THRESHOLD
+from sftkit.inputs.near_dup import MODES as NEAR_DUP_MODES
 from sftkit.output.filters import DEFAULT_FILTERS, FILTERS, FilterConfig, parse_filters
 from sftkit.output.formats import FORMATS, REASONING_MODES
 from sftkit.output.selection import Selection, parse_pass_rate
@@ -58,7 +61,11 @@ class Config:
     )
     n: int = flag(4, "samples per problem and version (%(default)s)", type=int)
     worker: int = flag(
-        64, "requests in flight; also each endpoint's connection pool size (%(default)s)", type=int
+        64,
+        "requests in flight; also each endpoint's connection pool size (%(default)s)",
+        name="--requests_in_flight",
+        aliases=("--worker",),
+        type=int,
     )
     fmt: str = flag(
         "messages",
@@ -98,6 +105,8 @@ class Config:
         DEFAULT_TIMEOUT,
         "seconds to wait for one reply, queue time on the server included (%(default)s: "
         "fits reasoning models); a timed-out request gets one more attempt, then is recorded",
+        name="--request_timeout_s",
+        aliases=("--timeout",),
         type=float,
     )
     max_retries: int = flag(
@@ -137,6 +146,30 @@ class Config:
         "settings (see <output>/run_signature.json); the folder is then marked mixed in "
         "report.json",
         action="store_true",
+    )
+    decontaminate: tuple[str, ...] = flag(
+        (),
+        "benchmark problem files (jsonl, json, parquet, csv or a save_to_disk folder); input "
+        "problems sharing a word n-gram with one are dropped before any request and listed in "
+        "<output>/contamination.jsonl",
+        nargs="+",
+        metavar="PATH",
+    )
+    decontam_ngram: int = flag(
+        DEFAULT_NGRAM,
+        "words in a row shared with a benchmark problem that make an input problem "
+        "contaminated (%(default)s; shorter benchmark problems match on their whole text)",
+        type=int,
+    )
+    near_dup: str = flag(
+        "report",
+        "near-duplicate input problems (MinHash LSH, Jaccard >= --near_dup_threshold on word "
+        "3-shingles): report lists clusters in <output>/near_duplicates.jsonl; keep_one also "
+        "drops all but the first of each cluster (per gold) before any request (%(default)s)",
+        choices=NEAR_DUP_MODES,
+    )
+    near_dup_threshold: float = flag(
+        DEFAULT_THRESHOLD, "Jaccard similarity of near duplicates (%(default)s)", type=float
     )
     merge_only: bool = flag(False, "only merge validated samples and report", action="store_true")
     no_merge: bool = flag(
@@ -199,12 +232,19 @@ class Config:
         "a/v1, b/v1/" -> base_urls ("a/v1", "b/v1"); --extra_body's JSON -> a dict."""
         for name in ("n", "worker", "max_n"):
             if getattr(self, name) < 1:
-                raise InputError(f"--{name}: must be at least 1")
+                raise InputError(f"{flag_of(Config, name)}: must be at least 1")
         for name in ("k_correct", "retry_zero", "max_retries", "browse_samples"):
             if getattr(self, name) < 0:
-                raise InputError(f"--{name}: must not be negative")
+                raise InputError(f"{flag_of(Config, name)}: must not be negative")
         if self.timeout <= 0:
-            raise InputError("--timeout: must be positive")
+            raise InputError(f"{flag_of(Config, 'timeout')}: must be positive")
+        if self.decontam_ngram < 1:
+            raise InputError("--decontam_ngram: must be at least 1")
+        if not 0 < self.near_dup_threshold <= 1:
+            raise InputError("--near_dup_threshold: must be in (0, 1]")
+        for path in self.decontaminate or ():
+            if not Path(path).exists():
+                raise InputError(f"--decontaminate: {path}: no such file or folder")
         extra = self.extra_body
         if isinstance(extra, str):
             try:
@@ -243,6 +283,7 @@ class Config:
             "pass_rate": band,
             "input_files": tuple(self.input_files or ()),
             "export": tuple(self.export or ()),
+            "decontaminate": tuple(self.decontaminate or ()),
             "sentences": self.sentences or default_sentences(self.data_dir),
             "base_urls": urls,
             "extra_body": extra,
@@ -293,13 +334,14 @@ def default_sentences(data_dir: str) -> str:
 def ensure_open_files(cfg: Config) -> None:
     """Make room for one socket per connection; InputError if the system will not allow it.
 
-    Each endpoint's pool may hold --worker connections. With the common soft limit of 1,024,
-    --worker 1024 would otherwise end in "Too many open files" tracebacks mid-run.
+    Each endpoint's pool may hold --requests_in_flight connections. With the common soft limit of 1,024,
+    --requests_in_flight 1024 would otherwise end in "Too many open files" tracebacks mid-run.
     """
     need = cfg.worker + SPARE_FILES
     limit = raise_open_files(cfg.worker * len(cfg.base_urls) + SPARE_FILES)
     if limit is not None and limit < need:
         raise InputError(
-            f"--worker {cfg.worker}: needs about {need} open files, but this process may open "
-            f"only {limit}; raise the limit (ulimit -n {need}) or lower --worker"
+            f"--requests_in_flight {cfg.worker}: needs about {need} open files, but this process "
+            f"may open only {limit}; raise the limit (ulimit -n {need}) or lower "
+            "--requests_in_flight"
         )

@@ -1,4 +1,4 @@
-"""The runner: --worker tasks pulling jobs from one queue, storing each reply as it comes.
+"""The runner: --requests_in_flight tasks pulling jobs from one queue, storing each reply as it comes.
 
 await generate(cfg, versions, sentences) -> {"model", "stats", "rounds_done", "totals", "wall"}:
 preflight, the signature check, the first pass, then --retry_zero rounds.
@@ -22,12 +22,14 @@ from sftkit.generation.client import request_body, send
 from sftkit.generation.config import Config
 from sftkit.generation.endpoints import Endpoint, pick_endpoint, preflight
 from sftkit.generation.plan import Job, Result, key_of, plan_jobs, scan_stored
+from sftkit.generation.screen import Screening, write_screening
 from sftkit.generation.signature import write_signatures
 from sftkit.generation.signature_check import check_signature, run_signature
+from sftkit.generation.state import GENERATION_COUNTERS
 from sftkit.generation.storage import build_record, failure_record, prune_failures
 from sftkit.generation.verdicts import Verdicts
 from sftkit.inputs.problems import Version
-from sftkit.output import layout, merge
+from sftkit.output import layout
 from sftkit.watching.index import SampleSet
 
 TIMEOUT_ATTEMPTS = 2
@@ -55,7 +57,7 @@ class Totals:
 
 
 class Runner:
-    """A fixed set of --worker tasks pulling jobs from a deque: exactly --worker in flight."""
+    """A fixed set of --requests_in_flight tasks pulling jobs from a deque: exactly that many in flight."""
 
     def __init__(
         self,
@@ -105,9 +107,7 @@ class Runner:
                     if timeouts < TIMEOUT_ATTEMPTS:
                         totals.retries += 1
                         continue
-                    result.error = (
-                        f"timeout after {ep.timeout:g} s ({timeouts} attempts); raise --timeout"
-                    )
+                    result.error = f"timeout after {ep.timeout:g} s ({timeouts} attempts); raise --request_timeout_s"
                     break
                 # Connection trouble, overload or a server error after the client's retries: rest
                 # this endpoint and give the job to another one if there is one. A 4xx other
@@ -217,8 +217,12 @@ class Runner:
                 self.bar = None
 
 
-async def generate(cfg: Config, versions: list[Version], sentences: list[str]) -> dict:
-    """Preflight, first pass, retry_zero rounds; returns the run summary."""
+async def generate(
+    cfg: Config, versions: list[Version], sentences: list[str], screening: Screening | None = None
+) -> dict:
+    """Preflight, first pass, retry_zero rounds; returns the run summary. With `screening`
+    (sftkit.generation.screen), `versions` are its kept ones and its lists are written once the
+    folder's signature is checked."""
     started = time.time()
     totals = Totals()
 
@@ -239,17 +243,20 @@ async def generate(cfg: Config, versions: list[Version], sentences: list[str]) -
             record = check_signature(cfg, run_signature(cfg, model, sentences))
         if record is not None:
             write_signatures(cfg.output_dir, record[0], adopted_from_samples=record[1])
+        if screening is not None:
+            write_screening(cfg.output_dir, screening)
         # The SDK's ~90k import-time objects live to the end: keep full collections (60 ms each,
         # several per 10k requests) from walking them again. Each request allocates hundreds of
         # short-lived containers, so the default 700-allocation young generation is collected
         # every few requests: 20,000 cut the time in gc from 1.0 s to 0.2 s per 5,000 requests.
         gc.freeze()
         gc.set_threshold(20_000, 20, 10)
-        stats = {
-            key_of(v): dict.fromkeys((*merge.GENERATION_COUNTERS, "problems"), 0) for v in versions
-        }
+        stats = {key_of(v): dict.fromkeys((*GENERATION_COUNTERS, "problems"), 0) for v in versions}
         for v in versions:  # one version per problem and type: the plan the report checks
-            stats[key_of(v)]["problems"] += 1
+            # Problems dropped by the screening keep their numbers: the plan still spans them,
+            # so the report never takes a later problem's samples for strays.
+            st = stats[key_of(v)]
+            st["problems"] = max(st["problems"], v.problem.index + 1)
         stored = scan_stored(cfg, versions)
         verdicts = Verdicts(cfg.output_dir, stored) if (cfg.k_correct or cfg.retry_zero) else None
         runner = Runner(cfg, model, endpoints, totals, stats, stored, verdicts)
@@ -287,6 +294,7 @@ async def generate(cfg: Config, versions: list[Version], sentences: list[str]) -
         "rounds_done": rounds_done,
         "totals": totals,
         "wall": time.time() - started,
+        "screening": screening.summary if screening is not None else {},
     }
 
 

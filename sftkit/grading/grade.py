@@ -106,9 +106,3 @@ def _prompt(item: dict) -> str | None:
         return meta["prompt"]
     conv = parse(item)
     return conv.prompt if conv else None
-
-
-def validate_items(items) -> list[dict]:
-    """validate_item over many records, in order. [{"solution": "\\boxed{1}", "answer": 1}] ->
-    [{"is_correct": True, ...}]"""
-    return [validate_item(item) for item in items]

@@ -203,13 +203,13 @@ def _body(out: Path, report: dict, stats: MergeStats, found: list[dict], reasons
         f"Samples {t.get('samples', 0):,}, graded {t.get('graded', 0):,}, correct "
         f"{t.get('correct', 0):,}, merged {stats.written:,}.",
         "",
-        "Dropped, by reason:",
+        "Dropped, by reason (samples; problems for contamination and near-duplicates):",
         "",
     ]
     dropped = [("grader", r, n) for r, n in reasons.most_common()]
     for group, counts in drops(report, stats.duplicates).items():
         dropped += [(group, r, n) for r, n in counts.most_common()]
-    lines += _md_table(("stage", "reason", "samples"), dropped) if dropped else ["(none)"]
+    lines += _md_table(("stage", "reason", "count"), dropped) if dropped else ["(none)"]
     lines += ["", "## Rebuild", "", "The commands that wrote this data (in order):", "", "```sh"]
     ran = commands.latest(out)
     lines += [f"cd {c.get('cwd', '.')} && {c['command']}" for c in ran] or ["# not recorded"]

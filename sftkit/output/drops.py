@@ -39,6 +39,8 @@ def _counts(value) -> Counter:
     """Reason -> count from the shapes a report may use: {"truncated": 3}, {"by_reason": {...}},
     [{"benchmark": "aime.jsonl", "count": 2}], [{"file": ...}, ...] (one per line)."""
     out: Counter = Counter()
+    if isinstance(value, dict) and isinstance(value.get("benchmarks"), list):
+        return _counts(value["benchmarks"])  # issue 21: {"contaminated": 3, "benchmarks": [...]}
     if isinstance(value, dict):
         for key in _NESTED:
             if isinstance(value.get(key), dict):
@@ -51,8 +53,9 @@ def _counts(value) -> Counter:
             name = next(
                 (item[k] for k in ("benchmark", "reason", "file", "name") if k in item), None
             )
+            count = next((item[k] for k in ("count", "contaminated") if _is_count(item.get(k))), 1)
             if name is not None:
-                out[str(name)] += item["count"] if _is_count(item.get("count")) else 1
+                out[str(name)] += count
     return out
 
 
@@ -66,11 +69,14 @@ def _near_duplicates(value) -> Counter:
             out["problems in clusters"] = sum(sizes)
         return out
     if isinstance(value, dict):
-        for key in ("clusters",):
-            if isinstance(value.get(key), list):
-                nested = _near_duplicates(value[key])
-                nested.update({k: v for k, v in value.items() if _is_count(v) and v})
-                return nested
+        if isinstance(value.get("clusters"), list):
+            return _near_duplicates(value["clusters"])
+        # issue 21: {"clusters": 4, "problems_in_clusters": 9, "different_gold_clusters": 1,
+        # "dropped": 0, "mode": "report", ...}: the counts, zeros too (measured, none found).
+        named = {"clusters": "clusters", "problems_in_clusters": "problems in clusters",
+                 "different_gold_clusters": "clusters with different golds",
+                 "dropped": "problems dropped"}  # fmt: skip
+        return Counter({label: value[k] for k, label in named.items() if _is_count(value.get(k))})
     return _counts(value)
 
 

@@ -19,7 +19,7 @@ import logging
 from collections import Counter
 
 from sftkit.grading.judge import JudgeConfig
-from sftkit.output import card, export, merge, report, report_data
+from sftkit.output import card, export, judging, merge, report, report_data
 from sftkit.output.report_html import write_report_html
 from sftkit.output.selection import DEFAULT_SELECTION, Selection
 
@@ -37,9 +37,23 @@ def merge_and_report(
     browse_samples: int = 20,
     export_formats: tuple[str, ...] = (),
 ) -> bool:
-    """Merge validated samples, write report.json, report.html and the dataset card, and print
-    the report; True unless a step failed."""
+    """(Judge the rule-rejected samples,) merge validated samples, write report.json,
+    report.html and the dataset card, and print the report; True unless a step failed. The judge
+    fails safe: its errors leave the rule verdicts."""
     try:
+        if judge is not None:
+            counts = judging.judge_output(output_dir, judge, selection)
+            log.info(
+                "judge %s: asked %d (yes %d, no %d, errors %d), %d judged before",
+                judge.model, counts["asked"], counts["yes"], counts["no"], counts["errors"],
+                counts["cached"],
+            )  # fmt: skip
+            if counts["errors"]:
+                log.warning(
+                    "judge: %d request(s) failed; their rule verdicts stand (rerun the merge to "
+                    "ask again; the errors are in <source>/<type>_judge.jsonl)",
+                    counts["errors"],
+                )
         stats = merge.merge_outputs(output_dir, fmt, reasoning, system, selection)
         log.info("merged: %s", stats)
     except Exception as exc:  # the samples are safe on disk; report and keep the exit code honest

@@ -1,12 +1,11 @@
 r"""The figures: per source x type how generation and grading went, as report.json and as the
-printed table; and the one plain-table renderer (the report, the watcher, the validator CLI).
+printed table (drawn by sftkit.common.table, which the watcher and the validator CLI share).
 
 Pipeline order: build_report() -> write_report() -> format_report().
 
 Usage:
     report = write_report("sft_output")          # also writes sft_output/report.json
     print(format_report(report))
-    print("\n".join(text_table(("type", "n"), [("multiples", 3)], ("TOTAL", 3))))
 """
 
 from __future__ import annotations
@@ -16,20 +15,14 @@ import os
 import time
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from itertools import zip_longest
 from pathlib import Path
 
 from sftkit.common.jsonl import InputError, atomic_write_text, read_log
+from sftkit.common.table import text_table
 from sftkit.generation.signature import read_signatures
+from sftkit.generation.state import SCREENING, planned_problems, read_state
 from sftkit.output import layout, selection
-from sftkit.output.merge import (
-    GENERATION_COUNTERS,
-    planned_problems,
-    read_generation,
-    skip_reason,
-    stray_warning,
-)
+from sftkit.output.merge import skip_reason, stray_warning
 from sftkit.watching.index import SampleSet
 
 _REPORT_NAME = layout.report_file("").name  # named in the printed table's hints
@@ -203,13 +196,12 @@ def build_report(
     answer the grader rejected (at least `gold_min_samples` of them and `gold_share` of the graded)
     in `suspicious_golds` (see sftkit.output.gold_audit).
     """
-    # Here, not at the top: it loads the grader, which format_report and text_table do not need.
+    # Here, not at the top: it loads the grader, which format_report does not need.
     from sftkit.output.gold_audit import audit_output
 
     out = Path(output_dir)
-    generation, gen_problem = read_generation(out)
-    by_key = (generation or {}).get("by_source_type")
-    by_key = by_key if isinstance(by_key, dict) else {}
+    state, gen_problem = read_state(out)
+    by_key = state.by_source_type if state else {}
     rows, zero, warnings = [], [], [gen_problem] if gen_problem else []
     try:
         held = read_signatures(out)
@@ -246,13 +238,8 @@ def build_report(
     }
     if merged is not None:
         totals["merge"] = merged.get("totals")
-    if generation is not None:
-        summary = {k: v for k, v in generation.items() if k != "by_source_type"}
-        summary["totals"] = {
-            k: sum(v.get(k) or 0 for v in by_key.values() if isinstance(v, dict))
-            for k in GENERATION_COUNTERS
-        }
-        generation = summary
+    generation = state.summary() if state else None
+    screening = {k: getattr(state, k, None) for k in SCREENING}
     return {
         "output_dir": str(out),
         "created": time.time(),
@@ -269,6 +256,8 @@ def build_report(
         else {k: v for k, v in merged.items() if k not in ("by_source_type", "totals")},
         "suspicious_golds": audit_output(out, gold_min_samples, gold_share),
         "generation": generation,
+        # The generator's screening before any request (sftkit.generation.screen); None: off.
+        **screening,
         "warnings": warnings,
     }
 
@@ -285,33 +274,6 @@ def write_report(
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
-
-
-def text_table(
-    head: Sequence[str],
-    body: Iterable[Sequence],
-    total: Sequence,
-    sep: str = " ",
-    min_widths=(),
-    names: int = 2,
-) -> list[str]:
-    """Lines of a plain table: the first `names` columns left-aligned, the rest right-aligned,
-    a rule under the header and above the total. The report, the watcher and the validator CLI
-    print their tables with it.
-
-    text_table(("type", "n"), [("multiples", 3)], ("TOTAL", 3)) ->
-    ["type      n", "-----------", "multiples 3", "-----------", "TOTAL     3"]
-    """
-    cells = [[str(c) for c in row] for row in (head, *body, total)]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(head))]
-    widths = [max(w, m) for w, m in zip_longest(widths, min_widths, fillvalue=0)]
-
-    def pad(i: int, cell: str) -> str:
-        return cell.ljust(widths[i]) if i < names else cell.rjust(widths[i])
-
-    lines = [sep.join(pad(i, c) for i, c in enumerate(row)) for row in cells]
-    rule = "-" * len(lines[0])
-    return [lines[0], rule, *lines[1:-1], rule, lines[-1]]
 
 
 REPORT_WIDTH = 100  # a tmux half-pane (the launcher gives each pane about 110 columns)
@@ -392,6 +354,7 @@ def format_report(report: dict, max_listed: int = 30) -> str:
                     f"  {r['source']}/{r['type']}: {g.get('skipped_k_correct') or 0} skipped by "
                     f"k_correct, {g.get('retry_samples') or 0} retry samples"
                 )
+    lines.extend(_screening_lines(report))
     if report.get("mixed"):
         lines.append(
             f"Mixed folder: samples of {len(report['signatures'])} runs (models or sampling "
@@ -404,6 +367,31 @@ def format_report(report: dict, max_listed: int = 30) -> str:
         lines.append(f"Warnings: {len(report['warnings'])} (see {_REPORT_NAME})")
     lines.extend(_suspicious_lines(report.get("suspicious_golds") or [], max_listed))
     return "\n".join(lines)
+
+
+def _screening_lines(report: dict) -> list[str]:
+    """What the screening dropped or found: one line each, the benchmarks one per file."""
+    lines = []
+    dec = report.get("decontamination")
+    if isinstance(dec, dict):
+        lines.append(
+            f"Decontamination ({dec.get('ngram')}-grams): {dec.get('contaminated')} of "
+            f"{dec.get('problems_checked')} problems dropped before any request "
+            f"(see {dec.get('file')})"
+        )
+        for b in dec.get("benchmarks") or []:
+            name = str(b.get("file"))  # the end of a long path names the file
+            name = name if len(name) <= 70 else "..." + name[-67:]
+            lines.append(f"  {name}: {b.get('contaminated')}")
+    near = report.get("near_duplicates")
+    if isinstance(near, dict):
+        lines.append(
+            f"Near duplicates (Jaccard >= {near.get('threshold')}): {near.get('clusters')} "
+            f"clusters of {near.get('problems_in_clusters')} problems, "
+            f"{near.get('different_gold_clusters')} with different golds; "
+            f"{near.get('dropped')} dropped ({near.get('mode')}; see {near.get('file')})"
+        )
+    return lines
 
 
 def _suspicious_lines(flagged: list[dict], max_listed: int) -> list[str]:
