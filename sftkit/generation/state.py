@@ -28,6 +28,7 @@ def write_state(cfg: Config, summary: dict) -> None:
         "by_source_type": summary["stats"],
         "same_prompt": cfg.same_prompt,
         "updated_at": time.time(),
+        "interrupted": summary.get("interrupted"),  # "SIGTERM": the run was stopped early
         "timing": {
             "first_request": t.first_request,
             "last_response": t.last_response,

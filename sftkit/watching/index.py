@@ -99,7 +99,9 @@ def _with_figures(flags: int, line: dict) -> tuple[int, int, int]:
     fig = line_figures(line) if "completion_tokens" in line else None
     if fig is None:
         return flags, 0, 0
-    flags |= FIGURES | (TRUNCATED if fig.truncated else 0) | (REASONING if fig.with_reasoning else 0)
+    flags |= (
+        FIGURES | (TRUNCATED if fig.truncated else 0) | (REASONING if fig.with_reasoning else 0)
+    )
     return flags, fig.prompt_tokens, fig.completion_tokens
 
 
