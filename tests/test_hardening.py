@@ -286,3 +286,42 @@ def test_generator_on_a_full_disk_stops_with_one_line_and_resumes_after(tmp_path
         assert json.loads(path.read_text(encoding="utf-8"))["meta"]["generation_id"]
     assert second["rc"] == 0, second
     assert len(samples(tmp_path / "result" / "after2")) == 4 * 2 * 4
+
+
+# --- the report reads the figures from the verdict lines, not a million sample files ---
+
+
+def test_report_counts_from_verdict_lines_without_reading_samples(tmp_path, monkeypatch):
+    from conftest import write_sample
+
+    from sftkit.output import layout, report
+
+    out = tmp_path / "out"
+    for p in range(3):
+        for s in range(4):
+            write_sample(
+                out, "src", SUBJECTIVE, p, s, correct=None, answer=3 if s % 2 else 4,
+                truncated=s == 3, reasoning="r" if p else None, usage=(10 + p, 100 * s + 1),
+            )  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "validate_watcher.py"), "--output_dir", str(out), "--once"],
+        capture_output=True, text=True, env=gen_env(), timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(x) for x in (out / "src" / "subjectives_verdicts.jsonl").open()]
+    assert all(
+        {"prompt_tokens", "completion_tokens", "truncated", "with_reasoning"} <= x.keys()
+        for x in lines
+    )
+    expected = report.build_report(out)["rows"][0]
+
+    def no_reading(path):
+        raise AssertionError(f"the report read {path}")
+
+    monkeypatch.setattr(layout, "read_sample", no_reading)
+    monkeypatch.setattr(report.layout, "read_sample", no_reading)
+    row = report.build_report(out)["rows"][0]
+    for key in ("prompt_tokens", "completion_tokens", "truncations", "with_reasoning", "correct"):
+        assert row[key] == expected[key], key
+    assert (row["prompt_tokens"], row["completion_tokens"]) == (4 * (10 + 11 + 12), 3 * 604)
+    assert (row["truncations"], row["with_reasoning"]) == (3, 8)

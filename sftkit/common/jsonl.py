@@ -110,7 +110,7 @@ def _no_space(path) -> int:
 def _name(exc: BaseException, path: str) -> None:
     """Let a write error name the file it was writing: os.write's ENOSPC names none, and the
     one line a full disk ends with (sftkit.common.diskfull) should say where."""
-    if isinstance(exc, OSError) and exc.filename is None:
+    if isinstance(exc, OSError) and exc.errno is not None and exc.filename is None:
         exc.filename = path
 
 
