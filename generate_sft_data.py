@@ -98,6 +98,13 @@ def parse_args(argv: list[str] | None = None):
     return gen_config.parse_args(argv)
 
 
+def finish(cfg) -> bool:
+    """Merge (filters, pass-rate band, judge as the flags say) and print the report."""
+    return merge_and_report(
+        cfg.output_dir, cfg.fmt, cfg.reasoning, cfg.system, cfg.selection(), cfg.judge_config()
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     setup_logging()
     args = parse_args(argv)
@@ -124,7 +131,7 @@ def _run(args, stop: Stop) -> int:
     try:
         cfg = config_from_args(args)
         if cfg.merge_only:
-            return 0 if merge_and_report(cfg.output_dir, cfg.fmt, cfg.reasoning, cfg.system) else 1
+            return 0 if finish(cfg) else 1
         versions, sentences = load_inputs(cfg)
         ensure_open_files(cfg)
     except InputError as exc:
@@ -139,7 +146,7 @@ def _run(args, stop: Stop) -> int:
     print_summary(summary)
     if summary["interrupted"]:
         return stop.exit_code()  # no merge: the user asked to stop (the launcher merges later)
-    merged = cfg.no_merge or merge_and_report(cfg.output_dir, cfg.fmt, cfg.reasoning, cfg.system)
+    merged = cfg.no_merge or finish(cfg)
     failed = summary["totals"].failed
     if failed:
         log.error(
