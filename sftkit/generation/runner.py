@@ -23,6 +23,7 @@ from sftkit.generation.client import request_body, send
 from sftkit.generation.config import Config
 from sftkit.generation.endpoints import Endpoint, pick_endpoint, preflight
 from sftkit.generation.plan import Job, Result, key_of, plan_jobs, scan_stored
+from sftkit.generation.screen import Screening, write_screening
 from sftkit.generation.signature import write_signatures
 from sftkit.generation.signature_check import check_signature, run_signature
 from sftkit.generation.state import GENERATION_COUNTERS
@@ -237,11 +238,16 @@ class Runner:
 
 
 async def generate(
-    cfg: Config, versions: list[Version], sentences: list[str], stop: Stop | None = None
+    cfg: Config,
+    versions: list[Version],
+    sentences: list[str],
+    screening: Screening | None = None,
+    stop: Stop | None = None,
 ) -> dict:
-    """Preflight, first pass, retry_zero rounds; returns the run summary. A run cancelled after
-    preflight (Ctrl-C, SIGTERM, SIGHUP: see stopping.py) returns its figures so far, with
-    "interrupted" naming the signal."""
+    """Preflight, first pass, retry_zero rounds; returns the run summary. With `screening`
+    (sftkit.generation.screen), `versions` are its kept ones and its lists are written once the
+    folder's signature is checked. A run cancelled after preflight (Ctrl-C, SIGTERM, SIGHUP: see
+    stopping.py) returns its figures so far, with "interrupted" naming the signal."""
     started = time.time()
     totals = Totals()
     interrupted, rounds_done = None, 0
@@ -263,6 +269,8 @@ async def generate(
             record = check_signature(cfg, run_signature(cfg, model, sentences))
         if record is not None:
             write_signatures(cfg.output_dir, record[0], adopted_from_samples=record[1])
+        if screening is not None:
+            write_screening(cfg.output_dir, screening)
         # The SDK's ~90k import-time objects live to the end: keep full collections (60 ms each,
         # several per 10k requests) from walking them again. Each request allocates hundreds of
         # short-lived containers, so the default 700-allocation young generation is collected
@@ -271,7 +279,10 @@ async def generate(
         gc.set_threshold(20_000, 20, 10)
         stats = {key_of(v): dict.fromkeys((*GENERATION_COUNTERS, "problems"), 0) for v in versions}
         for v in versions:  # one version per problem and type: the plan the report checks
-            stats[key_of(v)]["problems"] += 1
+            # Problems dropped by the screening keep their numbers: the plan still spans them,
+            # so the report never takes a later problem's samples for strays.
+            st = stats[key_of(v)]
+            st["problems"] = max(st["problems"], v.problem.index + 1)
         stored = scan_stored(cfg, versions)
         verdicts = Verdicts(cfg.output_dir, stored) if (cfg.k_correct or cfg.retry_zero) else None
         runner = Runner(cfg, model, endpoints, totals, stats, stored, verdicts)
@@ -319,6 +330,7 @@ async def generate(
         "rounds_done": rounds_done,
         "totals": totals,
         "wall": time.time() - started,
+        "screening": screening.summary if screening is not None else {},
         "interrupted": interrupted,
     }
 
