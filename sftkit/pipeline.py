@@ -204,6 +204,8 @@ def plan(s: Settings, mode: str, load_data: bool = True) -> Plan:
         gen_args.append("--no_merge")  # the merge runs once, after the watcher: one report
     gen_args += s.extra
     merge_args = ["--merge_only", "--output_dir", out, "--format", s.format]
+    if not s.demo:
+        merge_args += ["--base_url", s.base_url]  # the judge's default endpoint (--judge_model)
     merge_args += ["--reasoning", s.reasoning, *s.extra]
     watch_args = [
         "--output_dir",
