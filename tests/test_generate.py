@@ -318,7 +318,7 @@ def test_kill_9_then_resume_completes_without_duplicates(tmp_path, capsys, mock_
     proc = subprocess.Popen(cmd, env=gen_env(), cwd=tmp_path, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)  # fmt: skip
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and len(list(out.rglob("*.jsonl"))) < 10:
+    while time.monotonic() < deadline and len(list(out.glob("*/*/*_*.jsonl"))) < 10:
         time.sleep(0.02)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()

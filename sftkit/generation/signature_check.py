@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sftkit.common.jsonl import InputError
 from sftkit.generation.config import Config
+from sftkit.generation.screen import screening_signature
 from sftkit.generation.signature import (
     SAMPLING,
     describe,
@@ -33,7 +34,8 @@ log = logging.getLogger("generate")
 def run_signature(cfg: Config, model: str, sentences: list[str]) -> dict:
     """What makes one sample what it is (sftkit.generation.signature): model, prompt, sampling settings."""
     sampling = {name: getattr(cfg, name) for name in SAMPLING}
-    return make_signature(model, sentences, cfg.same_prompt, **sampling)
+    screening = screening_signature(cfg)
+    return make_signature(model, sentences, cfg.same_prompt, screening, **sampling)
 
 
 def sample_paths(output_dir: str) -> Iterator[str]:

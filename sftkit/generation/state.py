@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass, field, fields
 from sftkit.common.jsonl import atomic_write_text
 from sftkit.output import layout
 
+SCREENING = ("decontamination", "near_duplicates")  # report.json shows them at its top level
+
 # Per-(source, type) counters the generator keeps in `by_source_type`, beside `problems`.
 GENERATION_COUNTERS = (
     "planned",
@@ -47,6 +49,9 @@ class GenerationState:
     same_prompt: bool | None = None
     updated_at: float | None = None
     timing: dict = field(default_factory=dict)  # first_request, last_response, cpu_seconds, ...
+    # The screening before any request (sftkit.generation.screen); None: it did not run.
+    decontamination: dict | None = None  # per benchmark file: rows, digest, contaminated
+    near_duplicates: dict | None = None  # mode, threshold, clusters, dropped
 
     @classmethod
     def from_run(cls, cfg, summary: dict) -> GenerationState:
@@ -61,6 +66,8 @@ class GenerationState:
             by_source_type=summary["stats"],
             same_prompt=cfg.same_prompt,
             updated_at=time.time(),
+            decontamination=summary.get("screening", {}).get("decontamination"),
+            near_duplicates=summary.get("screening", {}).get("near_duplicates"),
             timing={
                 "first_request": t.first_request,
                 "last_response": t.last_response,
@@ -89,7 +96,7 @@ class GenerationState:
     def summary(self) -> dict:
         """What report.json's `generation` shows: everything but the per-type counters, plus
         their totals over all source x type."""
-        shown = {k: v for k, v in self.to_json().items() if k != "by_source_type"}
+        shown = {k: v for k, v in self.to_json().items() if k not in ("by_source_type", *SCREENING)}
         rows = [v for v in self.by_source_type.values() if isinstance(v, dict)]
         shown["totals"] = {k: sum(v.get(k) or 0 for v in rows) for k in GENERATION_COUNTERS}
         return shown

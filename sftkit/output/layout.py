@@ -32,6 +32,7 @@ MERGED_DIR = "merged"
 ALL_NAME = "sft_math_all"  # merged/sft_math_all_<format>.jsonl and its dataset_info.json entry
 VALIDATED_SUFFIX = "_validated"
 VERDICTS_SUFFIX = "_verdicts.jsonl"
+JUDGE_SUFFIX = "_judge.jsonl"  # <source>/<type>_judge.jsonl: the optional judge's verdicts
 # SAMPLE_NAME, the one `<p>_<s>.jsonl` pattern, is sftkit.watching.index's (the compact index
 # keys every sample by it); parse_sample_name() is its parser under this module's name.
 
@@ -156,9 +157,17 @@ def is_output_dir(name: str) -> bool:
     return name == MERGED_DIR or name.endswith(VALIDATED_SUFFIX)
 
 
+# The generator's screening lists in <output>/ (sftkit.generation.screen).
+CONTAMINATION_NAME = "contamination.jsonl"
+NEAR_DUP_NAME = "near_duplicates.jsonl"
+
+
 def is_pipeline_log(name: str) -> bool:
-    """Files beside the samples that are not samples: verdict logs and failures.jsonl."""
-    return name == "failures.jsonl" or name.endswith(VERDICTS_SUFFIX)
+    """Files beside the samples that are not samples: verdict and judge logs, failures.jsonl
+    and the screening lists."""
+    return name in ("failures.jsonl", CONTAMINATION_NAME, NEAR_DUP_NAME) or name.endswith(
+        (VERDICTS_SUFFIX, JUDGE_SUFFIX)
+    )
 
 
 # --- listing ----------------------------------------------------------------------------------
