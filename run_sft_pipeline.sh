@@ -28,7 +28,7 @@ log() {
 # The two panes, each running its steps from the saved plan; remain-on-exit keeps a finished
 # pane readable.
 start_session() {
-  local session="$1" plan="$2" window="=$1:pipeline"
+  local session="$1" out="$2" plan="$3" window="=$1:pipeline"
   local -a env=(-e "PYTHONPATH=${PYTHONPATH}")  # the tmux server's environment may be older
   [[ -z "${OPENAI_API_KEY:-}" ]] || env+=(-e "OPENAI_API_KEY=${OPENAI_API_KEY}")
   local -a pane=("${PYTHON}" -m sftkit.pipeline pane)
@@ -37,7 +37,8 @@ start_session() {
   tmux set-option -w -t "${window}" remain-on-exit on
   tmux set-option -w -t "${window}" pane-border-status top
   tmux set-option -w -t "${window}" remain-on-exit-format "finished (exit #{pane_dead_status}): \
-Ctrl-B D detaches; tmux kill-session -t ${session} closes" 2>/dev/null || true
+summary in ${out}/summary.txt; Ctrl-B D detaches; tmux kill-session -t ${session} closes" \
+    2>/dev/null || true
   tmux respawn-pane -k -t "${window}.0" -c "${PWD}" "${env[@]}" -- \
     "${pane[@]}" watcher --plan "${plan}"
   tmux select-pane -t "${window}.0" -T "watcher (validate_watcher.py)"
@@ -58,18 +59,9 @@ attach_session() {
   kill "${helper}" 2>/dev/null || true
 }
 
-main() {
-  local handoff session plan
-  # Python parses and checks the arguments, runs any mode but tmux itself (and this script ends
-  # with its exit code), and for tmux hands back "<session>\n<plan file>" on descriptor 3.
-  # Ctrl-C is Python's to handle (it finishes up and exits 130): the shell only waits for it.
-  trap : INT
-  { handoff="$("${PIPELINE[@]}" launch "$0" 3 "$@" 3>&1 1>&4 4>&-)"; } 4>&1
-  trap - INT
-  [[ -n "${handoff}" ]] || exit 0
-  session="${handoff%%$'\n'*}"
-  plan="${handoff#*$'\n'}"
-  start_session "${session}" "${plan}"
+run_tmux() {
+  local session="$1" out="$2" plan="$3"
+  start_session "${session}" "${out}" "${plan}"
   if [[ -t 0 && -t 1 && -z "${TMUX:-}" ]]; then
     attach_session "${session}" "${plan}"
     exec "${PIPELINE[@]}" finish --plan "${plan}"
@@ -80,6 +72,16 @@ main() {
     log "no terminal: not attaching (watch with: tmux attach -t ${session})"
   fi
   exec "${PIPELINE[@]}" finish --wait --plan "${plan}"
+}
+
+main() {
+  if [[ "${1:-}" == "__tmux__" && $# -eq 4 ]]; then  # back from Python, settings checked
+    run_tmux "$2" "$3" "$4"
+  fi
+  # Python parses and checks the arguments and runs any mode but tmux itself (signals and the
+  # exit code are its own); for tmux it saves the checked plan and runs this script again as
+  # `__tmux__ SESSION OUTPUT PLAN`.
+  exec "${PIPELINE[@]}" launch "${BASH}" "$0" "$@"
 }
 
 main "$@"

@@ -205,6 +205,8 @@ def usage(launcher: str, env: Mapping[str, str]) -> str:
         "Every --flag_name is also accepted as --flag-name; --worker is --requests_in_flight.",
         "Arguments after -- go to generate_sft_data.py (python generate_sft_data.py -h).",
         "Exit code: 0 ok; 1 samples failed or could not be graded; 2 bad settings or input,",
-        "unreachable endpoint, no tmux, or the session still running; 130 interrupted.",
+        "unreachable endpoint, no tmux, or the session still running; 3 disk full; 130",
+        "interrupted (Ctrl-C, SIGTERM, SIGHUP). The report and summary are kept in",
+        "<output>/summary.txt.",
     ]
     return "\n".join(lines)

@@ -125,6 +125,11 @@ def dataset_info_file(out: str | os.PathLike) -> Path:
     return merged_dir(out) / "dataset_info.json"
 
 
+def summary_file(out: str | os.PathLike) -> Path:
+    """The launcher's report and summary as printed, for a user who detached: summary.txt."""
+    return Path(out) / "summary.txt"
+
+
 def step_log(out: str | os.PathLike, step: str) -> Path:
     """The launcher's output of one step: step_log("sft_output", "generator") -> .generator.log."""
     return Path(out) / f".{step}.log"
