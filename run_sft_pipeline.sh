@@ -66,7 +66,9 @@ EOF
   done < <(grep -E '^[A-Z_]+="\$\{[A-Z_]+:-.*\}" +# ' "${SCRIPT_PATH}")
   echo
   echo "Exit code: 0 ok; 1 samples failed or could not be graded; 2 bad settings or input,"
-  echo "unreachable endpoint, no tmux, or the session still running; 130 interrupted."
+  echo "unreachable endpoint, no tmux, or the session still running; 3 disk full; 130"
+  echo "interrupted (Ctrl-C, SIGTERM, SIGHUP). The report and summary are kept in"
+  echo "<output>/summary.txt."
 }
 
 log() {
@@ -127,7 +129,7 @@ refuse_running_session() {
 }
 
 start_session() {
-  local window="=${TMUX_SESSION}:pipeline" name
+  local out="$1" window="=${TMUX_SESSION}:pipeline" name
   local -a env=(-e "PYTHONPATH=${PYTHONPATH}" -e "DEMO=${DEMO}")
   for name in "${SETTINGS[@]}" OPENAI_API_KEY; do  # the tmux server's environment may be older
     [[ -z "${!name:-}" && "${name}" == OPENAI_API_KEY ]] || env+=(-e "${name}=${!name:-}")
@@ -138,7 +140,8 @@ start_session() {
   tmux set-option -w -t "${window}" remain-on-exit on
   tmux set-option -w -t "${window}" pane-border-status top
   tmux set-option -w -t "${window}" remain-on-exit-format "finished (exit #{pane_dead_status}): \
-Ctrl-B D detaches; tmux kill-session -t ${TMUX_SESSION} closes" 2>/dev/null || true
+summary in ${out}/summary.txt; Ctrl-B D detaches; tmux kill-session -t ${TMUX_SESSION} closes" \
+    2>/dev/null || true
   tmux respawn-pane -k -t "${window}.0" -c "${PWD}" "${env[@]}" -- "${pane[@]}" watcher \
     -- "${EXTRA_ARGS[@]}"
   tmux select-pane -t "${window}.0" -T "watcher (validate_watcher.py)"
@@ -165,12 +168,13 @@ run_tmux() {
   out="$("${PIPELINE[@]}" check tmux -- "${EXTRA_ARGS[@]}")"
   refuse_running_session "$@"
   "${PIPELINE[@]}" reset tmux -- "${EXTRA_ARGS[@]}"
-  start_session
+  start_session "${out}"
   log "tmux session '${TMUX_SESSION}': watcher (left), generator (right); output ${out}/"
   if [[ -t 0 && -t 1 && -z "${TMUX:-}" ]]; then
     if ! attach_session; then
       log "still running; attach again with: tmux attach -t ${TMUX_SESSION}"
-      log "the report will be printed in the watcher pane and kept in ${out}/report.json"
+      log "the report and the summary will be printed in the watcher pane and kept in"
+      log "${out}/summary.txt (report.json beside it)"
       return 0
     fi
   else

@@ -15,9 +15,11 @@ Usage (run_sft_pipeline.sh does this; the settings come from the environment):
 Steps: `generator`, `watcher`, `merge`. Each keeps its screen output in `<output>/.<step>.log` and
 its exit code in `<output>/.<step>.rc`. The generator step, whatever its end (also Ctrl-C), waits
 STOP_DELAY seconds and touches the stop file, so the watcher grades what is left and exits.
-Exit code: 130 if interrupted, else the first failing step's code (generator, watcher, merge;
-1 samples failed after retries or files could not be graded, 2 bad input, flags or endpoint),
-else 0. Bad settings exit 2 before any step runs and before anything is written.
+Exit code: 130 if interrupted (Ctrl-C, SIGTERM, SIGHUP), else the first failing step's code
+(generator, watcher, merge; 1 samples failed after retries or files could not be graded, 2 bad
+input, flags or endpoint, 3 disk full), else 0. Bad settings exit 2 before any step runs and
+before anything is written. The report and the summary are also written to
+<output>/summary.txt (in tmux, by the watcher pane when it finishes).
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ import time
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from sftkit.common.jsonl import InputError
+from sftkit.common.diskfull import EXIT_DISK_FULL
+from sftkit.common.jsonl import InputError, atomic_write_text
 from sftkit.generation import config as gen_config
 from sftkit.generation.plan import load_inputs
 from sftkit.generation.signature_check import check_signature, run_signature
@@ -252,6 +255,9 @@ def _copy_winsize(src_fd: int, dst_fd: int) -> None:
         fcntl.ioctl(dst_fd, termios.TIOCSWINSZ, struct.pack("HHHH", *size, 0, 0))
 
 
+RUNNING: list[subprocess.Popen] = []  # the step running now (a SIGTERM is passed on to it)
+
+
 def run_teed(argv: list[str], log_file, env: dict | None = None) -> int:
     """Run argv with its output shown here and copied byte for byte to log_file; its exit code.
 
@@ -269,6 +275,7 @@ def run_teed(argv: list[str], log_file, env: dict | None = None) -> int:
     else:
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
         src, old = proc.stdout.fileno(), None
+    RUNNING.append(proc)
     try:
         while True:
             try:
@@ -285,6 +292,7 @@ def run_teed(argv: list[str], log_file, env: dict | None = None) -> int:
         rc = proc.wait()
         return 128 - rc if rc < 0 else rc  # killed by a signal: the shell's 128+N
     finally:
+        RUNNING.remove(proc)
         if old is not None:
             signal.signal(signal.SIGWINCH, old)
             os.close(src)
@@ -295,16 +303,20 @@ def run_teed(argv: list[str], log_file, env: dict | None = None) -> int:
 class Interrupts:
     """Ctrl-C reaches the step (same process group), which stops itself cleanly; this process
     keeps going so the exit code is written and the stop file touched. A second Ctrl-C skips the
-    steps not started yet."""
+    steps not started yet. SIGTERM (sent to this process alone, by `kill` or a scheduler) is
+    passed on to the running step and, like SIGHUP, skips the remaining steps."""
 
     def __init__(self):
         self.count = 0
-        signal.signal(signal.SIGINT, self._on_int)
-        signal.signal(signal.SIGHUP, self._on_int)
+        for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+            signal.signal(signum, self._on_int)
 
     def _on_int(self, signum, _frame) -> None:
         # A closed tmux pane hangs up: nobody is left to watch the remaining steps.
-        self.count += 2 if signum == signal.SIGHUP else 1
+        self.count += 1 if signum == signal.SIGINT else 2
+        if signum == signal.SIGTERM and RUNNING:
+            with contextlib.suppress(OSError):
+                RUNNING[-1].send_signal(signal.SIGTERM)
         if self.count == 1:
             say("interrupted: finishing up (Ctrl-C again to skip the remaining steps)")
 
@@ -450,47 +462,90 @@ def read_rc(out: Path, step: str) -> int | None:
         return None
 
 
+STOPPED_BY = {128 + s: s.name for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+
+
 def exit_code(codes: dict[str, int | None], interrupted: bool = False) -> int:
-    """130 if interrupted; else the first failing step's code; a step with no code failed (1)."""
+    """130 if interrupted (Ctrl-C, SIGTERM or SIGHUP in a step); else the first failing step's
+    code; a step with no code failed (1)."""
     values = [1 if c is None else c for c in codes.values()]
-    if interrupted or 130 in values or 128 + signal.SIGINT in values:
+    if interrupted or any(c in STOPPED_BY for c in values):
         return 130
     return next((c for c in values if c), 0)
 
 
+def generator_note(code: int | None) -> str | None:
+    """What the merged data holds when the generator did not end with 0: its exit code decides
+    whether this run's samples are in it (see generate_sft_data.py's exit codes)."""
+    if code in (None, 0):
+        return None
+    if code == 1:
+        return (
+            "some samples failed after retries (see <source>/failures.jsonl); the others this "
+            "run wrote are in it; rerun the same command to retry the failed ones"
+        )
+    if code == EXIT_DISK_FULL:
+        return (
+            "the disk filled up: it holds the samples stored until then; free space and rerun "
+            "the same command"
+        )
+    if code in STOPPED_BY:
+        return (
+            f"the generator was stopped ({STOPPED_BY[code]}): it holds the samples stored until "
+            "then; rerun the same command to resume"
+        )
+    return "the generator stopped before any request: it holds only samples stored before"
+
+
 def summary(plan_: Plan, steps, show_report: bool, interrupted: bool = False) -> int:
-    """Print the report (if asked and this run merged) and the summary; return the exit code."""
+    """Print the report (if asked and this run merged) and the summary, and keep both in
+    <output>/summary.txt (a user who detached reads it there); return the exit code."""
     out = plan_.out
     codes = {step: read_rc(out, step) for step in steps}
     report_path = layout.report_file(out)
+    text = []
     if show_report and codes.get("merge") == 0 and report_path.exists():
         with contextlib.suppress(OSError, ValueError):
-            print(report.format_report(json.loads(report_path.read_text(encoding="utf-8"))))
-    print()
-    say(f"summary (output: {out})")
+            report_json = json.loads(report_path.read_text(encoding="utf-8"))
+            text += [report.format_report(report_json), ""]
+    lines = [f"summary (output: {out})"]
     for step, code in codes.items():
-        say(
+        lines.append(
             f"  {step}: "
             + ("did not finish (no exit code)" if code is None else f"exit code {code}")
         )
         if code != 0:
-            for line in error_lines(layout.step_log(out, step)):
-                say(f"    | {line}")
-            say(f"    (whole output: {layout.step_log(out, step)})")
+            lines += [f"    | {line}" for line in error_lines(layout.step_log(out, step))]
+            lines.append(f"    (whole output: {layout.step_log(out, step)})")
     if "watcher" in codes:
-        say(
+        lines.append(
             f"  validated samples: {layout.validated_dir(layout.type_dir(out, '<source>', '<type>'))}/"
         )
     merged = layout.merged_file(out, layout.ALL_NAME, plan_.settings.format)
     if codes.get("merge") == 0 and merged.exists():
         with open(merged, "rb") as f:
             records = sum(1 for _ in f)
-        say(f"  merged training data: {merged} ({records} records; report: {report_path})")
-        if codes.get("generator") not in (None, 0, 130):
-            say("    (the generator failed: it holds only samples stored before this run)")
+        lines.append(f"  merged training data: {merged} ({records} records; report: {report_path})")
+        note = generator_note(codes.get("generator"))
+        if note:
+            lines.append(f"    ({note})")
+    if EXIT_DISK_FULL in codes.values():
+        lines.append(f"disk full: free space where {out} is and rerun the same command")
     code = exit_code(codes, interrupted)
     if code == 130:
-        say("interrupted: stored samples are kept; rerun the same command to resume")
+        by = sorted({STOPPED_BY[c] for c in codes.values() if c in STOPPED_BY} - {"SIGINT"})
+        lines.append(
+            f"interrupted{' by ' + ', '.join(by) if by else ''}: stored samples are kept; "
+            "rerun the same command to resume"
+        )
+    summary_path = layout.summary_file(out)
+    lines.append(f"this summary is kept in {summary_path}")
+    text += [f"[pipeline] {line}" for line in lines]
+    print("\n".join(text[: -len(lines)]))
+    for line in lines:
+        say(line)
+    with contextlib.suppress(OSError):
+        atomic_write_text(summary_path, "\n".join(text) + "\n")
     return code
 
 
@@ -554,6 +609,8 @@ def pane(plan_: Plan, role: str) -> int:
     run_steps(plan_, PANES[role], interrupts)
     codes = {step: read_rc(plan_.out, step) for step in PANES[role]}
     code = exit_code(codes, bool(interrupts.count))
+    if role == "watcher":  # the last pane to finish: the report and summary stay on its screen
+        summary(plan_, STEPS["tmux"], show_report=True)
     if code and code != 130 and sys.stdin.isatty():
         if os.environ.get("TMUX_PANE"):  # keys go to the pane that waits for them
             subprocess.run(["tmux", "select-pane", "-t", os.environ["TMUX_PANE"]], check=False)

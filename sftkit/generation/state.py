@@ -48,6 +48,7 @@ class GenerationState:
     by_source_type: dict = field(default_factory=dict)  # "<source>/<type>" -> counters
     same_prompt: bool | None = None
     updated_at: float | None = None
+    interrupted: str | None = None  # "SIGTERM": the run was stopped early (stopping.py)
     timing: dict = field(default_factory=dict)  # first_request, last_response, cpu_seconds, ...
     # The screening before any request (sftkit.generation.screen); None: it did not run.
     decontamination: dict | None = None  # per benchmark file: rows, digest, contaminated
@@ -66,6 +67,7 @@ class GenerationState:
             by_source_type=summary["stats"],
             same_prompt=cfg.same_prompt,
             updated_at=time.time(),
+            interrupted=summary.get("interrupted"),
             decontamination=summary.get("screening", {}).get("decontamination"),
             near_duplicates=summary.get("screening", {}).get("near_duplicates"),
             timing={

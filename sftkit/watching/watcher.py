@@ -21,6 +21,7 @@ from pebble import ProcessExpired, ProcessPool
 from sftkit.common.jsonl import append_jsonl, atomic_write_jsonl, atomic_write_text
 from sftkit.common.table import text_table
 from sftkit.output import layout
+from sftkit.output.figures import sample_figures
 from sftkit.output.layout import Incomplete, read_sample
 from sftkit.watching.config import Config
 from sftkit.watching.filewatch import FolderEvents
@@ -354,6 +355,7 @@ class Watcher:
                 line["mtime_ns"], line["size"] = stamp[:2]
             if verdict.get("error"):
                 line["error"] = verdict["error"]
+            line.update(sample_figures(record))  # tokens etc.: the report need not read the file
             if line["is_correct"] and record is not None:
                 atomic_write_jsonl(
                     folder.validated / name, [layout.validated_record(record, verdict)]
