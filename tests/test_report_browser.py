@@ -4,6 +4,7 @@ the sample browser's filters work (driven by the page's #reason=...&id=... link 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -41,6 +42,8 @@ def demo_page(tmp_path_factory) -> Path:
     )  # fmt: skip
     assert res.returncode == 0, res.stdout + res.stderr
     assert f"report page (figures, sample browser): {out / 'report.html'}" in res.stdout
+    launch = json.loads((out / "commands.jsonl").read_text().splitlines()[0])
+    assert launch["step"] == "launch" and "run_sft_pipeline.sh --demo" in launch["command"]
     return out / "report.html"
 
 

@@ -146,7 +146,10 @@ def _signature(report: dict, out: Path) -> str:
     ran = commands.latest(out)
     if ran:
         rows = [(c["step"], c.get("runs", 1), c.get("cwd", "")) for c in ran]
-        parts.append("<p>The command lines that built this folder (commands.jsonl):</p>")
+        parts.append(
+            "<p>The command lines that built this folder, in pipeline order (commands.jsonl; a "
+            "launcher line runs the steps after it):</p>"
+        )
         for (step, runs, cwd), c in zip(rows, ran, strict=True):
             parts.append(
                 f"<p class='muted'>{e(step)}, {runs} run(s), in {e(str(cwd))}:</p>"
