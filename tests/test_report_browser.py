@@ -74,6 +74,8 @@ def test_filters_and_find_by_id_in_the_browser(demo_page):
     res = chromium(f"{demo_page.as_uri()}#id={pid}", "--dump-dom")
     found = [a for a in re.findall(r"<article class=\"sample\"([^>]*)>", res.stdout)]
     assert all(f'data-pid="{pid}"' in a for a in found if " hidden" not in a)
+    res = chromium(f"{demo_page.as_uri()}#id=no-such-problem", "--dump-dom")
+    assert f"0 of {len(found)} samples shown: none with this id" in res.stdout
 
 
 def test_screenshot_of_the_demo_page(demo_page, tmp_path):

@@ -67,7 +67,9 @@ _JS = """
       a.hidden = !ok;
       shown += ok ? 1 : 0;
     });
-    count.textContent = shown + " of " + items.length + " samples shown";
+    count.textContent = shown + " of " + items.length + " samples shown" + (id && !shown ?
+      ": none with this id among the samples this page holds (up to --browse_samples per " +
+      "source, version and reason)" : "");
   }
   keys.forEach(function (k) {
     document.getElementById("f-" + k).addEventListener("change", apply);
