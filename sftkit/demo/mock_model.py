@@ -1,7 +1,7 @@
 r"""The stand-in endpoint's fake model: what it answers, and which faults it injects. NOT a model.
 
-It does not think: it recognises which sample problem (`<data_dir>/*_math.jsonl`) a prompt
-contains and composes a canned short step-by-step solution ending in `\boxed{...}`, correct with
+It does not think: it recognises which problem of `<data_dir>` a prompt contains (every file
+the generator would read there, in any supported shape: sftkit.inputs.collect.input_files), and composes a canned short step-by-step solution ending in `\boxed{...}`, correct with
 probability `p_correct`, written in varied but equivalent forms (`\frac{1}{2}`, `1/2`, `0.5`, `③`,
 `3번`, `15\text{개}` ...), sometimes wrong, sometimes with no box at all. Unknown prompts get a
 polite reply without a box. By default half the replies carry reasoning, as a reasoning model
@@ -28,8 +28,10 @@ from dataclasses import dataclass, fields
 from fractions import Fraction
 from pathlib import Path
 
-from sftkit.common.jsonl import InputError, read_jsonl
-from sftkit.inputs.problems import MULTIPLE, Version, build_versions, load_problems, stable_hash
+from sftkit.common.jsonl import InputError
+from sftkit.inputs.collect import input_files
+from sftkit.inputs.problems import MULTIPLE, Version, build_versions, read_problem_file, stable_hash
+from sftkit.inputs.readers import read_rows
 
 log = logging.getLogger("sftkit.demo.mock_model")
 
@@ -161,6 +163,13 @@ def choice_renderings(k: int) -> tuple[str, ...]:
     return (str(k), mark, f"{k}번", f"({k})", f"\\text{{{mark}}}")
 
 
+def label_renderings(label: str, option: str) -> tuple[str, ...]:
+    """Ways a model names a lettered option: ("C", "29") -> ("C", "(C)", "C. 29", "(C) 29")."""
+    if label.isdigit():
+        return choice_renderings(int(label))
+    return (label, f"({label})", f"{label}. {option}", f"({label}) {option}")
+
+
 def _wrong_int(n: int, rng: random.Random) -> int:
     delta = rng.choice((-3, -2, -1, 1, 2, 3, 5, 10))
     return n + delta
@@ -179,6 +188,10 @@ class Entry:
 
 def _entry(version: Version, review: str, rng: random.Random) -> Entry:
     problem = version.problem
+    if version.type == MULTIPLE and problem.labels is not None:
+        said = dict(zip(problem.labels, problem.choices, strict=True))
+        wrong = tuple(label_renderings(x, t) for x, t in said.items() if x != version.gold)
+        return Entry(version, label_renderings(version.gold, said[version.gold]), wrong, review)
     if version.type == MULTIPLE and problem.choices is not None:
         k = int(version.gold)
         others = [i for i in range(1, len(problem.choices) + 1) if i != k]
@@ -197,6 +210,18 @@ def _entry(version: Version, review: str, rng: random.Random) -> Entry:
         return Entry(version, value_renderings(n, version.body), wrong, review)
     core = strip_math(str(version.gold))
     return Entry(version, value_renderings(version.gold, version.body), ((f"{core}+1",),), review)
+
+
+def _notes(path: Path, solution: str | None) -> dict[int, str]:
+    """The short solution note of each row, for a solution step: CSAT's `review`, else a short
+    worked solution (a long one would make every reply long)."""
+    notes = {}
+    for row, obj in read_rows(path):
+        if isinstance(obj, dict):
+            note = obj.get("review") or (obj.get(solution) if solution else None)
+            if isinstance(note, str) and len(note) <= 400:
+                notes[row] = note
+    return notes
 
 
 class AnswerBook:
@@ -225,14 +250,17 @@ class AnswerBook:
         rng = random.Random(seed)
         if not Path(data_dir).is_dir():
             raise InputError(f"{data_dir}: data_dir is not a directory")
-        paths = sorted(Path(data_dir).glob("*_math.jsonl"))
-        if not paths:
-            log.warning("%s holds no *_math.jsonl files: every prompt will be unknown", data_dir)
+        try:
+            paths, _ = input_files(data_dir, [])
+        except InputError:
+            log.warning("%s holds no problem files: every prompt will be unknown", data_dir)
+            paths = []
         for path in paths:
-            reviews = {ln: str(obj.get("review") or "") for ln, obj in read_jsonl(path)}
-            for problem in load_problems(path):
-                for version in build_versions(problem):
-                    entries.append(_entry(version, reviews.get(problem.lineno, ""), rng))
+            read = read_problem_file(path)
+            notes = _notes(path, read.fields.solution if read.fields else None)
+            for problem in read.problems:
+                for version in build_versions(problem, "both"):
+                    entries.append(_entry(version, notes.get(problem.lineno, ""), rng))
         return cls(entries)
 
     def lookup(self, prompt: str) -> Entry | None:

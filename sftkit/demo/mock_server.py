@@ -391,7 +391,7 @@ class MockServer:
 
 
 _HELP = {
-    "data_dir": "folder of *_math.jsonl problem files to recognise",
+    "data_dir": "folder of problem files to recognise (any shape the generator reads)",
     "model": "the one model name served",
     "p_correct": "probability an answer is correct",
     "latency": "seconds before each reply",
