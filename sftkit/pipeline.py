@@ -42,10 +42,12 @@ import time
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-import generate_sft_data as gen
-import validate_watcher as watcher
 from sftkit.common.jsonl import InputError
+from sftkit.generation import config as gen_config
+from sftkit.generation.plan import load_inputs
+from sftkit.generation.signature_check import check_signature, run_signature
 from sftkit.output import layout, report
+from sftkit.watching import config as watch_config
 
 REPO = Path(__file__).resolve().parents[1]
 GENERATOR = REPO / "generate_sft_data.py"
@@ -144,7 +146,7 @@ def _given(flag: str, args: tuple[str, ...]) -> bool:
 def _parse(parse, args: list[str]):
     """parse(args), or SettingsError with the one line argparse would print beside its usage.
 
-    _parse(gen.parse_args, ["--n", "x"]) raises SettingsError("argument --n: invalid int value: 'x'")
+    _parse(gen_config.parse_args, ["--n", "x"]) raises SettingsError("argument --n: invalid int value: 'x'")
     """
     buf = io.StringIO()
     try:
@@ -162,7 +164,7 @@ def _parse(parse, args: list[str]):
 def plan(s: Settings, mode: str, load_data: bool = True) -> Plan:
     """Check every setting for this mode (and, with load_data, the problem files it would read);
     raise SettingsError naming the first bad one, or InputError with file:line."""
-    defaults = gen.parse_args([])
+    defaults = gen_config.parse_args([])
     if s.demo:
         given = [k for k in DEMO_OWNS if getattr(s, k) not in ("", getattr(defaults, k) or "")]
         given += [k for k in DEMO_OWNS if _given(f"--{k}", s.extra)]
@@ -213,14 +215,14 @@ def plan(s: Settings, mode: str, load_data: bool = True) -> Plan:
 
     # Every setting is checked whatever the mode: a bad one is a mistake even where unused.
     gen_check = [*gen_args, *(["--base_url", PLACEHOLDER_URL] * s.demo)]
-    gen_parsed = _parse(gen.parse_args, gen_check)
-    _parse(watcher.parse_args, watch_args)
-    _parse(gen.parse_args, merge_args)
-    cfg = gen.config_from_args(gen_parsed)
+    gen_parsed = _parse(gen_config.parse_args, gen_check)
+    _parse(watch_config.parse_args, watch_args)
+    _parse(gen_config.parse_args, merge_args)
+    cfg = gen_config.config_from_args(gen_parsed)
     if load_data and "generator" in STEPS[mode]:
-        _, sentences = gen.load_inputs(cfg)  # a malformed data line: file:line now
+        _, sentences = load_inputs(cfg)  # a malformed data line: file:line now
         if cfg.model:  # without --model the generator checks once the server named the model
-            gen.check_signature(cfg, gen.run_signature(cfg, cfg.model, sentences))
+            check_signature(cfg, run_signature(cfg, cfg.model, sentences))
     return Plan(s, Path(out), tuple(gen_args), tuple(watch_args), tuple(merge_args), stop_delay)
 
 

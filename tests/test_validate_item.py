@@ -11,6 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import validate_sft_data as vsd
+from sftkit.grading import compare as grading_compare
+from sftkit.grading import extract as grading_extract
+from sftkit.grading import grade as grading_grade
 from sftkit.grading import symbolic as grading_symbolic
 from sftkit.output.formats import Conversation, render
 
@@ -107,21 +110,22 @@ def _broken(*args):
 
 
 @pytest.mark.parametrize(
-    "step, extracted, checked, graded",
+    "module, step, extracted, checked, graded",
     [
-        ("_boxes", None, True, False),  # extraction breaks
-        ("normalize_answer", "3", False, False),  # the decision breaks
-        ("final_text", "3", True, True),  # reading the record breaks: only validate_item sees it
+        (grading_extract, "_boxes", None, True, False),  # extraction breaks
+        (grading_compare, "normalize_answer", "3", False, False),  # the decision breaks
+        # reading the record breaks: only validate_item sees it
+        (grading_grade, "final_text", "3", True, True),
     ],
 )
 def test_a_step_that_raises_is_a_rejection_at_the_one_boundary(
-    monkeypatch, step, extracted, checked, graded
+    monkeypatch, module, step, extracted, checked, graded
 ):
-    monkeypatch.setattr(vsd, step, _broken)
+    monkeypatch.setattr(module, step, _broken)
     assert vsd.extract_boxed_answer(r"\boxed{3}") == extracted
     assert vsd.check_answer("3", 3) is checked
     verdict = vsd.grade(r"\boxed{3}", 3)
-    assert verdict == (vsd.Verdict(True, "3", "match_exact") if graded else vsd._REJECTED)
+    assert verdict == (vsd.Verdict(True, "3", "match_exact") if graded else grading_grade._REJECTED)
     assert vsd.validate_item({"solution": r"\boxed{3}", "answer": 3}) == {
         "is_correct": False,
         "extracted_answer": None,

@@ -28,8 +28,9 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+from sftkit.grading.compare import check_answer
+from sftkit.grading.normalize import normalize_answer
 from sftkit.output import layout
-from validate_sft_data import check_answer, normalize_answer
 
 MIN_SAMPLES = 4
 SHARE = 0.75

@@ -1,0 +1,88 @@
+"""One chat-completion request: its body, and send() that never raises.
+
+await send(ep, request_body(cfg, model, job), job) -> Result(choices=[...]) or
+Result(error="HTTP 500: ..."); a reply later than --timeout -> Result(timed_out=True).
+"""
+
+from __future__ import annotations
+
+import json
+
+from sftkit.generation.config import Config
+from sftkit.generation.endpoints import Endpoint, describe_connection_error
+from sftkit.generation.plan import Job, Result
+from sftkit.inputs.problems import stable_hash
+
+# --------------------------------------------------------------------------- requests
+
+
+def request_body(cfg: Config, model: str, job: Job) -> dict:
+    """The chat completion request: {"model", "messages": [system?, user], "temperature",
+    "top_p", "n" (only when > 1), "max_tokens"?, "seed"?, "reasoning_effort"?, **extra_body}."""
+    messages = [{"role": "system", "content": cfg.system}] if cfg.system else []
+    messages.append({"role": "user", "content": job.prompt})
+    body: dict = {
+        "model": model,
+        "messages": messages,
+        "temperature": cfg.temperature,
+        "top_p": cfg.top_p,
+    }
+    if len(job.samples) > 1:
+        body["n"] = len(job.samples)
+    if cfg.max_tokens is not None:
+        body["max_tokens"] = cfg.max_tokens
+    if cfg.seed is not None:
+        p = job.version.problem
+        body["seed"] = (
+            cfg.seed + stable_hash(p.source, p.index, job.version.type, job.samples[0])
+        ) % (2**31)
+    if cfg.reasoning_effort:
+        body["reasoning_effort"] = cfg.reasoning_effort
+    if cfg.extra_body:
+        body.update(cfg.extra_body)
+    return body
+
+
+async def send(ep: Endpoint, body: dict, job: Job) -> Result:
+    """One request with the client's own retries; API errors end up in Result.error, never raised.
+
+    `client.post` with the finished body skips the SDK's per-call parameter transform and its
+    pydantic response models (together about 2 ms of CPU per request); the retries, backoff,
+    Retry-After handling, timeouts and auth are the client's own. The raw body keeps the
+    `reasoning` / `reasoning_content` extras as they came.
+    """
+    import httpx2
+    import openai
+
+    result = Result(job, endpoint=ep.url)
+    ep.inflight += 1
+    try:
+        response = await ep.client.post("/chat/completions", body=body, cast_to=httpx2.Response)
+        data = json.loads(response.content)
+        choices = data.get("choices")
+        if not isinstance(choices, list) or not choices:
+            raise ValueError("response has no choices")
+        if not all(isinstance(c, dict) for c in choices):
+            raise ValueError("response choices are not objects")
+        result.choices = sorted(choices, key=lambda c: c.get("index") or 0)
+        usage = data.get("usage")
+        result.usage = usage if isinstance(usage, dict) else {}
+        result.model = data.get("model")
+    except openai.APIStatusError as exc:
+        result.status = exc.status_code
+        result.error = f"HTTP {exc.status_code}: {str(exc.message)[:300]}"
+    except openai.APITimeoutError as exc:
+        if getattr(exc, "no_reply", False):  # see timeout_aware()
+            result.timed_out = True
+            result.error = f"timeout after {ep.timeout:g} s; raise --timeout"
+        else:
+            result.error = describe_connection_error(exc, ep.url)
+    except openai.APIConnectionError as exc:
+        result.error = describe_connection_error(exc, ep.url)
+    except openai.APIError as exc:
+        result.error = f"{type(exc).__name__}: {str(exc.message)[:300]}"
+    except (ValueError, TypeError, AttributeError) as exc:
+        result.error = f"bad response: {exc}"
+    finally:
+        ep.inflight -= 1
+    return result

@@ -1,0 +1,224 @@
+"""The generator's settings: one frozen Config whose fields are its flags, and their parser.
+
+cfg = config_from_args(parse_args(["--n", "8"]))  # Config(n=8, ...); a bad value raises
+InputError naming the flag. generate_sft_data.py and sftkit.pipeline both parse through here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sftkit.common.flags import add_flags, flag, from_args
+from sftkit.common.jsonl import InputError
+from sftkit.common.oslimits import raise_open_files
+from sftkit.output.formats import FORMATS, REASONING_MODES
+
+log = logging.getLogger("generate")
+
+DEFAULT_BASE_URL = "http://localhost:8000/v1"
+SENTENCES_NAME = "sentences_ask_boxed.jsonl"
+BUNDLED_SENTENCES = Path(__file__).resolve().parents[2] / "data" / SENTENCES_NAME
+# A reasoning model's completion can take 15-30 min (32k tokens at 20-30 tokens/s under load), and
+# vLLM queues requests beyond its batch without rejecting them, so the wait in its queue counts
+# too: an hour fits a long completion plus a comparable wait. A request that still times out
+# gets one more attempt (TIMEOUT_ATTEMPTS in all), then is recorded, not retried to death.
+DEFAULT_TIMEOUT = 3600.0
+SPARE_FILES = 256  # open files besides the connections: data, samples, logs, the interpreter's
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+@dataclass(frozen=True)
+class Config:
+    """The generator's settings: each field is its flag (sftkit.common.flags), in `-h` order; given as
+    typed on the command line, checked and completed in __post_init__."""
+
+    data_dir: str = flag("data", "folder of *_math.jsonl problem files (%(default)s)")
+    input_files: tuple[str, ...] = flag(
+        None,
+        "one problem file instead of <data_dir>/*_math.jsonl; repeatable",
+        name="--input_file",
+        action="append",
+    )
+    output_dir: str = flag("sft_output", "where samples go (%(default)s)")
+    sentences: str | None = flag(
+        None,
+        "instruction sentences jsonl (<data_dir>/sentences_ask_boxed.jsonl, else the "
+        "bundled data/sentences_ask_boxed.jsonl)",
+    )
+    n: int = flag(4, "samples per problem and version (%(default)s)", type=int)
+    worker: int = flag(
+        64, "requests in flight; also each endpoint's connection pool size (%(default)s)", type=int
+    )
+    fmt: str = flag(
+        "messages",
+        "record format (%(default)s = OpenAI chat shape, which the original tool called "
+        "'sharegpt'; sharegpt = real ShareGPT from/value; prompt_completion = TRL's prompt/"
+        "completion, loss on the answer only)",
+        name="--format",
+        choices=FORMATS,
+    )
+    reasoning: str = flag(
+        "think_tags",
+        "where the server's reasoning goes in the record (%(default)s)",
+        choices=REASONING_MODES,
+    )
+    base_urls: tuple[str, ...] = flag(
+        DEFAULT_BASE_URL,
+        "endpoint, or several comma-separated; requests go to the healthy one with the "
+        "fewest in flight (%(default)s)",
+        name="--base_url",
+    )
+    model: str | None = flag(None, "served model name (the first model the server lists)")
+    api_key: str | None = flag(None, "$OPENAI_API_KEY, else 'EMPTY'; never printed", repr=False)
+    temperature: float = flag(0.7, "(%(default)s)", type=float)
+    top_p: float = flag(0.95, "(%(default)s)", type=float)
+    max_tokens: int | None = flag(None, "completion limit (the server's)", type=int)
+    seed: int | None = flag(
+        None,
+        "base seed (none); each request gets a seed derived from it and its (problem, "
+        "type, sample), so samples differ but a rerun reproduces them",
+        type=int,
+    )
+    reasoning_effort: str | None = flag(None, "e.g. low | medium | high (not sent)")
+    extra_body: dict | None = flag(
+        None, "JSON object merged into the request body, e.g. '{\"top_k\": 20}'"
+    )
+    timeout: float = flag(
+        DEFAULT_TIMEOUT,
+        "seconds to wait for one reply, queue time on the server included (%(default)s: "
+        "fits reasoning models); a timed-out request gets one more attempt, then is recorded",
+        type=float,
+    )
+    max_retries: int = flag(
+        5,
+        "client retries per request on 429/5xx and connection errors, exponential backoff; "
+        "429/503 honour Retry-After (%(default)s); timeouts are not retried this way",
+        type=int,
+    )
+    system: str | None = flag(None, "system prompt sent and stored with each sample (none)")
+    k_correct: int = flag(
+        0,
+        "stop requesting a (problem, version) once K of its samples are graded correct "
+        "(0 = off). Reads the watcher's <type>_verdicts.jsonl and grades samples it has not "
+        "seen yet itself; samples are scheduled breadth-first (sample 0 of every problem, "
+        "then sample 1, ...) so verdicts have time to arrive",
+        type=int,
+    )
+    retry_zero: int = flag(
+        0,
+        "after the first pass, up to R more rounds of n samples each (sample indices n, "
+        "n+1, ...; nothing overwritten) for problem versions with zero correct samples (0 = off)",
+        type=int,
+    )
+    same_prompt: bool = flag(
+        False,
+        "give all samples of a version the prompt of sample 0, so they go out as one "
+        "request with n>1 (cheaper prefill). By default each sample index has its own "
+        "instruction sentence and placement; samples whose prompts coincide are still batched",
+        action="store_true",
+    )
+    max_n: int = flag(
+        16, "most samples per request when batching; 1 = never batch (%(default)s)", type=int
+    )
+    allow_mixed: bool = flag(
+        False,
+        "run even if the output folder holds samples of another model or other sampling "
+        "settings (see <output>/run_signature.json); the folder is then marked mixed in "
+        "report.json",
+        action="store_true",
+    )
+    merge_only: bool = flag(False, "only merge validated samples and report", action="store_true")
+    no_merge: bool = flag(
+        False,
+        "end without merging and reporting (the launcher merges once, after the watcher)",
+        action="store_true",
+    )
+    no_progress: bool = flag(False, "no progress bar", action="store_true")
+    http: str = flag(
+        "aiohttp",
+        "transport under the openai client; aiohttp costs a third of the CPU per "
+        "request at hundreds of connections (%(default)s)",
+        choices=("aiohttp", "httpx"),
+    )
+
+    def __post_init__(self) -> None:
+        """Check values (InputError naming the flag) and derive the rest: the flag's text
+        "a/v1, b/v1/" -> base_urls ("a/v1", "b/v1"); --extra_body's JSON -> a dict."""
+        for name in ("n", "worker", "max_n"):
+            if getattr(self, name) < 1:
+                raise InputError(f"--{name}: must be at least 1")
+        for name in ("k_correct", "retry_zero", "max_retries"):
+            if getattr(self, name) < 0:
+                raise InputError(f"--{name}: must not be negative")
+        if self.timeout <= 0:
+            raise InputError("--timeout: must be positive")
+        extra = self.extra_body
+        if isinstance(extra, str):
+            try:
+                extra = json.loads(extra) if extra else None
+            except json.JSONDecodeError as exc:
+                raise InputError(f"--extra_body: invalid JSON: {exc.msg}") from None
+            if extra is not None and not isinstance(extra, dict):
+                raise InputError("--extra_body: must be a JSON object")
+        urls = self.base_urls
+        if isinstance(urls, str):
+            urls = tuple(u.strip().rstrip("/") for u in urls.split(",") if u.strip())
+        if not urls:
+            raise InputError("--base_url: no URL given")
+        derived = {
+            "input_files": tuple(self.input_files or ()),
+            "sentences": self.sentences or default_sentences(self.data_dir),
+            "base_urls": urls,
+            "extra_body": extra,
+            "api_key": self.api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY",
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)  # frozen: set once, here
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description="Generate SFT samples (both versions of every problem, n samples each) "
+        "against a vLLM / OpenAI-compatible endpoint. Rerun the same command to resume.",
+        epilog="Exit codes: 0 done; 1 some samples failed after retries (see "
+        "<output>/<source>/failures.jsonl; rerun to retry them) or the merge failed; "
+        "2 bad input or flags, endpoint unreachable, unknown model, output folder holding "
+        "another run's samples; 130 interrupted.",
+    )
+    add_flags(p, Config)
+    return p.parse_args(argv)
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    """The frozen Config of parsed flags; a bad value raises InputError naming the flag."""
+    return from_args(Config, args)
+
+
+def default_sentences(data_dir: str) -> str:
+    """<data_dir>/sentences_ask_boxed.jsonl, else the file bundled with this tool, so a folder of
+    problems alone works: default_sentences("my_data") -> "<repo>/data/sentences_ask_boxed.jsonl".
+    """
+    own = Path(data_dir) / SENTENCES_NAME
+    return str(own if own.is_file() else BUNDLED_SENTENCES)
+
+
+def ensure_open_files(cfg: Config) -> None:
+    """Make room for one socket per connection; InputError if the system will not allow it.
+
+    Each endpoint's pool may hold --worker connections. With the common soft limit of 1,024,
+    --worker 1024 would otherwise end in "Too many open files" tracebacks mid-run.
+    """
+    need = cfg.worker + SPARE_FILES
+    limit = raise_open_files(cfg.worker * len(cfg.base_urls) + SPARE_FILES)
+    if limit is not None and limit < need:
+        raise InputError(
+            f"--worker {cfg.worker}: needs about {need} open files, but this process may open "
+            f"only {limit}; raise the limit (ulimit -n {need}) or lower --worker"
+        )

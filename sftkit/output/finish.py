@@ -1,0 +1,25 @@
+"""The end of a run: merge the validated samples and print the report.
+
+merge_and_report(out, "messages", "think_tags", None) -> True unless the merge itself failed (the samples stay safe on disk).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sftkit.output import merge, report
+
+log = logging.getLogger("generate")
+
+
+def merge_and_report(output_dir: str, fmt: str, reasoning: str, system: str | None) -> bool:
+    """Merge validated samples and print the report; True unless the merge itself failed."""
+    try:
+        stats = merge.merge_outputs(output_dir, fmt, reasoning_mode=reasoning, system=system)
+        figures = report.write_report(output_dir)
+        log.info("merged: %s", stats)
+        print(report.format_report(figures), flush=True)
+    except Exception as exc:  # the samples are safe on disk; report and keep the exit code honest
+        log.error("merge failed: %s: %s", type(exc).__name__, exc)
+        return False
+    return True
