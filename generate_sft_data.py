@@ -52,6 +52,7 @@ from sftkit.generation.endpoints import Endpoint as Endpoint
 from sftkit.generation.endpoints import PreflightError
 from sftkit.generation.plan import Job as Job
 from sftkit.generation.plan import load_inputs as load_inputs
+from sftkit.generation.plan import load_run_inputs
 from sftkit.generation.runner import generate, print_summary
 from sftkit.generation.signature_check import check_signature as check_signature
 from sftkit.generation.signature_check import run_signature as run_signature
@@ -99,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         cfg = config_from_args(args)
         if cfg.merge_only:
             return 0 if merge_and_report(cfg.output_dir, cfg.fmt, cfg.reasoning, cfg.system) else 1
-        versions, sentences = load_inputs(cfg)
+        run_inputs = load_run_inputs(cfg)
+        versions, sentences = run_inputs.versions, run_inputs.sentences
         ensure_open_files(cfg)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -112,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         log.warning("interrupted: stored samples are kept; rerun the same command to resume")
         return 130
+    summary["inputs"] = run_inputs.summary
     write_state(cfg, summary)
     print_summary(summary)
     merged = cfg.no_merge or merge_and_report(cfg.output_dir, cfg.fmt, cfg.reasoning, cfg.system)

@@ -65,7 +65,8 @@ STEPS = {  # the steps each mode runs, in order
 }
 PANES = {"generator": ("generator",), "watcher": ("watcher", "merge")}
 # What --demo sets itself; a value given for one of these would be silently overridden.
-DEMO_OWNS = ("data_dir", "input_file", "base_url", "model")
+# A demo may take --data_dir / --input_file: the stand-in then answers the user's own problems.
+DEMO_OWNS = ("base_url", "model")
 ERROR_LINE = re.compile(r"error|Error|Traceback|interrupted|failed|refused|timeout", re.I)
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 BAR = re.compile(r"\d+%\|")  # a tqdm progress bar
@@ -170,8 +171,8 @@ def plan(s: Settings, mode: str, load_data: bool = True) -> Plan:
         given += [k for k in DEMO_OWNS if _given(f"--{k}", s.extra)]
         if given:
             raise SettingsError(
-                f"--demo runs the stand-in endpoint on the bundled sample data, so it cannot take "
-                f"--{given[0]}; drop --demo to use your own model and data"
+                f"--demo runs the stand-in endpoint, so it cannot take --{given[0]}; drop --demo "
+                "to use your own model"
             )
     if not s.output_dir:
         raise SettingsError("--output_dir / OUTPUT_DIR must not be empty")
@@ -188,7 +189,7 @@ def plan(s: Settings, mode: str, load_data: bool = True) -> Plan:
         raise SettingsError(
             f"--stop_delay / STOP_DELAY must be a number >= 0, got '{s.stop_delay}'"
         )
-    data_dir = str(DEMO_DATA) if s.demo else s.data_dir
+    data_dir = str(DEMO_DATA) if s.demo and s.data_dir == defaults.data_dir else s.data_dir
     gen_args = ["--data_dir", data_dir, "--output_dir", out, "--n", s.n, "--worker", s.worker]
     gen_args += ["--format", s.format, "--reasoning", s.reasoning]
     if s.input_file:
@@ -341,7 +342,15 @@ def demo_endpoint(plan_: Plan):
     with tempfile.TemporaryDirectory() as tmp:
         url_file = Path(tmp) / "url"
         log_path = layout.step_log(plan_.out, "mock_server")
-        cmd = [plan_.settings.python, "-m", "sftkit.demo.mock_server", "--data_dir", str(DEMO_DATA)]
+        # The stand-in recognises the problems the generator reads: same folder, files, fields.
+        cfg = gen_config.parse_args([*plan_.gen_args, "--base_url", PLACEHOLDER_URL])
+        cmd = [plan_.settings.python, "-m", "sftkit.demo.mock_server", "--data_dir", cfg.data_dir]
+        for pattern in cfg.input_file or ():
+            cmd += ["--input_file", pattern]
+        if cfg.fields:
+            cmd += ["--fields", cfg.fields]
+        if cfg.skip_bad_rows:
+            cmd.append("--skip_bad_rows")
         cmd += ["--host", "127.0.0.1", "--port", "0", "--port_file", str(url_file)]
         cmd += ["--model", DEMO_MODEL]
         env = dict(

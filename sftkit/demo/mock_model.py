@@ -29,7 +29,8 @@ from fractions import Fraction
 from pathlib import Path
 
 from sftkit.common.jsonl import InputError
-from sftkit.inputs.collect import input_files
+from sftkit.inputs.collect import input_files as input_files_of
+from sftkit.inputs.fields import parse_fields
 from sftkit.inputs.problems import MULTIPLE, Version, build_versions, read_problem_file, stable_hash
 from sftkit.inputs.readers import read_rows
 
@@ -44,6 +45,9 @@ CIRCLED = "①②③④⑤⑥⑦⑧⑨"
 @dataclass(frozen=True)
 class MockConfig:
     data_dir: str = "data"
+    input_files: tuple[str, ...] = ()  # the generator's --input_file (files, folders, globs)
+    fields: str = ""  # the generator's --fields, so a file read with a mapping is recognised
+    skip_bad_rows: bool = False  # the generator's --skip_bad_rows; else a bad row stops it
     model: str = "demo-model"
     p_correct: float = 0.7
     latency: float = 0.0  # seconds before every answer ...
@@ -164,10 +168,11 @@ def choice_renderings(k: int) -> tuple[str, ...]:
 
 
 def label_renderings(label: str, option: str) -> tuple[str, ...]:
-    """Ways a model names a lettered option: ("C", "29") -> ("C", "(C)", "C. 29", "(C) 29")."""
+    """Ways a model names a lettered option that the grader accepts:
+    ("C", "29") -> ("C", "(C)", "(C) 29", "\\text{C}")."""
     if label.isdigit():
         return choice_renderings(int(label))
-    return (label, f"({label})", f"{label}. {option}", f"({label}) {option}")
+    return (label, f"({label})", f"({label}) {option}", f"\\text{{{label}}}")
 
 
 def _wrong_int(n: int, rng: random.Random) -> int:
@@ -245,18 +250,28 @@ class AnswerBook:
                 self._by_prefix.setdefault(body[: self.KEY], []).append(e)
 
     @classmethod
-    def load(cls, data_dir: str | Path, seed: int = 0) -> AnswerBook:
+    def load(
+        cls,
+        data_dir: str | Path,
+        seed: int = 0,
+        input_files: tuple = (),
+        fields: str = "",
+        skip_bad_rows: bool = False,
+    ) -> AnswerBook:
+        """Every version of every problem the generator would read with the same data_dir,
+        input_files, fields and skip_bad_rows; bad input raises InputError as it does there."""
         entries: list[Entry] = []
         rng = random.Random(seed)
-        if not Path(data_dir).is_dir():
+        if not input_files and not Path(data_dir).is_dir():
             raise InputError(f"{data_dir}: data_dir is not a directory")
+        override = parse_fields(fields)
         try:
-            paths, _ = input_files(data_dir, [])
-        except InputError:
-            log.warning("%s holds no problem files: every prompt will be unknown", data_dir)
+            paths, _ = input_files_of(data_dir, list(input_files))
+        except InputError as exc:
+            log.warning("%s: every prompt will be unknown", exc)
             paths = []
         for path in paths:
-            read = read_problem_file(path)
+            read = read_problem_file(path, override, skip_bad_rows)
             notes = _notes(path, read.fields.solution if read.fields else None)
             for problem in read.problems:
                 for version in build_versions(problem, "both"):
@@ -407,7 +422,9 @@ class MockModel:
 
     def __init__(self, cfg: MockConfig):
         self.cfg = cfg
-        self.book = AnswerBook.load(cfg.data_dir, cfg.seed)  # bad files fail here
+        self.book = AnswerBook.load(  # bad files fail here
+            cfg.data_dir, cfg.seed, cfg.input_files, cfg.fields, cfg.skip_bad_rows
+        )
         self.lock = threading.Lock()
         self.script_pos = 0
         self.counter = 0  # requests drawn for so far: keeps completion ids unique

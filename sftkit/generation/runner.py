@@ -249,13 +249,18 @@ async def generate(cfg: Config, versions: list[Version], sentences: list[str]) -
             key_of(v): dict.fromkeys((*merge.GENERATION_COUNTERS, "problems"), 0) for v in versions
         }
         for v in versions:  # one version per problem and type: the plan the report checks
-            stats[key_of(v)]["problems"] += 1
+            st = stats[key_of(v)]
+            st["problems"] += 1
+            # Indices are file rows: a skipped bad row or a merged duplicate leaves a gap, so
+            # the report's stray check needs the bound, not the count.
+            st["index_limit"] = max(st.get("index_limit", 0), v.problem.index + 1)
         stored = scan_stored(cfg, versions)
         verdicts = Verdicts(cfg.output_dir, stored) if (cfg.k_correct or cfg.retry_zero) else None
         runner = Runner(cfg, model, endpoints, totals, stats, stored, verdicts)
         log.info(
-            "%d problems x 2 versions x n=%d from %d source(s); %d worker(s) on %s; model %s",
-            len(versions) // 2,
+            "%d problems, %d versions x n=%d from %d source(s); %d worker(s) on %s; model %s",
+            len({(v.problem.source, v.problem.index) for v in versions}),
+            len(versions),
             cfg.n,
             len({v.problem.source for v in versions}),
             cfg.worker,

@@ -27,6 +27,8 @@ def write_state(cfg: Config, summary: dict) -> None:
         "rounds_done": summary["rounds_done"],
         "by_source_type": summary["stats"],
         "same_prompt": cfg.same_prompt,
+        # Files read, field mapping, gold sources, bad rows skipped, identical problems merged.
+        "inputs": summary.get("inputs"),
         "updated_at": time.time(),
         "timing": {
             "first_request": t.first_request,

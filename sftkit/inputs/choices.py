@@ -5,6 +5,7 @@ the gold names) -> list_options() (the block the multiple-choice version shows).
 
 Shapes, each with the labels it gets:
     {"choices": ["3", "4", "5"]}                          -> A, B, C (a list is lettered)
+    {"options": ["A)3", "B)4", "C)5"]}                     -> A, B, C (AQuA: texts 3, 4, 5)
     {"options": {"A": "3", "B": "4"}}                      -> A, B (the dict's own keys)
     {"choices": {"label": ["1", "2"], "text": ["3", "4"]}} -> 1, 2 (labels beside texts)
     {"A": "3", "B": "4", "C": "5"}                         -> A, B, C (MMLU's CSV columns)
@@ -22,6 +23,7 @@ import re
 from sftkit.inputs.fields import FieldMap
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_LABELLED = re.compile(r"^\s*\(?([A-Z])\s*[).:]\s*(\S.*)$", re.S)
 
 
 def _option_text(value) -> str | None:
@@ -31,6 +33,15 @@ def _option_text(value) -> str | None:
         text = str(value).strip()
         return text or None
     return None
+
+
+def _own_labels(options) -> tuple[list[str], list[str]] | None:
+    """The labels a list of options writes itself, AQuA's shape, or None:
+    ["A)21", "B)24"] -> (["A", "B"], ["21", "24"]); ["21", "24"] -> None."""
+    found = [_LABELLED.match(x) if isinstance(x, str) else None for x in options]
+    if not all(found) or [m.group(1) for m in found] != list(LETTERS[: len(options)]):
+        return None
+    return [m.group(1) for m in found], [m.group(2) for m in found]
 
 
 def options_of(row: dict, fmap: FieldMap) -> tuple[tuple[str, ...], tuple[str, ...]] | str | None:
@@ -51,9 +62,9 @@ def options_of(row: dict, fmap: FieldMap) -> tuple[tuple[str, ...], tuple[str, .
         elif isinstance(raw, dict):
             labels, texts = list(raw), list(raw.values())
         elif isinstance(raw, list | tuple):
-            labels, texts = list(LETTERS[: len(raw)]), list(raw)
             if len(raw) > len(LETTERS):
                 return f"'{fmap.choices}' has {len(raw)} options; at most 26 are supported"
+            labels, texts = _own_labels(raw) or (list(LETTERS[: len(raw)]), list(raw))
         else:
             return f"'{fmap.choices}' must be a list or a dict, got {type(raw).__name__}"
     elif fmap.choice_columns:

@@ -34,6 +34,7 @@ CHOICE_COLUMNS = tuple("ABCDEFGHIJ")
 GOLD_ANSWER = "answer field"
 GOLD_HASHES = "'#### N' ending of the answer field"
 GOLD_BOXED = "last \\boxed{} of the solution field"
+GOLD_LABEL = "option the answer field names"
 
 _HASHES = re.compile(r"####\s*(.+?)\s*$", re.S)
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")

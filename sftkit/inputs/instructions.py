@@ -5,11 +5,11 @@ Pipeline order: load_sentences() -> Sentences.choose() (per prompt, in build_pro
 A sentence file holds `{"sent": ...}` lines; a line may say which prompts it serves:
 `"lang": "ko"|"en"` and `"for": "free"|"choice"` (a choice sentence asks for the option's label,
 which is what the grader accepts). A line without them serves every prompt, so an old
-single-list file (`--sentences FILE`) keeps working. The bundled sets are
-data/sentences_en.jsonl and data/sentences_ko.jsonl.
+single-list file (`--sentences FILE`) keeps working. The bundled sets, English
+and Korean, are the tagged lines of data/sentences_ask_boxed.jsonl.
 
 Usage:
-    sentences = load_sentences(["data/sentences_en.jsonl", "data/sentences_ko.jsonl"])
+    sentences = load_sentences("data/sentences_ask_boxed.jsonl")
     sentences.choose("ko", "choice")   # ("정답인 선택지의 번호를 \boxed{} 안에 적으세요.", ...)
 """
 
@@ -23,8 +23,8 @@ from sftkit.common.jsonl import InputError, read_jsonl
 
 LANGS = ("ko", "en")
 KINDS = ("free", "choice")
-BUNDLED_DIR = Path(__file__).resolve().parents[2] / "data"
-BUNDLED = (BUNDLED_DIR / "sentences_en.jsonl", BUNDLED_DIR / "sentences_ko.jsonl")
+# English and Korean sentences, each line tagged with its language and the prompts it serves.
+BUNDLED = Path(__file__).resolve().parents[2] / "data" / "sentences_ask_boxed.jsonl"
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u3131-\u318e]")
 
@@ -60,9 +60,22 @@ class Sentences:
                 return found
         return ()
 
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self):
+        """The sentence texts, as an old plain list of sentences gave them."""
+        return (s.text for s in self.items)
+
     def texts(self) -> list[str]:
-        """Every sentence with its tags, for the run signature: a changed tag changes prompts."""
-        return [f"{s.lang or '*'}/{s.kind or '*'}/{s.text}" for s in self.items]
+        """Every sentence with its tags, for the run signature: a changed tag changes prompts.
+        An untagged sentence is its text alone, so an old single-list file signs as before."""
+        return [
+            s.text
+            if s.lang is None and s.kind is None
+            else f"{s.lang or '*'}/{s.kind or '*'}/{s.text}"
+            for s in self.items
+        ]
 
 
 def load_sentences(paths: str | Path | list | tuple) -> Sentences:

@@ -22,10 +22,11 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from sftkit.common.jsonl import InputError, read_jsonl
+from sftkit.common.jsonl import InputError
 from sftkit.inputs.choices import answer_label, list_options, options_of
-from sftkit.inputs.fields import FieldMap, detect_fields, gold_of
+from sftkit.inputs.fields import GOLD_LABEL, FieldMap, detect_fields, gold_of, parse_fields
 from sftkit.inputs.instructions import Sentences, language_of
+from sftkit.inputs.instructions import load_sentences as load_sentences  # tests, old callers
 from sftkit.inputs.readers import read_rows
 
 SUBJECTIVE = "subjectives"
@@ -132,6 +133,7 @@ def problem_from_row(row: dict, fmap: FieldMap, path: Path, lineno: int, index: 
             raise InputError(f"{where}: {found} {present}")
         if found is not None:
             labels, choices = found
+            how = GOLD_LABEL
             gold = answer_label(row.get(fmap.answer) if fmap.answer else None, labels, choices)
             if gold is None:
                 raise InputError(
@@ -196,6 +198,21 @@ def read_problem_file(
     return out
 
 
+def read_problems(
+    path: str | Path, fields: str | dict[str, str] | None = None, skip_bad_rows: bool = False
+) -> list[Problem]:
+    """The problems of one file of any supported shape, for any stage that reads problem sets
+    (generation, decontamination against benchmark files). `fields` is the --fields text or its
+    parsed dict; a bad row raises InputError `file:row: … (fields present: …)` unless skipped.
+
+    read_problems("gsm.jsonl")[0] -> Problem(text="Mina buys…", answer="31", row_key="gsm.jsonl:1")
+    read_problems("b.parquet", "problem=query,answer=label")
+    """
+    if isinstance(fields, str | None):
+        fields = parse_fields(fields)
+    return read_problem_file(path, fields, skip_bad_rows).problems
+
+
 def load_problems(path: str | Path, fields: dict[str, str] | None = None) -> list[Problem]:
     """Read and validate one problem file; any bad row raises InputError naming file:row."""
     return read_problem_file(path, fields).problems
@@ -230,19 +247,6 @@ def build_versions(problem: Problem, mode: str = "both") -> list[Version]:
             Version(problem, MULTIPLE, full, int(problem.answer)),
         ]
     return {"auto": both, "both": both, "free": both[:1], "choice": both[1:]}[mode]
-
-
-def load_sentences(path: str | Path) -> list[str]:
-    """Read `{"sent": ...}` lines: the instructions asking for a boxed answer."""
-    sentences = []
-    for lineno, obj in read_jsonl(path):
-        sent = obj.get("sent")
-        if not isinstance(sent, str) or not sent.strip():
-            raise InputError(f"{path}:{lineno}: missing 'sent' text")
-        sentences.append(sent.strip())
-    if not sentences:
-        raise InputError(f"{path}:1: no instruction sentences in file")
-    return sentences
 
 
 def stable_hash(*parts: object) -> int:

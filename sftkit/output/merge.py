@@ -70,8 +70,9 @@ def read_generation(output_dir: Path) -> tuple[dict | None, str | None]:
 
 def planned_problems(gen: dict | None) -> int | None:
     """How many problems the generator planned for a source x type (its `by_source_type` entry
-    in .generation.json), or None if unknown. {"problems": 33, ...} -> 33"""
-    planned = gen.get("problems") if isinstance(gen, dict) else None
+    in .generation.json), or None if unknown. {"problems": 33, ...} -> 33. Problem indices are
+    below `index_limit` when the plan has gaps (rows skipped or merged, --versions auto)."""
+    planned = gen.get("index_limit", gen.get("problems")) if isinstance(gen, dict) else None
     return planned if isinstance(planned, int) and not isinstance(planned, bool) else None
 
 
