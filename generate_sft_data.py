@@ -93,13 +93,20 @@ def parse_args(argv: list[str] | None = None):
     return gen_config.parse_args(argv)
 
 
+def finish(cfg) -> bool:
+    """Merge (filters, pass-rate band, judge as the flags say) and print the report."""
+    return merge_and_report(
+        cfg.output_dir, cfg.fmt, cfg.reasoning, cfg.system, cfg.selection(), cfg.judge_config()
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     setup_logging()
     args = parse_args(argv)
     try:
         cfg = config_from_args(args)
         if cfg.merge_only:
-            return 0 if merge_and_report(cfg.output_dir, cfg.fmt, cfg.reasoning, cfg.system) else 1
+            return 0 if finish(cfg) else 1
         run_inputs = load_run_inputs(cfg)
         versions, sentences = run_inputs.versions, run_inputs.sentences
         ensure_open_files(cfg)
@@ -117,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     summary["inputs"] = run_inputs.summary
     write_state(cfg, summary)
     print_summary(summary)
-    merged = cfg.no_merge or merge_and_report(cfg.output_dir, cfg.fmt, cfg.reasoning, cfg.system)
+    merged = cfg.no_merge or finish(cfg)
     failed = summary["totals"].failed
     if failed:
         log.error(

@@ -31,18 +31,17 @@ from pathlib import Path
 
 from sftkit.common.flags import add_flags, flag, from_args
 from sftkit.common.jsonl import atomic_write_jsonl, parse_lines
+from sftkit.common.table import text_table
 from sftkit.grading.boundary import REASONS as REASONS
 from sftkit.grading.compare import check_answer as check_answer
 from sftkit.grading.extract import extract_boxed_answer as extract_boxed_answer
 from sftkit.grading.grade import Verdict as Verdict
 from sftkit.grading.grade import grade as grade
 from sftkit.grading.grade import validate_item as validate_item
-from sftkit.grading.grade import validate_items as validate_items
 from sftkit.grading.normalize import normalize_answer as normalize_answer
 from sftkit.grading.normalize import normalize_latex as normalize_latex
 from sftkit.grading.symbolic import warm_up as warm_up  # public here: workers warm the grader
 from sftkit.output import layout
-from sftkit.output.report import text_table
 
 
 @dataclass(frozen=True)
@@ -139,7 +138,7 @@ def by_folder(rows: list[FileStats]) -> list[FileStats]:
 
 
 def format_table(rows: list[FileStats]) -> str:
-    """One line per folder and a total, as sftkit.output.report.text_table draws every table."""
+    """One line per folder and a total, as sftkit.common.table.text_table draws every table."""
     total = FileStats("TOTAL")
     for row in rows:
         total.total += row.total

@@ -336,6 +336,9 @@ def run_step(plan_: Plan, name: str, demo_url: str | None = None) -> int:
     return rc
 
 
+DEMO_QUIRKS = 0.1
+
+
 @contextlib.contextmanager
 def demo_endpoint(plan_: Plan):
     """The stand-in endpoint (not a model) on a free port, for as long as the generator runs."""
@@ -353,6 +356,9 @@ def demo_endpoint(plan_: Plan):
             cmd.append("--skip_bad_rows")
         cmd += ["--host", "127.0.0.1", "--port", "0", "--port_file", str(url_file)]
         cmd += ["--model", DEMO_MODEL]
+        # A tenth of the correct replies hedge, loop, mix languages, leave a stray think tag or
+        # are cut off after their box: the report shows what the merge's filters drop.
+        cmd += ["--p_quirk", str(DEMO_QUIRKS)]
         env = dict(
             os.environ,
             PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),

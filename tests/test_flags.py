@@ -50,3 +50,41 @@ def test_watcher_and_validator_configs_come_from_their_flags(tmp_path, capsys):
     assert exc.value.code == 2 and "--batch_size must be >= 1" in capsys.readouterr().err
     cli = validate_sft_data.parse_args(["a", "b", "--keep_incorrect"])
     assert cli == validate_sft_data.Config((Path("a"), Path("b")), Path("validation_output"), True)
+
+
+@pytest.mark.parametrize(
+    "parse, argv, attr, value",
+    [
+        (gen.parse_args, ["--input-file", "x_math.jsonl"], "input_file", ["x_math.jsonl"]),
+        (gen.parse_args, ["--worker", "3"], "requests_in_flight", 3),
+        (gen.parse_args, ["--requests-in-flight", "3"], "requests_in_flight", 3),
+        (gen.parse_args, ["--timeout", "9"], "request_timeout_s", 9.0),
+        (gen.parse_args, ["--request_timeout_s=9"], "request_timeout_s", 9.0),
+        (gen.parse_args, ["--same-prompt"], "same_prompt", True),
+    ],
+)
+def test_every_flag_takes_underscores_dashes_and_its_old_name(parse, argv, attr, value):
+    assert getattr(parse(argv), attr) == value
+
+
+@pytest.mark.parametrize(
+    "argv, field, value",
+    [
+        (["--workers", "3"], "workers", 3),
+        (["--grading-processes", "3"], "workers", 3),
+        (["--timeout", "2.5"], "timeout", 2.5),
+        (["--item_timeout_s", "2.5"], "timeout", 2.5),
+        (["--batch-size", "4", "--max-tries", "2"], "batch_size", 4),
+    ],
+)
+def test_watcher_flags_take_both_spellings_and_old_names(tmp_path, argv, field, value):
+    cfg = validate_watcher.parse_args(["--output-dir", str(tmp_path), *argv])
+    assert getattr(cfg, field) == value and cfg.output_dir == tmp_path
+
+
+def test_help_lists_one_spelling_and_the_old_name(capsys):
+    with pytest.raises(SystemExit):
+        gen.parse_args(["-h"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    assert "--requests_in_flight REQUESTS_IN_FLIGHT" in text and "(also --worker)" in text
+    assert "--requests-in-flight" not in text and "also accepted as --flag-name" in text

@@ -230,7 +230,7 @@ def test_timeout_gets_one_more_attempt_then_names_the_limit(tmp_path, capsys, mo
     rc, stdout, _ = run(capsys, args(srv, out, *src, "--timeout", "0.5"))  # --max_retries 3
     assert rc == 1 and srv.stats["requests"] == 2 * 2
     assert [f["error"] for f in failures(out, "sub_math")] == [
-        "timeout after 0.5 s (2 attempts); raise --timeout"
+        "timeout after 0.5 s (2 attempts); raise --request_timeout_s"
     ] * 2
     assert "retries 2" in stdout
 
@@ -485,7 +485,10 @@ def test_worker_beyond_the_soft_open_files_limit(tmp_path, mock_server):
     proc = subprocess.run(cmd, capture_output=True, text=True, env=gen_env(), cwd=tmp_path,
                           preexec_fn=_open_files_limit(256, 512))  # fmt: skip
     assert proc.returncode == 2
-    assert "--worker 400: needs about 656 open files" in proc.stderr and "only 512" in proc.stderr
+    assert (
+        "--requests_in_flight 400: needs about 656 open files" in proc.stderr
+        and "only 512" in proc.stderr
+    )
     assert srv.stats["requests"] == requests and not (tmp_path / "out2").exists()
 
 

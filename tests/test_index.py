@@ -46,14 +46,14 @@ def test_last_line_wins_and_counts_follow_live_entries():
     assert index.get("2_0.jsonl") is None
     assert index.counts == {"graded": 0, "correct": 0, "no_box": 0, "errors": 0}  # none live yet
     for name in ("0_0.jsonl", "1_0.jsonl", "odd-name.jsonl"):
-        index.set_live(name, True)
-    index.set_live("0_0.jsonl", True)  # twice: counted once
+        index.mark(name, index.get(name), live=True)
+    index.mark("0_0.jsonl", index.get("0_0.jsonl"), live=True)  # twice: counted once
     assert index.counts == {"graded": 3, "correct": 1, "no_box": 1, "errors": 1}
     assert index.live_errors() == [("odd-name.jsonl", "odd-name.jsonl:1: invalid JSON")]
     # A new verdict for a live entry replaces its old one in the counts.
     index.record("0_0.jsonl", line("0_0.jsonl", False, "mismatch"))
     assert index.counts == {"graded": 3, "correct": 0, "no_box": 1, "errors": 1}
-    index.set_live("1_0.jsonl", False)  # its sample file is gone
+    index.mark("1_0.jsonl", index.get("1_0.jsonl"), live=False)  # its sample file is gone
     assert index.counts == {"graded": 2, "correct": 0, "no_box": 0, "errors": 1}
     assert sorted(n for n, _ in index.items()) == ["0_0.jsonl", "1_0.jsonl", "odd-name.jsonl"]
 
@@ -80,7 +80,7 @@ def test_inode_is_kept_across_a_new_verdict_unless_given():
     index.record("3_1.jsonl", line("3_1.jsonl"), inode=42)
     index.record("3_1.jsonl", line("3_1.jsonl", False, "mismatch"))
     assert index.get("3_1.jsonl").inode == 42
-    index.set_inode("3_1.jsonl", 43)
+    index.mark("3_1.jsonl", index.get("3_1.jsonl"), live=True, inode=43)
     assert index.get("3_1.jsonl").inode == 43
 
 

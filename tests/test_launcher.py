@@ -409,7 +409,7 @@ def test_killed_watcher_then_validate_only_gives_identical_totals(tmp_path, tmux
     "args, message",
     [
         (["--n", "0"], "--n: must be at least 1"),
-        (["--worker", "0"], "--worker: must be at least 1"),
+        (["--worker", "0"], "--requests_in_flight: must be at least 1"),
         (["--format", "bogus"], "argument --format: invalid choice: 'bogus'"),
         (["--reasoning", "bogus"], "argument --reasoning: invalid choice: 'bogus'"),
         (["--interval", "0"], "--interval must be > 0"),

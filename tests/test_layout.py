@@ -9,7 +9,8 @@ import pytest
 
 from sftkit.common.jsonl import append_jsonl, atomic_write_text
 from sftkit.output import layout
-from sftkit.output.layout import VerdictLog, read_sample, read_verdict_log, verdict_is_stale
+from sftkit.output.layout import VerdictLog, read_sample, read_verdict_log
+from sftkit.watching.index import VerdictIndex
 
 
 def test_names_of_one_sample_and_its_neighbours(tmp_path):
@@ -18,6 +19,11 @@ def test_names_of_one_sample_and_its_neighbours(tmp_path):
     assert path == tmp_path / "src" / "multiples" / "3_1.jsonl"
     assert layout.parse_sample_name(path.name) == (3, 1)
     assert layout.parse_sample_name(".3_1.jsonl.12.0.tmp") is None
+    assert layout.parse_sample_name("007_1.jsonl") is None  # one pattern: the index's
+    path.parent.mkdir(parents=True)
+    for name in ("3_1.jsonl", "007_1.jsonl", ".3_1.jsonl.1.tmp"):
+        (path.parent / name).write_text("{}\n")
+    assert layout.list_sample_files(path.parent) == ([(3, 1, "3_1.jsonl")], ["007_1.jsonl"])
     assert layout.validated_dir(path.parent) == tmp_path / "src" / "multiples_validated"
     assert layout.verdict_log(path.parent) == tmp_path / "src" / "multiples_verdicts.jsonl"
     assert layout.failures_file(tmp_path, "src") == tmp_path / "src" / "failures.jsonl"
@@ -111,11 +117,15 @@ def test_validated_record_adds_the_verdict():
         ({}, False),  # nothing to compare: trusted, as before
     ],
 )
-def test_verdict_is_stale(tmp_path, stamp, expected):
+def test_one_staleness_rule_for_a_verdict_line(tmp_path, stamp, expected):
+    """index.stale() is the one rule: is_stale() and confirm() (the start-up fast path) agree."""
     path = tmp_path / "0_0.jsonl"
     path.write_text("{}\n")
     os.utime(path, ns=(5_000_000_000, 5_000_000_000))
-    assert verdict_is_stale({"file": "0_0.jsonl", **stamp}, path.stat()) is expected
+    index = VerdictIndex()
+    index.load([{"file": "0_0.jsonl", "is_correct": True, **stamp}])
+    assert index.is_stale("0_0.jsonl", path.stat()) is expected
+    assert index.confirm("0_0.jsonl", path.stat()) is not expected
 
 
 def test_source_types_by_kind_in_pipeline_order(tmp_path):

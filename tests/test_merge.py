@@ -370,6 +370,8 @@ def test_a_source_left_without_validated_samples_loses_its_stale_file(tmp_path, 
     assert sorted(p.name for p in (tmp_path / "merged").iterdir()) == [
         "a_alpaca.jsonl",
         "dataset_info.json",
+        "filtered.jsonl",  # the audit of dropped samples (none here)
+        "merge_summary.json",
         "sft_math_all_alpaca.jsonl",
     ]
 

@@ -342,7 +342,7 @@ def test_stop_file_grades_everything_pending_before_exit(tmp_path):
     "args, message",
     [
         (["--interval", "0"], "--interval must be > 0"),
-        (["--workers", "0"], "--workers must be >= 1"),
+        (["--workers", "0"], "--grading_processes must be >= 1"),
         (["--grader", "nocolon"], "module:function"),
     ],
 )

@@ -38,6 +38,7 @@ log = logging.getLogger("sftkit.demo.mock_model")
 
 REASONING = ("none", "reasoning_content", "reasoning", "both")
 FAULTS = ("429", "500", "503", "drop", "slow", "length")
+QUIRKS = ("hedge", "loop", "mix", "stray_think", "late_box")
 SCRIPT_STEPS = (*FAULTS, "ok")  # "ok" in a script means: serve this request normally
 CIRCLED = "①②③④⑤⑥⑦⑧⑨"
 
@@ -66,6 +67,13 @@ class MockConfig:
     retry_after: float = 1
     script: tuple[str, ...] = ()  # faults for the first requests, in order, e.g. ("429", "ok")
     api_key: str | None = None  # like vLLM's --api-key: 401 unless "Authorization: Bearer <key>"
+    # Correct replies a filter should drop (hedged, loop, language mix, stray think tag, cut off
+    # after the box), for demos of the filters; drawn apart, so the answers stay what they were.
+    p_quirk: float = 0.0
+    # Judge requests (a prompt with "Reference answer:" and "Candidate answer:"): YES with this
+    # probability, drawn from (reference, candidate); judge_reply, when set, is sent verbatim.
+    p_judge_yes: float = 0.5
+    judge_reply: str | None = None
 
     def __post_init__(self):
         if self.reasoning not in REASONING:
@@ -339,7 +347,8 @@ class Reply:
     content: str
     reasoning: str | None
     finish_reason: str
-    outcome: str  # correct | wrong | no_box | unknown
+    outcome: str  # correct | wrong | no_box | unknown | judge
+    quirk: str | None = None  # which of QUIRKS this reply carries
 
 
 def compose(entry: Entry | None, cfg: MockConfig, rng: random.Random, think: bool = True) -> Reply:
@@ -405,6 +414,59 @@ def truncate(reply: Reply, rng: random.Random, max_words: int | None = None) -> 
             return Reply("", _first_words(reply.reasoning, max_words), "length", reply.outcome)
         keep = min(max_words - thought, box_at)
     return Reply(_first_words(reply.content, keep), reply.reasoning, "length", reply.outcome)
+
+
+# --- replies a filter should drop, and judge replies ------------------------------------------
+
+_LOOP = (
+    "Wait, let me recompute the value of the expression from the beginning to make sure that "
+    "every step is right. "
+)
+_MIX = "我们再仔细检查一下这个计算过程，确保每一步都正确无误，然后得出最终的结论。"
+
+
+def add_quirk(reply: Reply, entry: Entry, quirk: str, rng: random.Random) -> Reply:
+    r"""A correct reply made into one a filter drops; the last box stays the right answer.
+
+    hedge: "It is either \boxed{5} or ..." before the reply; loop: a 20-word sentence 25 times in
+    the reasoning (or the answer); mix: a Chinese sentence; stray_think: "<think>" after the box;
+    late_box: cut off ("length") after the box.
+    """
+    content, reasoning, finish = reply.content, reply.reasoning, reply.finish_reason
+    if quirk == "hedge" and entry.wrong:
+        content = f"It is either \\boxed{{{rng.choice(rng.choice(entry.wrong))}}} or\n\n{content}"
+    elif quirk == "loop":
+        if reasoning:
+            reasoning = reasoning + "\n" + _LOOP * 25
+        else:
+            content = _LOOP * 25 + "\n" + content
+    elif quirk == "mix":
+        content = content.replace("\n\n", f"\n{_MIX}\n\n", 1)
+    elif quirk == "stray_think":
+        content = content + "\n<think>"
+    elif quirk == "late_box":
+        content, finish = content + " To double-check, compute it once more: first", "length"
+    else:
+        return reply
+    return Reply(content, reasoning, finish, reply.outcome, quirk)
+
+
+_REFERENCE = re.compile(r"^Reference answer: (.*)$", re.M)
+_CANDIDATE = re.compile(r"^Candidate answer: (.*)$", re.M)
+
+
+def judge_question(prompt: str) -> tuple[str, str] | None:
+    """(reference, candidate) of a judge request (sftkit/grading/judge.py's prompt), else None."""
+    ref, cand = _REFERENCE.search(prompt), _CANDIDATE.search(prompt)
+    return (ref.group(1).strip(), cand.group(1).strip()) if ref and cand else None
+
+
+def judge_reply(cfg: MockConfig, reference: str, candidate: str) -> Reply:
+    """YES with probability p_judge_yes, the same for the same pair on every request."""
+    if cfg.judge_reply is not None:
+        return Reply(cfg.judge_reply, None, "stop", "judge")
+    rng = random.Random(stable_hash(cfg.seed, "judge", reference, candidate))
+    return Reply("YES" if rng.random() < cfg.p_judge_yes else "NO", None, "stop", "judge")
 
 
 # --- one request: which fault, which replies -----------------------------------------------------
@@ -476,6 +538,9 @@ class MockModel:
         seed: int | None = None,
     ) -> list[Reply]:
         """The n choices for one request, cut at max_words (or at random for a "length" fault)."""
+        question = judge_question(prompt)
+        if question is not None:
+            return [judge_reply(cfg, *question) for _ in range(n)]
         entry = self.book.lookup(prompt)
         replies = []
         for i in range(n):
@@ -485,6 +550,10 @@ class MockModel:
             # A draw of its own: the answers and faults stay what they were without reasoning.
             pick = random.Random(stable_hash(cfg.seed, *which, cfg.model, key, i, "reasoning"))
             r = compose(entry, cfg, rng, think=pick.random() < cfg.p_reasoning)
+            if cfg.p_quirk and r.outcome == "correct" and entry is not None:
+                odd = random.Random(stable_hash(cfg.seed, *which, cfg.model, key, i, "quirk"))
+                if odd.random() < cfg.p_quirk:
+                    r = add_quirk(r, entry, odd.choice(QUIRKS), odd)
             words = token_count(r.content) + token_count(r.reasoning)
             if fault == "length":
                 r = truncate(r, rng)

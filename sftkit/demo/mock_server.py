@@ -34,6 +34,7 @@ from dataclasses import fields
 
 from aiohttp import web
 
+from sftkit.common.flags import accept_dashes
 from sftkit.common.jsonl import InputError, atomic_write_text
 from sftkit.common.oslimits import raise_open_files
 from sftkit.demo.mock_model import FAULTS, SCRIPT_STEPS, MockConfig, MockModel, Reply, token_count
@@ -75,7 +76,7 @@ class _Endpoint:
         self.model = MockModel(cfg)  # loads the data now: bad files fail here
         self.stats: dict[str, int] = dict.fromkeys(
             ("requests", "completions", "choices", "correct", "wrong", "no_box", "unknown",
-             *FAULTS, "models", "bad_request", "not_found", "unauthorized", "peak_inflight"), 0,
+             "judge", *FAULTS, "models", "bad_request", "not_found", "unauthorized", "peak_inflight"), 0,
         )  # fmt: skip
         self.inflight = 0
         # The latest request bodies, for tests that check what the client sent (bounded: the
@@ -409,6 +410,9 @@ _HELP = {
     "slow_seconds": "extra wait of a slow request",
     "p_length": "probability replies are cut (finish_reason length)",
     "retry_after": "Retry-After seconds sent with 429 and 503",
+    "p_quirk": "share of correct replies a filter should drop (hedged, loop, mix, stray tag, cut)",
+    "p_judge_yes": "judge requests: probability of YES",
+    "judge_reply": "judge requests: send this reply verbatim (none: YES/NO by p_judge_yes)",
     "api_key": "require this bearer key, as vLLM --api-key does (none: open)",
 }
 
@@ -448,6 +452,7 @@ def parse_args(argv=None) -> argparse.Namespace:
             default=f.default,
             help=f"{_HELP.get(f.name, '')} (%(default)s)",
         )
+    accept_dashes(parser)
     return parser.parse_args(argv)
 
 

@@ -74,7 +74,7 @@ async def send(ep: Endpoint, body: dict, job: Job) -> Result:
     except openai.APITimeoutError as exc:
         if getattr(exc, "no_reply", False):  # see timeout_aware()
             result.timed_out = True
-            result.error = f"timeout after {ep.timeout:g} s; raise --timeout"
+            result.error = f"timeout after {ep.timeout:g} s; raise --request_timeout_s"
         else:
             result.error = describe_connection_error(exc, ep.url)
     except openai.APIConnectionError as exc:

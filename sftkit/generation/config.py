@@ -13,13 +13,16 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from sftkit.common.flags import add_flags, flag, from_args
+from sftkit.common.flags import add_flags, flag, flag_of, from_args
 from sftkit.common.jsonl import InputError
 from sftkit.common.oslimits import raise_open_files
+from sftkit.grading.judge import JUDGE_MODES, JudgeConfig
 from sftkit.inputs.fields import parse_fields
 from sftkit.inputs.instructions import BUNDLED
 from sftkit.inputs.problems import VERSION_MODES
+from sftkit.output.filters import DEFAULT_FILTERS, FILTERS, FilterConfig, parse_filters
 from sftkit.output.formats import FORMATS, REASONING_MODES
+from sftkit.output.selection import Selection, parse_pass_rate
 
 log = logging.getLogger("generate")
 
@@ -79,7 +82,11 @@ class Config:
     )
     n: int = flag(4, "samples per problem and version (%(default)s)", type=int)
     worker: int = flag(
-        64, "requests in flight; also each endpoint's connection pool size (%(default)s)", type=int
+        64,
+        "requests in flight; also each endpoint's connection pool size (%(default)s)",
+        name="--requests_in_flight",
+        aliases=("--worker",),
+        type=int,
     )
     fmt: str = flag(
         "messages",
@@ -119,6 +126,8 @@ class Config:
         DEFAULT_TIMEOUT,
         "seconds to wait for one reply, queue time on the server included (%(default)s: "
         "fits reasoning models); a timed-out request gets one more attempt, then is recorded",
+        name="--request_timeout_s",
+        aliases=("--timeout",),
         type=float,
     )
     max_retries: int = flag(
@@ -165,6 +174,35 @@ class Config:
         "end without merging and reporting (the launcher merges once, after the watcher)",
         action="store_true",
     )
+    filters: tuple[str, ...] | None = flag(
+        None,
+        "filters the merge applies to correct samples, comma-separated, or all | none "
+        f"(default: {','.join(DEFAULT_FILTERS)}, plus too_long when --max_completion_tokens "
+        "is given); each dropped sample is listed with its reason in merged/filtered.jsonl. "
+        f"Choose from {', '.join(FILTERS)}",
+    )
+    max_completion_tokens: int | None = flag(
+        None,
+        "too_long's limit: the merge drops samples with more completion tokens (off)",
+        type=int,
+    )
+    pass_rate: tuple[float, float] | None = flag(
+        None,
+        "LO,HI: merge only problem versions whose pass rate (correct / graded samples) is in "
+        "[LO, HI], e.g. 0.1,0.9 (all)",
+    )
+    judge_model: str | None = flag(
+        None,
+        "ask this model whether rule-rejected answers (mismatch, unparseable) equal the gold, "
+        "at merge time (off)",
+    )
+    judge_base_url: str | None = flag(None, "the judge's endpoint (the first --base_url)")
+    judge: str = flag(
+        "report",
+        "what the judge's YES does: report = count and list the recovered samples; accept = "
+        "also merge them (%(default)s)",
+        choices=JUDGE_MODES,
+    )
     no_progress: bool = flag(False, "no progress bar", action="store_true")
     http: str = flag(
         "aiohttp",
@@ -178,12 +216,12 @@ class Config:
         "a/v1, b/v1/" -> base_urls ("a/v1", "b/v1"); --extra_body's JSON -> a dict."""
         for name in ("n", "worker", "max_n"):
             if getattr(self, name) < 1:
-                raise InputError(f"--{name}: must be at least 1")
+                raise InputError(f"{flag_of(Config, name)}: must be at least 1")
         for name in ("k_correct", "retry_zero", "max_retries"):
             if getattr(self, name) < 0:
-                raise InputError(f"--{name}: must not be negative")
+                raise InputError(f"{flag_of(Config, name)}: must not be negative")
         if self.timeout <= 0:
-            raise InputError("--timeout: must be positive")
+            raise InputError(f"{flag_of(Config, 'timeout')}: must be positive")
         parse_fields(self.fields)  # a malformed --fields fails here, before any file is read
         extra = self.extra_body
         if isinstance(extra, str):
@@ -198,7 +236,29 @@ class Config:
             urls = tuple(u.strip().rstrip("/") for u in urls.split(",") if u.strip())
         if not urls:
             raise InputError("--base_url: no URL given")
+        if self.max_completion_tokens is not None and self.max_completion_tokens < 1:
+            raise InputError("--max_completion_tokens: must be at least 1")
+        filters = self.filters
+        if filters is None or isinstance(filters, str):
+            try:
+                filters = (
+                    parse_filters(filters)
+                    if filters is not None
+                    else DEFAULT_FILTERS + ("too_long",) * (self.max_completion_tokens is not None)
+                )
+            except ValueError as exc:
+                raise InputError(f"--filters: {exc}") from None
+        if "too_long" in filters and self.max_completion_tokens is None:
+            raise InputError("--filters too_long: needs --max_completion_tokens")
+        band = self.pass_rate
+        if isinstance(band, str):
+            try:
+                band = parse_pass_rate(band)
+            except ValueError as exc:
+                raise InputError(f"--pass_rate: {exc}") from None
         derived = {
+            "filters": tuple(filters),
+            "pass_rate": band,
             "input_files": tuple(self.input_files or ()),
             "sentences": self.sentences or default_sentences(self.data_dir),
             "base_urls": urls,
@@ -207,6 +267,18 @@ class Config:
         }
         for name, value in derived.items():
             object.__setattr__(self, name, value)  # frozen: set once, here
+
+    def selection(self) -> Selection:
+        """What the merge keeps: Selection(filters, pass-rate band, judge mode)."""
+        filters = FilterConfig(self.filters, self.max_completion_tokens)
+        return Selection(filters=filters, pass_rate=self.pass_rate, judge=self.judge)
+
+    def judge_config(self) -> JudgeConfig | None:
+        """The judge's settings, or None when --judge_model is not given."""
+        if not self.judge_model:
+            return None
+        url = (self.judge_base_url or self.base_urls[0]).rstrip("/")
+        return JudgeConfig(model=self.judge_model, base_url=url, api_key=self.api_key)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -239,13 +311,14 @@ def default_sentences(data_dir: str) -> str:
 def ensure_open_files(cfg: Config) -> None:
     """Make room for one socket per connection; InputError if the system will not allow it.
 
-    Each endpoint's pool may hold --worker connections. With the common soft limit of 1,024,
-    --worker 1024 would otherwise end in "Too many open files" tracebacks mid-run.
+    Each endpoint's pool may hold --requests_in_flight connections. With the common soft limit of 1,024,
+    --requests_in_flight 1024 would otherwise end in "Too many open files" tracebacks mid-run.
     """
     need = cfg.worker + SPARE_FILES
     limit = raise_open_files(cfg.worker * len(cfg.base_urls) + SPARE_FILES)
     if limit is not None and limit < need:
         raise InputError(
-            f"--worker {cfg.worker}: needs about {need} open files, but this process may open "
-            f"only {limit}; raise the limit (ulimit -n {need}) or lower --worker"
+            f"--requests_in_flight {cfg.worker}: needs about {need} open files, but this process "
+            f"may open only {limit}; raise the limit (ulimit -n {need}) or lower "
+            "--requests_in_flight"
         )

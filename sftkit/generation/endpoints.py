@@ -28,7 +28,7 @@ class PreflightError(RuntimeError):
 
 
 class Endpoint:
-    """One base URL: its own AsyncOpenAI client with a connection pool sized to --worker."""
+    """One base URL: its own AsyncOpenAI client with a connection pool sized to --requests_in_flight."""
 
     COOLDOWN_SECONDS = 5.0
 

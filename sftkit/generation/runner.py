@@ -1,4 +1,4 @@
-"""The runner: --worker tasks pulling jobs from one queue, storing each reply as it comes.
+"""The runner: --requests_in_flight tasks pulling jobs from one queue, storing each reply as it comes.
 
 await generate(cfg, versions, sentences) -> {"model", "stats", "rounds_done", "totals", "wall"}:
 preflight, the signature check, the first pass, then --retry_zero rounds.
@@ -24,10 +24,11 @@ from sftkit.generation.endpoints import Endpoint, pick_endpoint, preflight
 from sftkit.generation.plan import Job, Result, key_of, plan_jobs, scan_stored
 from sftkit.generation.signature import write_signatures
 from sftkit.generation.signature_check import check_signature, run_signature
+from sftkit.generation.state import GENERATION_COUNTERS
 from sftkit.generation.storage import build_record, failure_record, prune_failures
 from sftkit.generation.verdicts import Verdicts
 from sftkit.inputs.problems import Version
-from sftkit.output import layout, merge
+from sftkit.output import layout
 from sftkit.watching.index import SampleSet
 
 TIMEOUT_ATTEMPTS = 2
@@ -55,7 +56,7 @@ class Totals:
 
 
 class Runner:
-    """A fixed set of --worker tasks pulling jobs from a deque: exactly --worker in flight."""
+    """A fixed set of --requests_in_flight tasks pulling jobs from a deque: exactly that many in flight."""
 
     def __init__(
         self,
@@ -105,9 +106,7 @@ class Runner:
                     if timeouts < TIMEOUT_ATTEMPTS:
                         totals.retries += 1
                         continue
-                    result.error = (
-                        f"timeout after {ep.timeout:g} s ({timeouts} attempts); raise --timeout"
-                    )
+                    result.error = f"timeout after {ep.timeout:g} s ({timeouts} attempts); raise --request_timeout_s"
                     break
                 # Connection trouble, overload or a server error after the client's retries: rest
                 # this endpoint and give the job to another one if there is one. A 4xx other
@@ -245,9 +244,7 @@ async def generate(cfg: Config, versions: list[Version], sentences: list[str]) -
         # every few requests: 20,000 cut the time in gc from 1.0 s to 0.2 s per 5,000 requests.
         gc.freeze()
         gc.set_threshold(20_000, 20, 10)
-        stats = {
-            key_of(v): dict.fromkeys((*merge.GENERATION_COUNTERS, "problems"), 0) for v in versions
-        }
+        stats = {key_of(v): dict.fromkeys((*GENERATION_COUNTERS, "problems"), 0) for v in versions}
         for v in versions:  # one version per problem and type: the plan the report checks
             st = stats[key_of(v)]
             st["problems"] += 1

@@ -14,7 +14,7 @@ File: {"signatures": [<signature>, ...], "mixed": bool, "updated_at": float}; mo
 signature only after --allow_mixed. A signature is {"model", "temperature", "top_p",
 "max_tokens", "seed", "system", "reasoning_effort", "extra_body", "instructions" (a digest of the
 instruction sentences), "same_prompt"}: everything that changes what one sample is. --n,
---worker, --format, --reasoning, --k_correct, --retry_zero, --max_n and the timeouts do not.
+--requests_in_flight, --format, --reasoning, --k_correct, --retry_zero, --max_n and the timeouts do not.
 """
 
 from __future__ import annotations

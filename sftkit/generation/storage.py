@@ -13,6 +13,7 @@ from sftkit.common.jsonl import atomic_write_jsonl, read_log
 from sftkit.generation.config import Config
 from sftkit.generation.plan import Job, Result
 from sftkit.output import layout
+from sftkit.output.filters import think_audit
 from sftkit.output.formats import Conversation, add_answer_meta, render, split_reasoning
 from sftkit.watching.index import SampleSet
 
@@ -61,6 +62,11 @@ def build_record(cfg: Config, result: Result, sample: int, choice: dict, created
             "completion_tokens": completion // k if isinstance(completion, int) else None,
         },
         "reasoning": reasoning,
+        # The reply's think tags as the server sent them (storage balances them): an unclosed
+        # block or a stray tag in the answer is what the merge's filters drop.
+        "think": think_audit(
+            content if isinstance(content, str) else None, given if isinstance(given, str) else None
+        ),
         "format": cfg.fmt,
         "reasoning_mode": cfg.reasoning,
         "created": created,

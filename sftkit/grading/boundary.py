@@ -16,6 +16,7 @@ REASONS = (
     "match_numeric",
     "match_symbolic",
     "match_choice",
+    "match_choice_value",  # a multiple-choice answer that boxes the right option's value
     "mismatch",
     "timeout",
     "unparseable",

@@ -2,6 +2,8 @@ r"""Grading: extract and compare in one call, for a text or a whole sample recor
 
 grade(r"... \boxed{③}", 3) -> Verdict(True, "③", "match_choice");
 validate_item({"solution": r"\boxed{3}", "answer": 3})["is_correct"] -> True.
+A multiple-choice record whose box holds the right option's value is correct too
+("match_choice_value", sftkit/grading/choice_value.py): the options come from its prompt.
 """
 
 from __future__ import annotations
@@ -9,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sftkit.grading.boundary import _never_raises
-from sftkit.grading.compare import _compare_with_gold
+from sftkit.grading.choice_value import gold_choice, match_choice_value, prompt_options
+from sftkit.grading.compare import _compare_with_gold, check_answer
 from sftkit.grading.extract import _BOX, MAX_ANSWER_CHARS, _last_box, _last_boxes_joined
 from sftkit.grading.normalize import normalize_answer
 from sftkit.grading.structure import _gold_text, _structure
-from sftkit.output.formats import final_text
+from sftkit.output.formats import final_text, parse
 
 
 @dataclass(frozen=True)
@@ -83,11 +86,23 @@ def validate_item(item: dict) -> dict:
 @_never_raises(_REJECTED)
 def _grade_record(item, ground_truth) -> Verdict:
     """grade() on the record's final text, reasoning removed; reading the record is inside the
-    boundary too."""
-    return _grade(final_text(item) if isinstance(item, dict) else None, ground_truth)
+    boundary too. A rejected answer to a multiple-choice prompt is tried against the options'
+    values: the right option's value alone is "match_choice_value"."""
+    verdict = _grade(final_text(item) if isinstance(item, dict) else None, ground_truth)
+    if verdict.is_correct or verdict.reason != "mismatch" or verdict.extracted_answer is None:
+        return verdict
+    choice = gold_choice(ground_truth)
+    options = prompt_options(_prompt(item)) if choice is not None else ()
+    by_value = match_choice_value(verdict.extracted_answer, options, choice or 0, check_answer)
+    if by_value is None:
+        return verdict
+    return Verdict(by_value[0], verdict.extracted_answer, by_value[1])
 
 
-def validate_items(items) -> list[dict]:
-    """validate_item over many records, in order. [{"solution": "\\boxed{1}", "answer": 1}] ->
-    [{"is_correct": True, ...}]"""
-    return [validate_item(item) for item in items]
+def _prompt(item: dict) -> str | None:
+    """The problem text a record was asked: meta.prompt, else its user turn."""
+    meta = item.get("meta")
+    if isinstance(meta, dict) and isinstance(meta.get("prompt"), str):
+        return meta["prompt"]
+    conv = parse(item)
+    return conv.prompt if conv else None

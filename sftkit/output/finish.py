@@ -1,21 +1,31 @@
-"""The end of a run: merge the validated samples and print the report.
+"""The end of a run: (judge,) merge the validated samples and print the report.
 
-merge_and_report(out, "messages", "think_tags", None) -> True unless the merge itself failed (the samples stay safe on disk).
+merge_and_report(out, "messages", "think_tags", None) -> True unless the merge itself failed
+(the samples stay safe on disk); a Selection says which correct samples the merge keeps.
 """
 
 from __future__ import annotations
 
 import logging
 
+from sftkit.grading.judge import JudgeConfig
 from sftkit.output import merge, report
+from sftkit.output.selection import DEFAULT_SELECTION, Selection
 
 log = logging.getLogger("generate")
 
 
-def merge_and_report(output_dir: str, fmt: str, reasoning: str, system: str | None) -> bool:
+def merge_and_report(
+    output_dir: str,
+    fmt: str,
+    reasoning: str,
+    system: str | None,
+    selection: Selection = DEFAULT_SELECTION,
+    judge: JudgeConfig | None = None,
+) -> bool:
     """Merge validated samples and print the report; True unless the merge itself failed."""
     try:
-        stats = merge.merge_outputs(output_dir, fmt, reasoning_mode=reasoning, system=system)
+        stats = merge.merge_outputs(output_dir, fmt, reasoning, system, selection)
         figures = report.write_report(output_dir)
         log.info("merged: %s", stats)
         print(report.format_report(figures), flush=True)

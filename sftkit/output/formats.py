@@ -230,3 +230,22 @@ def final_text(record: dict) -> str | None:
     """
     conv = parse(record)
     return conv.content if conv else None
+
+
+def raw_assistant_text(record: dict) -> str | None:
+    """The assistant text of a record of any format exactly as stored, think tags included
+    (parse() re-splits and balances them; the filters need to see them as they are).
+
+    {"messages": [{"role": "user", ...}, {"role": "assistant", "content": "a</think>b"}]} ->
+    "a</think>b"
+    """
+    if not isinstance(record, dict):
+        return None
+    if "messages" in record:
+        return _last_turn(record["messages"], "role", "content", ("assistant",))[0]
+    if "completion" in record:
+        return _last_turn(record["completion"], "role", "content", ("assistant",))[0]
+    if "conversations" in record:
+        return _last_turn(record["conversations"], "from", "value", ("gpt", "assistant"))[0]
+    text = record.get("output", record.get("solution"))
+    return text if isinstance(text, str) else None

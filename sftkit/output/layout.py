@@ -20,20 +20,20 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
 from sftkit.common.jsonl import InputError, parse_lines
 from sftkit.inputs.problems import TYPES
-from sftkit.watching.index import VerdictIndex
+from sftkit.watching.index import SAMPLE_NAME as SAMPLE_NAME
+from sftkit.watching.index import VerdictIndex, parse_name
 
 MERGED_DIR = "merged"
 ALL_NAME = "sft_math_all"  # merged/sft_math_all_<format>.jsonl and its dataset_info.json entry
 VALIDATED_SUFFIX = "_validated"
 VERDICTS_SUFFIX = "_verdicts.jsonl"
-SAMPLE_NAME = re.compile(r"(\d+)_(\d+)\.jsonl")  # <p>_<s>.jsonl (fullmatch)
-_GENERATION_ID = re.compile(r"(?:^|/)([^/]+)/(\d+)_(\d+)(?:\.jsonl)?$")
+# SAMPLE_NAME, the one `<p>_<s>.jsonl` pattern, is sftkit.watching.index's (the compact index
+# keys every sample by it); parse_sample_name() is its parser under this module's name.
 
 
 # --- names ------------------------------------------------------------------------------------
@@ -45,9 +45,9 @@ def sample_name(p: int, s: int) -> str:
 
 
 def parse_sample_name(name: str) -> tuple[int, int] | None:
-    """ "3_1.jsonl" -> (3, 1); any other name (".3_1.jsonl.x.tmp", "a.jsonl") -> None."""
-    m = SAMPLE_NAME.fullmatch(name)
-    return (int(m.group(1)), int(m.group(2))) if m else None
+    """ "3_1.jsonl" -> (3, 1); any other name (".3_1.jsonl.x.tmp", "a.jsonl", "007_1.jsonl")
+    -> None."""
+    return parse_name(name)
 
 
 def generation_id(source: str, type_: str, p: int, s: int) -> str:
@@ -58,8 +58,9 @@ def generation_id(source: str, type_: str, p: int, s: int) -> str:
 def parse_generation_id(text: str) -> tuple[str, int, int] | None:
     """(type, p, s) named by a generation id or a sample path: "src/multiples/3_1" ->
     ("multiples", 3, 1)."""
-    m = _GENERATION_ID.search(text)
-    return (m.group(1), int(m.group(2)), int(m.group(3))) if m else None
+    *_, type_, name = ["", *text.split("/")]
+    key = parse_name(name if name.endswith(".jsonl") else f"{name}.jsonl")
+    return (type_, *key) if key and type_ else None
 
 
 def type_dir(out: str | os.PathLike, source: str, type_: str) -> Path:
@@ -212,9 +213,9 @@ def list_sample_files(folder: str | os.PathLike) -> tuple[list[tuple[int, int, s
         name = entry.name
         if name.startswith(".") or not name.endswith(".jsonl"):
             continue
-        m = SAMPLE_NAME.fullmatch(name)
-        if m:
-            found.append((int(m.group(1)), int(m.group(2)), name))
+        key = parse_name(name)
+        if key:
+            found.append((*key, name))
         else:
             odd.append(name)
     found.sort()
@@ -347,19 +348,6 @@ def read_verdict_log(path: str | os.PathLike) -> tuple[dict[str, dict], list[int
     log = VerdictLog(path)
     log.refresh(final=True)
     return log.latest, sorted(log.bad)
-
-
-def verdict_is_stale(verdict: dict, st: os.stat_result) -> bool:
-    """True when a sample file is no longer what its verdict line graded: the line's stamp
-    (`mtime_ns`, `size`) differs from the file's; a line written before stamps were kept is stale
-    if the file was modified after its `graded_at`.
-
-    {"mtime_ns": 5, "size": 120, ...} vs a file of 130 bytes -> True
-    """
-    if "size" in verdict and "mtime_ns" in verdict:
-        return (verdict["mtime_ns"], verdict["size"]) != (st.st_mtime_ns, st.st_size)
-    graded_at = verdict.get("graded_at")
-    return isinstance(graded_at, int | float) and st.st_mtime > graded_at
 
 
 def validated_record(record: dict, verdict: dict) -> dict:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sftkit.common.jsonl import InputError, atomic_open, atomic_write_text, dumps
+from sftkit.generation.state import planned_problems, read_state
 from sftkit.output import layout
 from sftkit.output.formats import (
     FORMATS,
@@ -34,6 +35,16 @@ from sftkit.output.formats import (
     with_system,
 )
 from sftkit.output.layout import ALL_NAME
+from sftkit.output.selection import (
+    DEFAULT_SELECTION,
+    Selection,
+    Tally,
+    audit_file,
+    audit_line,
+    difficulty_meta,
+    pass_rates,
+    write_summary,
+)
 
 
 def skip_reason(path, exc: Exception) -> str:
@@ -42,38 +53,6 @@ def skip_reason(path, exc: Exception) -> str:
 
 
 # --- the generator's plan -----------------------------------------------------------------
-
-# Per-(source, type) counters the generator keeps in .generation.json "by_source_type".
-GENERATION_COUNTERS = (
-    "planned",
-    "skipped_existing",
-    "skipped_k_correct",
-    "retry_samples",
-    "written",
-    "failed",
-)
-
-
-def read_generation(output_dir: Path) -> tuple[dict | None, str | None]:
-    """The generator's sampling state `.generation.json`, or (None, problem) if absent or bad."""
-    path = layout.generation_file(output_dir)
-    if not path.is_file():
-        return None, None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return None, f"{path}: {exc}"
-    if not isinstance(data, dict):
-        return None, f"{path}: expected a JSON object"
-    return data, None
-
-
-def planned_problems(gen: dict | None) -> int | None:
-    """How many problems the generator planned for a source x type (its `by_source_type` entry
-    in .generation.json), or None if unknown. {"problems": 33, ...} -> 33. Problem indices are
-    below `index_limit` when the plan has gaps (rows skipped or merged, --versions auto)."""
-    planned = gen.get("index_limit", gen.get("problems")) if isinstance(gen, dict) else None
-    return planned if isinstance(planned, int) and not isinstance(planned, bool) else None
 
 
 def stray_warning(path: Path | str, p: int, planned: int) -> str:
@@ -92,6 +71,7 @@ class MergeStats:
     files_read: int = 0
     written: int = 0
     duplicates: int = 0
+    filtered: dict[str, int] = field(default_factory=dict)  # drop reason -> samples
     by_source: dict[str, int] = field(default_factory=dict)  # records written per source
     bad_files: tuple[str, ...] = ()  # "path: reason", skipped
     outputs: tuple[str, ...] = ()  # paths written, dataset_info.json (when written) last
@@ -100,8 +80,11 @@ class MergeStats:
         """For the log: '9 records from 10 validated files (1 duplicates dropped, ...) -> path'."""
         text = (
             f"{self.written} records from {self.files_read} validated files "
-            f"({self.duplicates} duplicates dropped, {len(self.bad_files)} bad files skipped)"
+            f"({self.duplicates} duplicates dropped, {sum(self.filtered.values())} filtered, "
+            f"{len(self.bad_files)} bad files skipped)"
         )
+        if self.filtered:
+            text += " [" + ", ".join(f"{k} {v}" for k, v in sorted(self.filtered.items())) + "]"
         if self.outputs:
             text += f" -> {self.outputs[0]}"
         for bad in self.bad_files[:5]:
@@ -111,8 +94,11 @@ class MergeStats:
         return text
 
 
-def _training_record(record: dict, fmt: str, mode: str, system: str | None, verdict: dict | None):
-    """Re-render one stored record into `fmt`; returns (record, dedup key) or raises ValueError."""
+def _training_record(
+    record: dict, fmt: str, mode: str, system: str | None, verdict: dict | None, rate=None
+):
+    """Re-render one stored record into `fmt`; returns (record, dedup key) or raises ValueError.
+    `rate` is the problem version's (correct, graded): meta.pass_rate and meta.n_graded."""
     conv = parse(record)
     if conv is None:
         raise ValueError("no assistant turn in a known format")
@@ -132,6 +118,7 @@ def _training_record(record: dict, fmt: str, mode: str, system: str | None, verd
     if verdict is not None:
         meta.setdefault("verdict", verdict.get("reason"))
         meta.setdefault("extracted_answer", verdict.get("extracted_answer"))
+    difficulty_meta(meta, rate)
     # Golds are ints (choice numbers) and strings mixed in one file; `datasets` infers one column
     # type per file and refuses mixed ones, so these are always text in merged files: 3 -> "3".
     for key_ in ("problem_id", "extracted_answer"):
@@ -187,17 +174,19 @@ _LOGS: dict[str, dict[str, dict]] = {}  # verdict log -> latest verdicts, read o
 
 def _render_chunk(
     src_dir: str, type_: str, fmt: str, mode: str, system: str | None, planned: int | None,
-    files: list[tuple[int, int, str]],
-) -> list[tuple[str | None, bytes | None, bool, str | None]]:  # fmt: skip
-    """(merged line, dedup key, has a system prompt, why skipped) per validated file of a chunk,
-    in order; a file that cannot be used (or a stray one, beyond the `planned` problems) gets
-    (None, None, False, reason)."""
+    sel: Selection, rates: dict[int, tuple[int, int]], files: list[tuple[int, int, str]],
+) -> list[tuple[str | None, bytes | None, bool, str | None, str | None]]:  # fmt: skip
+    """(merged line, dedup key, has a system prompt, why skipped, drop reason) per validated
+    file of a chunk, in order; a file that cannot be used (or a stray one, beyond the `planned`
+    problems) gets (None, None, False, why, None); one the selection drops gets (its audit line,
+    None, False, None, reason)."""
     folder = layout.validated_dir(Path(src_dir) / type_)
+    source = Path(src_dir).name
     out = []
     for p, _, name in files:
         path = os.path.join(folder, name)
         if planned is not None and p >= planned:
-            out.append((None, None, False, stray_warning(path, p, planned)))
+            out.append((None, None, False, stray_warning(path, p, planned), None))
             continue
         try:
             record = layout.read_sample(path)
@@ -208,10 +197,15 @@ def _render_chunk(
                 if log not in _LOGS:
                     _LOGS[log] = layout.read_verdict_log(log)[0]
                 verdict = _LOGS[log].get(name)
-            rec, key = _training_record(record, fmt, mode, system, verdict)
-            out.append((dumps(rec) + "\n", key, bool(rec.get("system")), None))
+            reason = sel.drop_reason(record, rates.get(p))
+            if reason is not None:
+                audit = audit_line(source, type_, name, reason, record, rates.get(p))
+                out.append((dumps(audit) + "\n", None, False, None, reason))
+                continue
+            rec, key = _training_record(record, fmt, mode, system, verdict, rates.get(p))
+            out.append((dumps(rec) + "\n", key, bool(rec.get("system")), None, None))
         except (OSError, UnicodeDecodeError, ValueError) as exc:  # InputError is a ValueError
-            out.append((None, None, False, skip_reason(path, exc)))
+            out.append((None, None, False, skip_reason(path, exc), None))
     return out
 
 
@@ -236,14 +230,17 @@ def _validated_records(
     bad: list[str],
     planned: int | None = None,
     pool: Callable[[], ProcessPoolExecutor | None] = lambda: None,
-) -> Iterator[tuple[str | None, bytes | None, bool]]:
-    """(merged line, dedup key, has a system prompt) per validated file of one source x type, in
-    numeric order; (None, None, False) for a file that cannot be used, whose reason is appended to
-    `bad`. `pool()` gives worker processes for a big folder (None: render here)."""
+    sel: Selection = DEFAULT_SELECTION,
+) -> Iterator[tuple[str | None, bytes | None, bool, str | None]]:
+    """(merged line, dedup key, has a system prompt, drop reason) per validated file of one
+    source x type, in numeric order; (None, None, False, None) for a file that cannot be used,
+    whose reason is appended to `bad`; (audit line, None, False, reason) for one the selection
+    drops. `pool()` gives worker processes for a big folder (None: render here)."""
     folder = layout.validated_dir(src_dir / type_)
     files, odd = layout.list_sample_files(folder)
     bad.extend(f"{folder / n}: not a <problem>_<sample>.jsonl name" for n in odd)
-    head = (str(src_dir), type_, fmt, mode, system, planned)
+    rates = pass_rates(src_dir / type_) if files else {}
+    head = (str(src_dir), type_, fmt, mode, system, planned, sel, rates)
     tasks = ((*head, files[i : i + CHUNK]) for i in range(0, len(files), CHUNK))
     workers = pool() if len(files) >= PARALLEL_FROM else None
     if workers is None:
@@ -251,10 +248,10 @@ def _validated_records(
     else:
         chunks = _in_order(workers, tasks, ahead=4 * (workers._max_workers or 1))
     for chunk in chunks:
-        for line, key, has_system, why in chunk:
+        for line, key, has_system, why, reason in chunk:
             if why is not None:
                 bad.append(why)
-            yield line, key, has_system
+            yield line, key, has_system, reason
 
 
 def merge_outputs(
@@ -262,8 +259,11 @@ def merge_outputs(
     fmt: str,
     reasoning_mode: str = "think_tags",
     system: str | None = None,
+    selection: Selection = DEFAULT_SELECTION,
 ) -> MergeStats:
-    """Merge every validated sample into `merged/` (all sources + one file per source).
+    """Merge every validated sample that `selection` keeps into `merged/` (all sources + one
+    file per source); the dropped ones go to merged/filtered.jsonl with their reason, the counts
+    per source x type to merged/merge_summary.json (sftkit/output/selection.py).
 
     Records stream to temp files (a run can hold gigabytes of reasoning), renamed when complete.
     A bad or unreadable validated file is listed in `bad_files` and skipped; nothing crashes.
@@ -274,8 +274,8 @@ def merge_outputs(
         raise ValueError(f"unknown reasoning mode {reasoning_mode!r}")
     out = Path(output_dir)
     all_path = layout.merged_file(out, ALL_NAME, fmt)
-    by_key = (read_generation(out)[0] or {}).get("by_source_type")
-    by_key = by_key if isinstance(by_key, dict) else {}
+    state = read_state(out)[0]
+    by_key = state.by_source_type if state else {}
     _LOGS.clear()  # verdict logs are read afresh by every merge (and before workers fork)
     workers: list[ProcessPoolExecutor] = []
 
@@ -286,16 +286,19 @@ def merge_outputs(
         return workers[0] if workers else None
 
     try:
-        return _merge(out, fmt, reasoning_mode, system, all_path, by_key, pool)
+        return _merge(out, fmt, reasoning_mode, system, all_path, by_key, pool, selection)
     finally:
         for w in workers:
             w.shutdown(cancel_futures=True)
         _LOGS.clear()
 
 
-def _merge(out: Path, fmt: str, reasoning_mode: str, system, all_path, by_key, pool) -> MergeStats:
+def _merge(
+    out: Path, fmt: str, reasoning_mode: str, system, all_path, by_key, pool, sel: Selection
+) -> MergeStats:
     """merge_outputs() once its settings are checked (see there)."""
     seen: set[bytes] = set()
+    tallies: dict[str, Tally] = {}
     bad: list[str] = []
     by_source: dict[str, int] = {}
     info: dict[str, dict | None] = {}
@@ -303,7 +306,7 @@ def _merge(out: Path, fmt: str, reasoning_mode: str, system, all_path, by_key, p
     # Declare a system column only when every record has one: a column missing from some
     # records loads as null and LLaMA-Factory would pass None as the system prompt.
     all_system = True
-    with atomic_open(all_path) as all_fh:
+    with atomic_open(all_path) as all_fh, atomic_open(audit_file(out)) as audit_fh:
         for source in layout.list_sources(out):
             src_dir = out / source
             types = layout.source_types(src_dir, validated=True)
@@ -315,16 +318,24 @@ def _merge(out: Path, fmt: str, reasoning_mode: str, system, all_path, by_key, p
             with atomic_open(source_path) as fh:
                 for type_ in types:
                     planned = planned_problems(by_key.get(f"{source}/{type_}"))
+                    tally = tallies.setdefault(f"{source}/{type_}", Tally())
                     found = _validated_records(
-                        src_dir, type_, fmt, reasoning_mode, system, bad, planned, pool
+                        src_dir, type_, fmt, reasoning_mode, system, bad, planned, pool, sel
                     )
-                    for line, key, has_system in found:
+                    for line, key, has_system, reason in found:
                         files_read += 1
                         if line is None:
                             continue
+                        tally.correct += 1
+                        if reason is not None:
+                            tally.drop(reason)
+                            audit_fh.write(line)
+                            continue
                         if key in seen:
                             duplicates += 1
+                            tally.duplicates += 1
                             continue
+                        tally.merged += 1
                         seen.add(key)
                         fh.write(line)
                         all_fh.write(line)
@@ -350,12 +361,14 @@ def _merge(out: Path, fmt: str, reasoning_mode: str, system, all_path, by_key, p
         info = {ALL_NAME: entry, **info}
         atomic_write_text(info_path, json.dumps(info, ensure_ascii=False, indent=2) + "\n")
         outputs.append(str(info_path))
+    summary = write_summary(out, sel, fmt, tallies)
     return MergeStats(
         fmt=fmt,
         reasoning_mode=reasoning_mode,
         files_read=files_read,
         written=written,
         duplicates=duplicates,
+        filtered=summary["totals"]["by_reason"],
         by_source=by_source,
         bad_files=tuple(bad),
         outputs=tuple(outputs),

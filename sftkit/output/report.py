@@ -1,12 +1,11 @@
 r"""The figures: per source x type how generation and grading went, as report.json and as the
-printed table; and the one plain-table renderer (the report, the watcher, the validator CLI).
+printed table (drawn by sftkit.common.table, which the watcher and the validator CLI share).
 
 Pipeline order: build_report() -> write_report() -> format_report().
 
 Usage:
     report = write_report("sft_output")          # also writes sft_output/report.json
     print(format_report(report))
-    print("\n".join(text_table(("type", "n"), [("multiples", 3)], ("TOTAL", 3))))
 """
 
 from __future__ import annotations
@@ -15,20 +14,14 @@ import json
 import os
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from itertools import zip_longest
 from pathlib import Path
 
 from sftkit.common.jsonl import InputError, atomic_write_text, read_log
+from sftkit.common.table import text_table
 from sftkit.generation.signature import read_signatures
-from sftkit.output import layout
-from sftkit.output.merge import (
-    GENERATION_COUNTERS,
-    planned_problems,
-    read_generation,
-    skip_reason,
-    stray_warning,
-)
+from sftkit.generation.state import planned_problems, read_state
+from sftkit.output import layout, selection
+from sftkit.output.merge import skip_reason, stray_warning
 from sftkit.watching.index import SampleSet
 
 _REPORT_NAME = layout.report_file("").name  # named in the printed table's hints
@@ -142,7 +135,10 @@ def _type_report(src_dir: Path, source: str, type_: str, failed: set, vague: int
             if isinstance(usage.get(key), int):
                 row[key] += usage[key]
     zero = []
+    buckets = dict.fromkeys(selection.BUCKETS, 0)
     for p, (samples, graded, correct) in per_problem.items():
+        if graded:
+            buckets[selection.bucket(correct, graded)] += 1
         row["samples"] += samples
         row["graded"] += graded
         row["correct"] += correct
@@ -166,7 +162,8 @@ def _type_report(src_dir: Path, source: str, type_: str, failed: set, vague: int
     row["ungraded"] = row["samples"] - row["graded"]
     # A sample that failed once but was stored by a later run is not a failure any more.
     row["failures"] = sum(layout.sample_name(p, s) not in stored for p, s in failed) + vague
-    return {"source": source, "type": type_, **row, "generation": gen}, zero, warnings
+    row = {"source": source, "type": type_, **row, "pass_rate_buckets": buckets}
+    return {**row, "generation": gen}, zero, warnings
 
 
 def _finish(row: dict) -> dict:
@@ -185,19 +182,20 @@ def build_report(
     answer the grader rejected (at least `gold_min_samples` of them and `gold_share` of the graded)
     in `suspicious_golds` (see sftkit.output.gold_audit).
     """
-    # Here, not at the top: it loads the grader, which format_report and text_table do not need.
+    # Here, not at the top: it loads the grader, which format_report does not need.
     from sftkit.output.gold_audit import audit_output
 
     out = Path(output_dir)
-    generation, gen_problem = read_generation(out)
-    by_key = (generation or {}).get("by_source_type")
-    by_key = by_key if isinstance(by_key, dict) else {}
+    state, gen_problem = read_state(out)
+    by_key = state.by_source_type if state else {}
     rows, zero, warnings = [], [], [gen_problem] if gen_problem else []
     try:
         held = read_signatures(out)
     except InputError as exc:
         held = None
         warnings.append(str(exc))
+    merged = selection.read_summary(out)
+    merged_rows = (merged or {}).get("by_source_type") or {}
     for source in layout.list_sources(out):
         src_dir = out / source
         failures = layout.failures_file(out, source)
@@ -215,17 +213,18 @@ def build_report(
             row, row_zero, row_warn = _type_report(
                 src_dir, source, type_, failed.get(type_, set()), vague.get(type_, 0), gen
             )
+            # What the last merge kept of this source x type (None: never merged).
+            row["merge"] = merged_rows.get(f"{source}/{type_}")
             rows.append(_finish(row))
             zero.extend(row_zero)
             warnings.extend(row_warn)
     totals = _finish({k: sum(r[k] for r in rows) for k in _COUNTS})
-    if generation is not None:
-        summary = {k: v for k, v in generation.items() if k != "by_source_type"}
-        summary["totals"] = {
-            k: sum(v.get(k) or 0 for v in by_key.values() if isinstance(v, dict))
-            for k in GENERATION_COUNTERS
-        }
-        generation = summary
+    totals["pass_rate_buckets"] = {
+        b: sum(r["pass_rate_buckets"][b] for r in rows) for b in selection.BUCKETS
+    }
+    if merged is not None:
+        totals["merge"] = merged.get("totals")
+    generation = state.summary() if state else None
     return {
         "output_dir": str(out),
         "created": time.time(),
@@ -235,6 +234,10 @@ def build_report(
         "rows": rows,
         "totals": totals,
         "zero_correct": zero,
+        # The last merge: its filters, pass-rate band and judge mode, counts in rows[].merge.
+        "merge": None
+        if merged is None
+        else {k: v for k, v in merged.items() if k not in ("by_source_type", "totals")},
         "suspicious_golds": audit_output(out, gold_min_samples, gold_share),
         "generation": generation,
         "warnings": warnings,
@@ -253,33 +256,6 @@ def write_report(
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
-
-
-def text_table(
-    head: Sequence[str],
-    body: Iterable[Sequence],
-    total: Sequence,
-    sep: str = " ",
-    min_widths=(),
-    names: int = 2,
-) -> list[str]:
-    """Lines of a plain table: the first `names` columns left-aligned, the rest right-aligned,
-    a rule under the header and above the total. The report, the watcher and the validator CLI
-    print their tables with it.
-
-    text_table(("type", "n"), [("multiples", 3)], ("TOTAL", 3)) ->
-    ["type      n", "-----------", "multiples 3", "-----------", "TOTAL     3"]
-    """
-    cells = [[str(c) for c in row] for row in (head, *body, total)]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(head))]
-    widths = [max(w, m) for w, m in zip_longest(widths, min_widths, fillvalue=0)]
-
-    def pad(i: int, cell: str) -> str:
-        return cell.ljust(widths[i]) if i < names else cell.rjust(widths[i])
-
-    lines = [sep.join(pad(i, c) for i, c in enumerate(row)) for row in cells]
-    rule = "-" * len(lines[0])
-    return [lines[0], rule, *lines[1:-1], rule, lines[-1]]
 
 
 REPORT_WIDTH = 100  # a tmux half-pane (the launcher gives each pane about 110 columns)
@@ -320,6 +296,8 @@ def format_report(report: dict, max_listed: int = 30) -> str:
     )
     totals = report["totals"]
     lines.append(f"Samples with reasoning: {totals['with_reasoning']} of {totals['samples']}")
+    lines.extend(_pass_rate_lines(totals.get("pass_rate_buckets") or {}))
+    lines.extend(_merge_lines(report, max_listed))
     zero = report["zero_correct"]
     lines.append(f"Problems with zero correct: {len(zero)}")
     for z in zero[:max_listed]:
@@ -391,4 +369,67 @@ def _suspicious_lines(flagged: list[dict], max_listed: int) -> list[str]:
         )
     if len(flagged) > max_listed:
         lines.append(f"  ... and {len(flagged) - max_listed} more (see {_REPORT_NAME})")
+    return lines
+
+
+def _wrap(head: str, items: list[str], width: int = REPORT_WIDTH) -> list[str]:
+    """head + items joined by ", ", continued on indented lines within width."""
+    lines, cur = [], head
+    for i, item in enumerate(items):
+        piece = item + ("," if i < len(items) - 1 else "")
+        if len(cur) + 1 + len(piece) > width and cur.strip():
+            lines.append(cur)
+            cur = "   "
+        cur += " " + piece
+    return [*lines, cur]
+
+
+def _pass_rate_lines(buckets: dict) -> list[str]:
+    """ "Pass rate (problem versions): 0: 3, 0.2-0.3: 1, 1: 12" (empty buckets left out)."""
+    items = [f"{b}: {n}" for b, n in buckets.items() if n]
+    return _wrap("Pass rate (problem versions):", items) if items else []
+
+
+def _balance(m: dict) -> str:
+    """ "correct 40 = merged 35 + filtered 4 + duplicates 1" (judge-accepted samples named)."""
+    extra = m["considered"] - m["correct"]
+    start = f"correct {m['correct']}" + (f" + judge {extra}" if extra else "")
+    return (
+        f"{start} = merged {m['merged']} + filtered {m['filtered']} + duplicates {m['duplicates']}"
+    )
+
+
+def _merge_lines(report: dict, max_listed: int) -> list[str]:
+    """The merge block: what the filters dropped, per reason, per source x type; nothing before
+    the first merge."""
+    settings, m = report.get("merge"), report["totals"].get("merge")
+    if not settings or not m:
+        return []
+    band = settings.get("pass_rate")
+    filters = ",".join(settings.get("filters") or []) or "none"
+    lines = [f"Merged: {_balance(m)}"]
+    lines.extend(
+        _wrap(
+            "  kept by:",
+            [f"filters {filters}", f"pass_rate {'-'.join(map(str, band)) if band else 'any'}",
+             f"judge {settings.get('judge')}"],
+        )
+    )  # fmt: skip
+    if m["by_reason"]:
+        reasons = [f"{k} {v}" for k, v in m["by_reason"].items()]
+        lines.extend(_wrap("  filtered:", reasons))
+        listed = [r for r in report["rows"] if r.get("merge") and r["merge"]["filtered"]]
+        for r in listed[:max_listed]:
+            rm = r["merge"]
+            lines.append(f"  {_short(r['source'])}/{r['type']}: {_balance(rm)}")
+            lines.extend(_wrap("    by reason:", [f"{k} {v}" for k, v in rm["by_reason"].items()]))
+        if len(listed) > max_listed:
+            lines.append(f"  ... and {len(listed) - max_listed} more (see {_REPORT_NAME})")
+        audit = Path(str(settings.get("audit_file")))
+        lines.append(f"  each dropped sample and its reason: {audit.parent.name}/{audit.name}")
+    if m.get("judge_recovered"):
+        lines.append(
+            f"  judge recovered {m['judge_recovered']} rule-rejected samples "
+            + ("(merged)" if settings.get("judge") == "accept" else "(listed, not merged)")
+        )
     return lines

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from sftkit.common.flags import add_flags, flag, from_args
+from sftkit.common.flags import add_flags, flag, flag_of, from_args
 from sftkit.common.jsonl import InputError
 from sftkit.output import layout
 
@@ -33,8 +33,20 @@ class Config:
         "system that sends none, e.g. some network mounts)",
         action="store_true",
     )
-    workers: int = flag(os.cpu_count() or 1, "grading processes", type=int)
-    timeout: float = flag(10.0, "hard time limit per item (seconds)", type=float)
+    workers: int = flag(
+        os.cpu_count() or 1,
+        "grading processes",
+        name="--grading_processes",
+        aliases=("--workers",),
+        type=int,
+    )
+    timeout: float = flag(
+        10.0,
+        "hard time limit per item, seconds",
+        name="--item_timeout_s",
+        aliases=("--timeout",),
+        type=float,
+    )
     batch_size: int = flag(32, "max items per worker task", type=int)
     max_tries: int = flag(5, "reads before an incomplete file is an error", type=int)
     grader: str = flag(
@@ -46,10 +58,10 @@ class Config:
         """Check values (InputError naming the flag) and derive the folders."""
         for name in ("interval", "timeout"):
             if getattr(self, name) <= 0:
-                raise InputError(f"--{name} must be > 0")
+                raise InputError(f"{flag_of(Config, name)} must be > 0")
         for name in ("workers", "batch_size", "max_tries"):
             if getattr(self, name) < 1:
-                raise InputError(f"--{name} must be >= 1")
+                raise InputError(f"{flag_of(Config, name)} must be >= 1")
         if ":" not in self.grader:
             raise InputError("--grader must look like module:function")
         out = Path(self.output_dir)

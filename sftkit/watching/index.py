@@ -6,7 +6,7 @@ Usage:
     index.load(verdict_lines)               # latest verdict per file, the log's last line wins
     entry = index.get("3_0.jsonl")          # Entry(flags, size, mtime_ns, inode) or None
     index.is_stale("3_0.jsonl", os.stat(path))   # file no longer what was graded?
-    index.set_live("3_0.jsonl", True)       # its file exists: it counts in index.counts
+    index.confirm("3_0.jsonl", os.stat(path))    # its file exists and still holds: it counts
     stored = SampleSet(["0_0.jsonl", "0_1.jsonl"]); "0_1.jsonl" in stored -> True
 
 Names are `<p>_<s>.jsonl`; state is kept per problem p in one bytearray with a fixed slot per
@@ -49,13 +49,14 @@ class Entry(NamedTuple):
         return bool(self.flags & CORRECT)
 
 
-# Canonical numbers only: "007_1.jsonl" is a name of its own, not "7_1.jsonl".
-_NAME = re.compile(r"(0|[1-9][0-9]*)_(0|[1-9][0-9]*)\.jsonl")
+# The one sample-name pattern (sftkit.output.layout re-exports it): `<p>_<s>.jsonl`, canonical
+# numbers only, as the generator writes them: "007_1.jsonl" is a name of its own, not "7_1.jsonl".
+SAMPLE_NAME = re.compile(r"(0|[1-9][0-9]*)_(0|[1-9][0-9]*)\.jsonl")
 
 
 def parse_name(name: str) -> tuple[int, int] | None:
-    """ "12_3.jsonl" -> (12, 3); anything else ("007_1.jsonl", "a.jsonl") -> None."""
-    m = _NAME.fullmatch(name)
+    """ "12_3.jsonl" -> (12, 3); anything else ("007_1.jsonl", ".3_1.jsonl.x.tmp") -> None."""
+    m = SAMPLE_NAME.fullmatch(name)
     return (int(m[1]), int(m[2])) if m else None
 
 
@@ -112,7 +113,12 @@ class _Slots:
 
 
 def stale(entry: Entry, st: os.stat_result) -> bool:
-    """VerdictIndex.is_stale() for an entry already at hand."""
+    """The one staleness rule: True when a sample file is no longer the content its verdict
+    graded: a different stamp (size, mtime_ns), or, for a verdict line written before stamps were
+    kept, a file modified after the line's `graded_at` (kept in mtime_ns; -1 when unknown).
+
+    Entry(STAMPED, 120, 5, 0) vs a file of 130 bytes -> True
+    """
     if entry.flags & STAMPED:
         return (entry.mtime_ns, entry.size) != (st.st_mtime_ns, st.st_size)
     return entry.mtime_ns >= 0 and st.st_mtime_ns > entry.mtime_ns
@@ -144,7 +150,7 @@ class VerdictIndex:
             self._slots.problems,
             _SLOT.size,
             _SLOT.pack_into,
-            _NAME.fullmatch,
+            SAMPLE_NAME.fullmatch,
         )
         for line in lines:
             name = line.get("file")
@@ -206,15 +212,6 @@ class VerdictIndex:
             self._count(flags, +1)
         self._slots.write(name, key, Entry(flags, size, mtime, inode or (old.inode if old else 0)))
 
-    def set_live(self, name: str, live: bool) -> None:
-        """Mark whether the sample file of a recorded verdict exists (counted) or not."""
-        key = parse_name(name)
-        e = self._slots.read(name, key)
-        if e is None or bool(e.flags & LIVE) == live:
-            return
-        self._count(e.flags, +1 if live else -1)
-        self._slots.write(name, key, e._replace(flags=e.flags ^ LIVE))
-
     def confirm(self, name: str, st: os.stat_result) -> bool | None:
         """Check a recorded verdict against its file as found now (listing or event), in one
         read and at most one write: True if it still holds (same inode, or none noted yet, and
@@ -233,12 +230,8 @@ class VerdictIndex:
         off = key[1] * _SLOT.size
         if off >= len(row) or not row[off]:
             return None
-        flags, size, mtime, inode = _SLOT.unpack_from(row, off)
-        if flags & STAMPED:
-            holds = mtime == st.st_mtime_ns and size == st.st_size
-        else:
-            holds = mtime < 0 or st.st_mtime_ns <= mtime
-        holds = holds and inode in (0, st.st_ino)
+        flags, size, mtime, inode = entry = Entry._make(_SLOT.unpack_from(row, off))
+        holds = inode in (0, st.st_ino) and not stale(entry, st)
         new = flags | LIVE if holds else flags & ~LIVE
         if new != flags:
             self._count(flags, +1 if holds else -1)
@@ -261,8 +254,7 @@ class VerdictIndex:
 
     def mark(self, name: str, entry: Entry, live: bool, inode: int = 0) -> None:
         """Set whether `name` (whose current entry, from get(), is `entry`) is live, and its
-        inode if given: one write where set_live() + set_inode() would read and write twice (a
-        start-up listing does this for every stored sample)."""
+        inode if given, in one write (a start-up listing does this for every stored sample)."""
         flags = entry.flags | LIVE if live else entry.flags & ~LIVE
         inode = inode or entry.inode
         if flags == entry.flags and inode == entry.inode:
@@ -271,16 +263,8 @@ class VerdictIndex:
             self._count(entry.flags, +1 if live else -1)
         self._slots.write(name, parse_name(name), entry._replace(flags=flags, inode=inode))
 
-    def set_inode(self, name: str, inode: int) -> None:
-        key = parse_name(name)
-        e = self._slots.read(name, key)
-        if e is not None and e.inode != inode:
-            self._slots.write(name, key, e._replace(inode=inode))
-
     def is_stale(self, name: str, st: os.stat_result) -> bool:
-        """True when the file is no longer the content its verdict graded: a different stamp
-        (size, mtime_ns), or for a line written before stamps were kept, modified after
-        `graded_at`. No verdict -> False."""
+        """stale() of the verdict of `name`; no verdict -> False."""
         e = self.get(name)
         return e is not None and stale(e, st)
 

@@ -19,9 +19,9 @@ from pathlib import Path
 from pebble import ProcessExpired, ProcessPool
 
 from sftkit.common.jsonl import append_jsonl, atomic_write_jsonl, atomic_write_text
+from sftkit.common.table import text_table
 from sftkit.output import layout
 from sftkit.output.layout import Incomplete, read_sample
-from sftkit.output.report import text_table
 from sftkit.watching.config import Config
 from sftkit.watching.filewatch import FolderEvents
 from sftkit.watching.grading_pool import _failed, grade_batch
