@@ -12,7 +12,7 @@ Usage:
     python generate_sft_data.py --merge_only --format messages
 
 The command line over sftkit/generation/. Pipeline order: parse_args() (config.py) ->
-load_inputs() (plan.py) -> preflight() (endpoints.py) -> plan_jobs() (plan.py) -> Runner.worker()
+load_inputs() (plan.py) -> screen() (screen.py: --decontaminate, --near_dup) -> preflight() (endpoints.py) -> plan_jobs() (plan.py) -> Runner.worker()
 (runner.py) -> send() (client.py) -> build_record() (storage.py) -> write_state() (state.py) ->
 merge_and_report() (sftkit/output/finish.py).
 
@@ -54,6 +54,7 @@ from sftkit.generation.plan import Job as Job
 from sftkit.generation.plan import load_inputs as load_inputs
 from sftkit.generation.plan import load_run_inputs
 from sftkit.generation.runner import generate, print_summary
+from sftkit.generation.screen import screen
 from sftkit.generation.signature_check import check_signature as check_signature
 from sftkit.generation.signature_check import run_signature as run_signature
 from sftkit.generation.state import write_state
@@ -109,12 +110,13 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if finish(cfg) else 1
         run_inputs = load_run_inputs(cfg)
         versions, sentences = run_inputs.versions, run_inputs.sentences
+        screening = screen(cfg, versions)  # before any request: nothing is spent on a drop
         ensure_open_files(cfg)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        summary = asyncio.run(generate(cfg, versions, sentences))
+        summary = asyncio.run(generate(cfg, screening.kept, sentences, screening))
     except (PreflightError, InputError) as exc:  # InputError: the folder holds another run
         print(f"error: {exc}", file=sys.stderr)
         return 2

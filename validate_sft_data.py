@@ -20,6 +20,13 @@ Usage:
 Outputs in --output_dir: audit.jsonl (one verdict per input line), validated/<file> (correct
 records with meta.verdict and meta.extracted_answer) and, with --keep_incorrect,
 incorrect/<file>. Exit code 1 when any input line could not be read (named as file:line).
+
+Decontamination check of an existing dataset (nothing is graded then):
+    python validate_sft_data.py sft_output/merged/sft_math_all_messages.jsonl \
+        --decontaminate bench/math500.jsonl bench/aime24.jsonl --output_dir check
+writes check/contamination.jsonl (file, line, problem, benchmark file and row, the shared
+n-gram) and prints the count per benchmark file; exit 3 when any record is contaminated, 2 when a
+benchmark file cannot be read, 1 when an input line cannot be read, else 0.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sftkit.common.flags import add_flags, flag, from_args
-from sftkit.common.jsonl import atomic_write_jsonl, parse_lines
+from sftkit.common.jsonl import InputError, atomic_write_jsonl, parse_lines
 from sftkit.common.table import text_table
 from sftkit.grading.boundary import REASONS as REASONS
 from sftkit.grading.compare import check_answer as check_answer
@@ -41,7 +48,11 @@ from sftkit.grading.grade import validate_item as validate_item
 from sftkit.grading.normalize import normalize_answer as normalize_answer
 from sftkit.grading.normalize import normalize_latex as normalize_latex
 from sftkit.grading.symbolic import warm_up as warm_up  # public here: workers warm the grader
+from sftkit.inputs.benchmarks import load_benchmarks
+from sftkit.inputs.decontam import DEFAULT_NGRAM
 from sftkit.output import layout
+from sftkit.output.decontam_check import check_records, format_counts
+from sftkit.output.layout import CONTAMINATION_NAME
 
 
 @dataclass(frozen=True)
@@ -53,9 +64,20 @@ class Config:
     )
     output_dir: Path = flag(Path("validation_output"), None, type=Path)
     keep_incorrect: bool = flag(False, "also write incorrect/<file> records", action="store_true")
+    decontaminate: tuple[Path, ...] = flag(
+        (),
+        "benchmark problem files (jsonl, json, parquet, csv, save_to_disk folder): check the "
+        "inputs (a merged dataset, samples or problem files) against them instead of grading; "
+        "writes <output_dir>/contamination.jsonl, exit 3 if any record is contaminated",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+    )
+    decontam_ngram: int = flag(DEFAULT_NGRAM, "words in a row shared (%(default)s)", type=int)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "inputs", tuple(self.inputs))  # frozen: set once, here
+        object.__setattr__(self, "decontaminate", tuple(self.decontaminate or ()))
 
 
 @dataclass
@@ -149,6 +171,29 @@ def format_table(rows: list[FileStats]) -> str:
     return "\n".join(text_table(head, body[:-1], body[-1], names=1, min_widths=(6, 7, 7, 7, 8)))
 
 
+def check_contamination(config: Config, files: list[Path], errors: list[str]) -> int:
+    """--decontaminate: contamination.jsonl in --output_dir and counts per benchmark file;
+    exit 2 for a benchmark file that cannot be read, 3 when any record is contaminated."""
+    if config.decontam_ngram < 1:
+        print("error: --decontam_ngram: must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        index, benchmarks = load_benchmarks(config.decontaminate, config.decontam_ngram)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    hits, checked, bad = check_records(index, files)
+    errors.extend(bad)
+    config.output_dir.mkdir(parents=True, exist_ok=True)
+    (config.output_dir / OUTPUT_MARKER).touch()
+    atomic_write_jsonl(config.output_dir / CONTAMINATION_NAME, hits)
+    print(format_counts(hits, checked, benchmarks, config.decontam_ngram))
+    print(f"contamination: {config.output_dir / CONTAMINATION_NAME}")
+    for message in errors:
+        print(message, file=sys.stderr)
+    return 3 if hits else 1 if errors else 0
+
+
 def main(argv=None) -> int:
     config = parse_args(argv)
     errors: list[str] = []
@@ -158,6 +203,8 @@ def main(argv=None) -> int:
         if not root.exists():
             errors.append(f"{root}:0: no such file or folder")
     files = collect_files([p for p in config.inputs if p.exists()])
+    if config.decontaminate:
+        return check_contamination(config, [path for path, _ in files], errors)
     for path, rel in files:
         rows.append(grade_file(path, rel, config, audit, errors))
     config.output_dir.mkdir(parents=True, exist_ok=True)

@@ -17,8 +17,11 @@ from sftkit.common.flags import add_flags, flag, flag_of, from_args
 from sftkit.common.jsonl import InputError
 from sftkit.common.oslimits import raise_open_files
 from sftkit.grading.judge import JUDGE_MODES, JudgeConfig
+from sftkit.inputs.decontam import DEFAULT_NGRAM
 from sftkit.inputs.fields import parse_fields
 from sftkit.inputs.instructions import BUNDLED
+from sftkit.inputs.near_dup import DEFAULT_THRESHOLD
+from sftkit.inputs.near_dup import MODES as NEAR_DUP_MODES
 from sftkit.inputs.problems import VERSION_MODES
 from sftkit.output.filters import DEFAULT_FILTERS, FILTERS, FilterConfig, parse_filters
 from sftkit.output.formats import FORMATS, REASONING_MODES
@@ -168,6 +171,30 @@ class Config:
         "report.json",
         action="store_true",
     )
+    decontaminate: tuple[str, ...] = flag(
+        (),
+        "benchmark problem files (jsonl, json, parquet, csv or a save_to_disk folder); input "
+        "problems sharing a word n-gram with one are dropped before any request and listed in "
+        "<output>/contamination.jsonl",
+        nargs="+",
+        metavar="PATH",
+    )
+    decontam_ngram: int = flag(
+        DEFAULT_NGRAM,
+        "words in a row shared with a benchmark problem that make an input problem "
+        "contaminated (%(default)s; shorter benchmark problems match on their whole text)",
+        type=int,
+    )
+    near_dup: str = flag(
+        "report",
+        "near-duplicate input problems (MinHash LSH, Jaccard >= --near_dup_threshold on word "
+        "3-shingles): report lists clusters in <output>/near_duplicates.jsonl; keep_one also "
+        "drops all but the first of each cluster (per gold) before any request (%(default)s)",
+        choices=NEAR_DUP_MODES,
+    )
+    near_dup_threshold: float = flag(
+        DEFAULT_THRESHOLD, "Jaccard similarity of near duplicates (%(default)s)", type=float
+    )
     merge_only: bool = flag(False, "only merge validated samples and report", action="store_true")
     no_merge: bool = flag(
         False,
@@ -223,6 +250,13 @@ class Config:
         if self.timeout <= 0:
             raise InputError(f"{flag_of(Config, 'timeout')}: must be positive")
         parse_fields(self.fields)  # a malformed --fields fails here, before any file is read
+        if self.decontam_ngram < 1:
+            raise InputError("--decontam_ngram: must be at least 1")
+        if not 0 < self.near_dup_threshold <= 1:
+            raise InputError("--near_dup_threshold: must be in (0, 1]")
+        for path in self.decontaminate or ():
+            if not Path(path).exists():
+                raise InputError(f"--decontaminate: {path}: no such file or folder")
         extra = self.extra_body
         if isinstance(extra, str):
             try:
@@ -260,6 +294,7 @@ class Config:
             "filters": tuple(filters),
             "pass_rate": band,
             "input_files": tuple(self.input_files or ()),
+            "decontaminate": tuple(self.decontaminate or ()),
             "sentences": self.sentences or default_sentences(self.data_dir),
             "base_urls": urls,
             "extra_body": extra,

@@ -22,6 +22,7 @@ from sftkit.generation.client import request_body, send
 from sftkit.generation.config import Config
 from sftkit.generation.endpoints import Endpoint, pick_endpoint, preflight
 from sftkit.generation.plan import Job, Result, key_of, plan_jobs, scan_stored
+from sftkit.generation.screen import Screening, write_screening
 from sftkit.generation.signature import write_signatures
 from sftkit.generation.signature_check import check_signature, run_signature
 from sftkit.generation.state import GENERATION_COUNTERS
@@ -216,8 +217,12 @@ class Runner:
                 self.bar = None
 
 
-async def generate(cfg: Config, versions: list[Version], sentences: list[str]) -> dict:
-    """Preflight, first pass, retry_zero rounds; returns the run summary."""
+async def generate(
+    cfg: Config, versions: list[Version], sentences: list[str], screening: Screening | None = None
+) -> dict:
+    """Preflight, first pass, retry_zero rounds; returns the run summary. With `screening`
+    (sftkit.generation.screen), `versions` are its kept ones and its lists are written once the
+    folder's signature is checked."""
     started = time.time()
     totals = Totals()
 
@@ -238,6 +243,8 @@ async def generate(cfg: Config, versions: list[Version], sentences: list[str]) -
             record = check_signature(cfg, run_signature(cfg, model, sentences))
         if record is not None:
             write_signatures(cfg.output_dir, record[0], adopted_from_samples=record[1])
+        if screening is not None:
+            write_screening(cfg.output_dir, screening)
         # The SDK's ~90k import-time objects live to the end: keep full collections (60 ms each,
         # several per 10k requests) from walking them again. Each request allocates hundreds of
         # short-lived containers, so the default 700-allocation young generation is collected
@@ -246,11 +253,12 @@ async def generate(cfg: Config, versions: list[Version], sentences: list[str]) -
         gc.set_threshold(20_000, 20, 10)
         stats = {key_of(v): dict.fromkeys((*GENERATION_COUNTERS, "problems"), 0) for v in versions}
         for v in versions:  # one version per problem and type: the plan the report checks
+            # Problems keep their file row as number: one dropped by the screening, a bad row
+            # skipped, an identical problem merged or a problem without choices under
+            # --versions auto leaves a gap, and the plan still spans it, so the report never
+            # takes a later problem's samples for strays.
             st = stats[key_of(v)]
-            st["problems"] += 1
-            # Indices are file rows: a skipped bad row or a merged duplicate leaves a gap, so
-            # the report's stray check needs the bound, not the count.
-            st["index_limit"] = max(st.get("index_limit", 0), v.problem.index + 1)
+            st["problems"] = max(st["problems"], v.problem.index + 1)
         stored = scan_stored(cfg, versions)
         verdicts = Verdicts(cfg.output_dir, stored) if (cfg.k_correct or cfg.retry_zero) else None
         runner = Runner(cfg, model, endpoints, totals, stats, stored, verdicts)
@@ -289,6 +297,7 @@ async def generate(cfg: Config, versions: list[Version], sentences: list[str]) -
         "rounds_done": rounds_done,
         "totals": totals,
         "wall": time.time() - started,
+        "screening": screening.summary if screening is not None else {},
     }
 
 

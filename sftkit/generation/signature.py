@@ -13,7 +13,9 @@ Usage:
 File: {"signatures": [<signature>, ...], "mixed": bool, "updated_at": float}; more than one
 signature only after --allow_mixed. A signature is {"model", "temperature", "top_p",
 "max_tokens", "seed", "system", "reasoning_effort", "extra_body", "instructions" (a digest of the
-instruction sentences), "same_prompt"}: everything that changes what one sample is. --n,
+instruction sentences), "same_prompt"}: everything that changes what one sample is; and, for a run
+that drops problems before any request, "screening" (the --decontaminate files' digests,
+--decontam_ngram, --near_dup keep_one): which problems have samples. --n,
 --requests_in_flight, --format, --reasoning, --k_correct, --retry_zero, --max_n and the timeouts do not.
 """
 
@@ -37,23 +39,30 @@ SAMPLING = (
     "reasoning_effort",
     "extra_body",
 )
-KEYS = ("model", *SAMPLING, "instructions", "same_prompt")  # in the order describe() prints them
+# "screening" (which benchmarks dropped problems: sftkit.generation.screen) is there only for a
+# run that drops problems, so a folder from before it keeps matching a run without it.
+OPTIONAL = ("screening",)
+KEYS = ("model", *SAMPLING, "instructions", "same_prompt", *OPTIONAL)  # describe()'s order
 
 
-def make_signature(model: str, sentences: list[str], same_prompt: bool, **sampling) -> dict:
+def make_signature(
+    model: str, sentences: list[str], same_prompt: bool, screening: dict | None = None, **sampling
+) -> dict:
     """The signature of a run: make_signature("m", ["Put the answer in \\boxed{}."], False,
     temperature=0.7, top_p=0.95, max_tokens=None, seed=None, system=None,
     reasoning_effort=None, extra_body=None) -> {"model": "m", ..., "instructions": "9f86d081884c"}.
     """
     digest = hashlib.sha256("\n".join(sentences).encode("utf-8")).hexdigest()[:12]
     sig = {"model": model, **sampling, "instructions": digest, "same_prompt": same_prompt}
-    missing = set(KEYS) - set(sig)
+    if screening:
+        sig["screening"] = screening
+    missing = set(KEYS) - set(OPTIONAL) - set(sig)
     if missing or set(sig) - set(KEYS):
         raise ValueError(
             f"signature keys: missing {sorted(missing)}, unknown {sorted(set(sig) - set(KEYS))}"
         )
     # Through JSON and back, so it compares equal to what the file holds (tuples, int vs float).
-    return json.loads(json.dumps({k: sig[k] for k in KEYS}))
+    return json.loads(json.dumps({k: sig[k] for k in KEYS if k in sig}))
 
 
 def read_signatures(output_dir: str | os.PathLike) -> dict | None:
@@ -96,4 +105,8 @@ def describe(sig: dict) -> str:
 
 def differences(held: dict, sig: dict) -> list[str]:
     """Settings of `sig` that differ from `held`, with the new value: ['model Qwen/Qwen3-8B']."""
-    return [f"{k} {_value(sig.get(k))}" for k in KEYS if k in held and held[k] != sig.get(k)]
+    return [
+        f"{k} {_value(sig.get(k))}"
+        for k in KEYS
+        if (k in held or k in sig) and held.get(k) != sig.get(k)
+    ]

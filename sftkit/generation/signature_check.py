@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sftkit.common.jsonl import InputError
 from sftkit.generation.config import Config
+from sftkit.generation.screen import screening_signature
 from sftkit.generation.signature import (
     SAMPLING,
     describe,
@@ -35,7 +36,8 @@ def run_signature(cfg: Config, model: str, sentences: Sentences | list[str]) -> 
     """What makes one sample what it is (sftkit.generation.signature): model, prompt, sampling settings."""
     sampling = {name: getattr(cfg, name) for name in SAMPLING}
     texts = sentences.texts() if isinstance(sentences, Sentences) else list(sentences)
-    return make_signature(model, texts, cfg.same_prompt, **sampling)
+    screening = screening_signature(cfg)
+    return make_signature(model, texts, cfg.same_prompt, screening, **sampling)
 
 
 def sample_paths(output_dir: str) -> Iterator[str]:

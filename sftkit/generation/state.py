@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass, field, fields
 from sftkit.common.jsonl import atomic_write_text
 from sftkit.output import layout
 
+SCREENING = ("decontamination", "near_duplicates")  # report.json shows them at its top level
+
 # Per-(source, type) counters the generator keeps in `by_source_type`, beside `problems`.
 GENERATION_COUNTERS = (
     "planned",
@@ -50,6 +52,9 @@ class GenerationState:
     # The problem files read (sftkit.generation.plan.summarize): files with their field mapping
     # and gold sources, files skipped, bad rows skipped, identical problems merged, --versions.
     inputs: dict | None = None
+    # The screening before any request (sftkit.generation.screen); None: it did not run.
+    decontamination: dict | None = None  # per benchmark file: rows, digest, contaminated
+    near_duplicates: dict | None = None  # mode, threshold, clusters, dropped
 
     @classmethod
     def from_run(cls, cfg, summary: dict) -> GenerationState:
@@ -65,6 +70,8 @@ class GenerationState:
             same_prompt=cfg.same_prompt,
             inputs=summary.get("inputs"),
             updated_at=time.time(),
+            decontamination=summary.get("screening", {}).get("decontamination"),
+            near_duplicates=summary.get("screening", {}).get("near_duplicates"),
             timing={
                 "first_request": t.first_request,
                 "last_response": t.last_response,
@@ -93,7 +100,7 @@ class GenerationState:
     def summary(self) -> dict:
         """What report.json's `generation` shows: everything but the per-type counters, plus
         their totals over all source x type."""
-        shown = {k: v for k, v in self.to_json().items() if k != "by_source_type"}
+        shown = {k: v for k, v in self.to_json().items() if k not in ("by_source_type", *SCREENING)}
         rows = [v for v in self.by_source_type.values() if isinstance(v, dict)]
         shown["totals"] = {k: sum(v.get(k) or 0 for v in rows) for k in GENERATION_COUNTERS}
         return shown
@@ -122,9 +129,7 @@ def read_state(output_dir: str | os.PathLike) -> tuple[GenerationState | None, s
 
 
 def planned_problems(gen: dict | None) -> int | None:
-    """The bound of the problem indices the generator planned for a source x type (its
-    `by_source_type` entry), or None if unknown: {"problems": 33, ...} -> 33. Indices are file
-    rows, so a skipped bad row, a merged duplicate or --versions auto leave gaps: then
-    `index_limit` is the bound: {"problems": 2, "index_limit": 5} -> 5."""
-    planned = gen.get("index_limit", gen.get("problems")) if isinstance(gen, dict) else None
+    """How many problems the generator planned for a source x type (its `by_source_type` entry),
+    or None if unknown: {"problems": 33, ...} -> 33."""
+    planned = gen.get("problems") if isinstance(gen, dict) else None
     return planned if isinstance(planned, int) and not isinstance(planned, bool) else None

@@ -151,9 +151,17 @@ def is_output_dir(name: str) -> bool:
     return name == MERGED_DIR or name.endswith(VALIDATED_SUFFIX)
 
 
+# The generator's screening lists in <output>/ (sftkit.generation.screen).
+CONTAMINATION_NAME = "contamination.jsonl"
+NEAR_DUP_NAME = "near_duplicates.jsonl"
+
+
 def is_pipeline_log(name: str) -> bool:
-    """Files beside the samples that are not samples: verdict logs and failures.jsonl."""
-    return name == "failures.jsonl" or name.endswith(VERDICTS_SUFFIX)
+    """Files beside the samples that are not samples: verdict logs, failures.jsonl and the
+    screening lists."""
+    return name in ("failures.jsonl", CONTAMINATION_NAME, NEAR_DUP_NAME) or name.endswith(
+        VERDICTS_SUFFIX
+    )
 
 
 # --- listing ----------------------------------------------------------------------------------

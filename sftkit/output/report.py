@@ -19,7 +19,7 @@ from pathlib import Path
 from sftkit.common.jsonl import InputError, atomic_write_text, read_log
 from sftkit.common.table import text_table
 from sftkit.generation.signature import read_signatures
-from sftkit.generation.state import planned_problems, read_state
+from sftkit.generation.state import SCREENING, planned_problems, read_state
 from sftkit.output import layout, selection
 from sftkit.output.merge import skip_reason, stray_warning
 from sftkit.watching.index import SampleSet
@@ -225,6 +225,7 @@ def build_report(
     if merged is not None:
         totals["merge"] = merged.get("totals")
     generation = state.summary() if state else None
+    screening = {k: getattr(state, k, None) for k in SCREENING}
     return {
         "output_dir": str(out),
         "created": time.time(),
@@ -240,6 +241,8 @@ def build_report(
         else {k: v for k, v in merged.items() if k not in ("by_source_type", "totals")},
         "suspicious_golds": audit_output(out, gold_min_samples, gold_share),
         "generation": generation,
+        # The generator's screening before any request (sftkit.generation.screen); None: off.
+        **screening,
         "warnings": warnings,
     }
 
@@ -336,6 +339,7 @@ def format_report(report: dict, max_listed: int = 30) -> str:
                     f"  {r['source']}/{r['type']}: {g.get('skipped_k_correct') or 0} skipped by "
                     f"k_correct, {g.get('retry_samples') or 0} retry samples"
                 )
+    lines.extend(_screening_lines(report))
     if report.get("mixed"):
         lines.append(
             f"Mixed folder: samples of {len(report['signatures'])} runs (models or sampling "
@@ -348,6 +352,31 @@ def format_report(report: dict, max_listed: int = 30) -> str:
         lines.append(f"Warnings: {len(report['warnings'])} (see {_REPORT_NAME})")
     lines.extend(_suspicious_lines(report.get("suspicious_golds") or [], max_listed))
     return "\n".join(lines)
+
+
+def _screening_lines(report: dict) -> list[str]:
+    """What the screening dropped or found: one line each, the benchmarks one per file."""
+    lines = []
+    dec = report.get("decontamination")
+    if isinstance(dec, dict):
+        lines.append(
+            f"Decontamination ({dec.get('ngram')}-grams): {dec.get('contaminated')} of "
+            f"{dec.get('problems_checked')} problems dropped before any request "
+            f"(see {dec.get('file')})"
+        )
+        for b in dec.get("benchmarks") or []:
+            name = str(b.get("file"))  # the end of a long path names the file
+            name = name if len(name) <= 70 else "..." + name[-67:]
+            lines.append(f"  {name}: {b.get('contaminated')}")
+    near = report.get("near_duplicates")
+    if isinstance(near, dict):
+        lines.append(
+            f"Near duplicates (Jaccard >= {near.get('threshold')}): {near.get('clusters')} "
+            f"clusters of {near.get('problems_in_clusters')} problems, "
+            f"{near.get('different_gold_clusters')} with different golds; "
+            f"{near.get('dropped')} dropped ({near.get('mode')}; see {near.get('file')})"
+        )
+    return lines
 
 
 def _suspicious_lines(flagged: list[dict], max_listed: int) -> list[str]:
