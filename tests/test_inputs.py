@@ -115,6 +115,8 @@ def test_gold_from_answer_hashes_or_last_box(row, gold, how):
         (["q", "gold", "problem_id"], "problem=q", ("q", "gold", "problem_id", None)),
         (["q", "a", "uid"], "problem=q,answer=a,id=uid", ("q", "a", "uid", None)),
         (["q", "a"], "problem=q,gold=a", ("q", "a", None, None)),
+        (["ID", "Problem", "Answer"], "", ("Problem", "Answer", "ID", None)),
+        (["Question", "question", "answer"], "", ("question", "answer", None, None)),
     ],
 )  # fmt: skip
 def test_field_detection_and_override(columns, spec, expected):
@@ -502,5 +504,7 @@ def test_launcher_demo_on_own_data(tmp_path):
     assert rows[("mmlu_math", MULTIPLE)]["samples"] == 10
     assert report["totals"]["graded"] == report["totals"]["samples"] == 2 * 54
     merged = (out / "merged" / "sft_math_all_messages.jsonl").read_text(encoding="utf-8")
-    assert len(merged.splitlines()) == report["totals"]["correct"]
+    m = report["totals"]["merge"]  # correct = merged + filtered (issue 20's filters) + duplicates
+    assert m["merged"] + m["filtered"] + m["duplicates"] == report["totals"]["correct"]
+    assert len(merged.splitlines()) == m["merged"] > 0
     assert report["totals"]["correct"] > 0 and report["totals"]["stray"] == 0

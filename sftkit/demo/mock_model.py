@@ -31,6 +31,7 @@ from pathlib import Path
 from sftkit.common.jsonl import InputError
 from sftkit.inputs.collect import input_files as input_files_of
 from sftkit.inputs.fields import parse_fields
+from sftkit.inputs.instructions import language_of
 from sftkit.inputs.problems import MULTIPLE, Version, build_versions, read_problem_file, stable_hash
 from sftkit.inputs.readers import read_rows
 
@@ -326,11 +327,15 @@ _STEPS_EN = (
     "Solution.\n1. Identify what the question asks for.\n2. {step}\n3. Verify the result.\n\n"
     "Therefore the answer is {final}.",
 )
-_GENERIC_STEP = (
-    "조건을 식으로 나타내고 차례로 계산한다.",
-    "Substitute the given values and simplify.",
-    "주어진 관계를 이용해 값을 구한다.",
-)
+# A reply is in its problem's language, as a model answers (a mixed one is a filter's case).
+_GENERIC_STEP = {
+    "ko": ("조건을 식으로 나타내고 차례로 계산한다.", "주어진 관계를 이용해 값을 구한다."),
+    "en": (
+        "Substitute the given values and simplify.",
+        "Use the given relation to find the value.",
+    ),
+}
+_STEPS = {"ko": _STEPS_KO, "en": _STEPS_EN}
 _UNKNOWN = (
     "I'm sorry, but I could not identify this problem. (This is a stand-in demo server, "
     "not a model: it only knows the sample problems.)"
@@ -363,14 +368,15 @@ def compose(entry: Entry | None, cfg: MockConfig, rng: random.Random, think: boo
         return Reply(_UNKNOWN, reasoning, "stop", "unknown")
     boxed = rng.random() >= cfg.p_no_box
     correct = rng.random() < cfg.p_correct
+    lang = language_of(entry.version.problem.text)
     if correct or not entry.wrong:
         answer = rng.choice(entry.correct)
-        step = entry.review or rng.choice(_GENERIC_STEP)
+        step = entry.review or rng.choice(_GENERIC_STEP[lang])
     else:
         answer = rng.choice(rng.choice(entry.wrong))
-        step = rng.choice(_GENERIC_STEP)  # the review would give the right answer away
+        step = rng.choice(_GENERIC_STEP[lang])  # the review would give the right answer away
     final = f"\\boxed{{{answer}}}" if boxed else answer
-    template = rng.choice(_STEPS_KO + _STEPS_EN)
+    template = rng.choice(_STEPS[lang])
     content = template.format(step=step, final=final)
     reasoning = None
     if think:

@@ -97,7 +97,11 @@ def detect_fields(columns: list[str], override: dict[str, str], where: str) -> F
                 )
             chosen[role] = override[role]
         else:
-            chosen[role] = next((n for n in names if n in columns), None)
+            # Exact names first, then any case: AIME's "Problem", GPQA's "Question".
+            folded = {c.casefold(): c for c in reversed(columns) if isinstance(c, str)}
+            chosen[role] = next((n for n in names if n in columns), None) or next(
+                (folded[n] for n in names if n in folded), None
+            )
     if chosen["problem"] is None:
         raise InputError(
             f"{where}: missing a problem field ({', '.join(ROLES['problem'])}); "
