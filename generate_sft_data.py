@@ -20,6 +20,8 @@ Requests: a fixed set of --worker tasks pulls jobs from one queue, so exactly --
 are in flight; each endpoint has one AsyncOpenAI client whose pool holds --worker connections;
 the client's own retries (backoff, Retry-After) apply to 429/5xx and connection errors, and a
 request that still fails moves to another healthy endpoint before it is recorded as failed. A
+200 that carries no sample (a cut-off JSON body, no choices, content null with no reasoning) is
+retried up to --max_retries times, then recorded as e.g. "malformed reply: no choices". A
 reply that does not come within --timeout (default an hour: reasoning models plus vLLM's queue)
 gets one more attempt, then is recorded as "timeout after 3600 s (2 attempts); raise --timeout".
 `<output>/<source>/failures.jsonl` holds the open failures: at the end of a run, lines of samples
@@ -29,7 +31,9 @@ version whose prompts are identical go out as one request with `n` (see --same_p
 Exit codes: 0 all samples stored; 1 some samples failed after retries (see
 `<output>/<source>/failures.jsonl`) or the merge failed; 2 bad input, bad flags, preflight
 failure (endpoint unreachable, unknown model) or an output folder holding another run's samples
-(see sftkit/generation/signature.py; --allow_mixed); 130 interrupted.
+(see sftkit/generation/signature.py; --allow_mixed); 3 the disk is full (one line names the
+file and the free space; what is stored is whole: free space and rerun); 130 Ctrl-C, 143
+SIGTERM, 129 SIGHUP (stored samples are kept, no partial file; rerun the same command).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ import sys
 
 from tqdm import tqdm
 
+from sftkit.common.diskfull import EXIT_DISK_FULL, disk_full_message
 from sftkit.common.jsonl import InputError
 from sftkit.generation import config as gen_config
 from sftkit.generation.client import request_body as request_body
@@ -58,6 +63,7 @@ from sftkit.generation.screen import screen
 from sftkit.generation.signature_check import check_signature as check_signature
 from sftkit.generation.signature_check import run_signature as run_signature
 from sftkit.generation.state import write_state
+from sftkit.generation.stopping import Stop
 from sftkit.generation.verdicts import Verdicts as Verdicts
 from sftkit.output.finish import merge_and_report
 
@@ -104,6 +110,26 @@ def finish(cfg) -> bool:
 def main(argv: list[str] | None = None) -> int:
     setup_logging()
     args = parse_args(argv)
+    stop = Stop.install()
+    try:
+        return _run(args, stop)
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        log.warning(
+            "interrupted by %s: stored samples are kept; rerun the same command to resume",
+            stop.name(),
+        )
+        return stop.exit_code()
+    except OSError as exc:
+        message = disk_full_message(exc, args.output_dir)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return EXIT_DISK_FULL
+    finally:
+        stop.restore()
+
+
+def _run(args, stop: Stop) -> int:
     try:
         cfg = config_from_args(args)
         if cfg.merge_only:
@@ -116,16 +142,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        summary = asyncio.run(generate(cfg, screening.kept, sentences, screening))
+        summary = asyncio.run(generate(cfg, screening.kept, sentences, screening, stop))
     except (PreflightError, InputError) as exc:  # InputError: the folder holds another run
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        log.warning("interrupted: stored samples are kept; rerun the same command to resume")
-        return 130
     summary["inputs"] = run_inputs.summary
     write_state(cfg, summary)
     print_summary(summary)
+    if summary["interrupted"]:
+        return stop.exit_code()  # no merge: the user asked to stop (the launcher merges later)
     merged = cfg.no_merge or finish(cfg)
     failed = summary["totals"].failed
     if failed:

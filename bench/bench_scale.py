@@ -48,12 +48,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from sftkit.common.jsonl import dumps  # noqa: E402
+from sftkit.output.figures import sample_figures  # noqa: E402
 from sftkit.output.formats import Conversation, add_answer_meta, render  # noqa: E402
 
 SOURCE = "scale_math"
 TYPES = ("subjectives", "multiples")
 SENTENCES = REPO / "data" / "sentences_ask_boxed.jsonl"
-BUILD_VERSION = 1  # bump when the on-disk layout of a built store changes
+BUILD_VERSION = 2  # bump when the on-disk layout of a built store changes
 MB = 1024 * 1024
 PHASES = ("resume", "merge", "watcher")
 TARGET_CPU_RATIO = 1.5
@@ -141,7 +142,8 @@ def write_file(path: str, data: bytes) -> os.stat_result:
         os.close(fd)
 
 
-def verdict_line(name: str, p: int, s: int, correct: bool, answer: int, st) -> str:
+def verdict_line(name: str, p: int, s: int, correct: bool, answer: int, st, rec: dict) -> str:
+    """The watcher's verdict line for a stored sample, with the figures the report counts."""
     return dumps(
         {
             "file": name,
@@ -154,6 +156,7 @@ def verdict_line(name: str, p: int, s: int, correct: bool, answer: int, st) -> s
             "graded_at": 1700000000.0,
             "mtime_ns": st.st_mtime_ns,
             "size": st.st_size,
+            **sample_figures(rec),
         }  # fmt: skip
     )
 
@@ -185,12 +188,13 @@ def build_store(store: Path, size: int, n: int, larger: Path | None) -> None:
             else:
                 rec = record(t, p, s, correct)
                 st = write_file(str(src / t / name), (dumps(rec) + "\n").encode("utf-8"))
+                line = verdict_line(name, p, s, correct, p + 1, st, rec)
                 if correct:
                     rec["meta"] = {**rec["meta"], "verdict": "match_exact"}
                     rec["meta"]["extracted_answer"] = str(p + 1)
                     copy = (dumps(rec) + "\n").encode("utf-8")
                     write_file(str(src / f"{t}_validated" / name), copy)
-                logs[t].write(verdict_line(name, p, s, correct, p + 1, st) + "\n")
+                logs[t].write(line + "\n")
             if i and i % 100_000 == 0:
                 print(f"  built {i:,} of {size:,} ({time.monotonic() - started:.0f} s)", flush=True)
     finally:

@@ -3,10 +3,13 @@ and every way it fails safe (error, timeout, a reply that is not YES or NO)."""
 
 from __future__ import annotations
 
+import json
 import socket
 
 import pytest
 
+import generate_sft_data
+from sftkit.common.jsonl import append_jsonl
 from sftkit.demo.mock_model import MockConfig, judge_question
 from sftkit.demo.mock_server import MockServer
 from sftkit.grading.judge import (
@@ -16,6 +19,9 @@ from sftkit.grading.judge import (
     parse_reply,
     run_judge,
 )
+from sftkit.output import layout
+from sftkit.output.judging import judge_output
+from sftkit.output.selection import DEFAULT_SELECTION
 
 JOB = JudgeJob("s/subjectives/0_1.jsonl", "Find sin 45 degrees.", "\\frac{\\sqrt2}{2}", "1/\\sqrt2")
 
@@ -100,3 +106,90 @@ def test_an_unreachable_judge_leaves_no_verdict():
     cfg = JudgeConfig(model="m", base_url=f"http://127.0.0.1:{port}/v1", max_retries=0)
     result = run_judge(cfg, [JOB])[0]
     assert result.equivalent is None and "Connection" in result.error
+
+
+# --- at merge time: which samples are asked, what is merged, and the counts -------------------
+
+SUBJ = "subjectives"
+SOLUTION = "Many careful steps of working, then so the answer is"
+
+
+def verdict_line(out, p: int, s: int, reason: str, extracted: str | None) -> None:
+    """The watcher's verdict for src/subjectives/<p>_<s>.jsonl, stamped with the file's state."""
+    path = layout.sample_path(out, "src", SUBJ, p, s)
+    st = path.stat()
+    line = {"file": path.name, "is_correct": False, "reason": reason, "extracted_answer": extracted}
+    append_jsonl(
+        layout.verdict_log(path.parent), line | {"mtime_ns": st.st_mtime_ns, "size": st.st_size}
+    )
+
+
+def rejected_tree(out, write) -> None:
+    """0_0 correct; 0_1 mismatch (asked); 0_2 unparseable (asked); 0_3 no_box (never asked);
+    0_4 mismatch but cut off (never asked); 0_5 mismatch but hedged (never asked)."""
+    write(out, "src", SUBJ, 0, 0, content=f"{SOLUTION} \\boxed{{1/2}}", answer="1/2", prompt="Q")
+    for s, content, reason, kw in [
+        (1, f"{SOLUTION} \\boxed{{0.5000001}}", "mismatch", {}),
+        (2, f"{SOLUTION} \\boxed{{\\frac{{1}}{{2}}}}", "unparseable", {}),
+        (3, f"{SOLUTION} one half", "no_box", {}),
+        (4, f"{SOLUTION} \\boxed{{0.50}} and more", "mismatch", {"truncated": True}),
+        (5, f"{SOLUTION} \\boxed{{3}} or \\boxed{{0.5}}", "mismatch", {}),
+    ]:
+        write(out, "src", SUBJ, 0, s, correct=None, content=content, answer="1/2", prompt="Q", **kw)
+        verdict_line(out, 0, s, reason, None if reason == "no_box" else f"x{s}")
+
+
+def merged_ids(out) -> list[str]:
+    path = out / "merged" / "sft_math_all_messages.jsonl"
+    return [json.loads(line)["meta"]["generation_id"] for line in path.read_text().splitlines()]
+
+
+def test_only_rule_rejections_the_filters_keep_go_to_the_judge(tmp_path, sample_writer):
+    rejected_tree(tmp_path, sample_writer)
+    with MockServer(MockConfig(p_judge_yes=1.0)) as srv:
+        cfg = JudgeConfig(model="demo-model", base_url=srv.base_url)
+        counts = judge_output(tmp_path, cfg, DEFAULT_SELECTION)
+        asked = [b["messages"][-1]["content"] for b in srv.bodies]
+        again = judge_output(tmp_path, cfg, DEFAULT_SELECTION)  # every verdict is kept
+        assert srv.stats["completions"] == 2
+    assert counts == {"asked": 2, "yes": 2, "no": 0, "errors": 0, "cached": 0}
+    assert again == {"asked": 0, "yes": 0, "no": 0, "errors": 0, "cached": 2}
+    assert sorted(judge_question(text)[1] for text in asked) == ["x1", "x2"]
+    assert not any(SOLUTION in text for text in asked)  # the answer, not the solution
+    log = (tmp_path / "src" / f"{SUBJ}_judge.jsonl").read_text().splitlines()
+    lines = [json.loads(line) for line in log]
+    assert {(x["file"], x["rule"], x["judge"]) for x in lines} == {
+        ("0_1.jsonl", "mismatch", True),
+        ("0_2.jsonl", "unparseable", True),
+    }
+
+
+@pytest.mark.parametrize("mode, merged", [("report", 1), ("accept", 3)])
+def test_recovered_samples_merge_only_with_accept(tmp_path, sample_writer, mode, merged):
+    rejected_tree(tmp_path, sample_writer)
+    with MockServer(MockConfig(p_judge_yes=1.0)) as srv:
+        flags = ["--merge_only", "--output_dir", str(tmp_path), "--judge_model", "demo-model"]
+        flags += ["--judge_base_url", srv.base_url, "--judge", mode]
+        assert generate_sft_data.main(flags) == 0
+    assert len(merged_ids(tmp_path)) == merged
+    recovered = (tmp_path / "merged" / "judge_recovered.jsonl").read_text().splitlines()
+    assert [json.loads(x)["merged"] for x in recovered] == [mode == "accept"] * 2
+    report = json.loads((tmp_path / "report.json").read_text())
+    m = report["totals"]["merge"]
+    assert (m["correct"], m["judge_recovered"], m["merged"]) == (1, 2, merged)
+    assert m["considered"] == m["merged"] + m["filtered"] + m["duplicates"]
+    assert report["merge"]["judge"] == mode
+
+
+def test_a_failing_judge_leaves_the_rule_verdicts_and_is_asked_again(tmp_path, sample_writer):
+    rejected_tree(tmp_path, sample_writer)
+    flags = ["--merge_only", "--output_dir", str(tmp_path), "--judge_model", "demo-model"]
+    flags += ["--judge", "accept"]
+    with MockServer(MockConfig(p_judge_yes=1.0, p_500=1.0)) as srv:
+        assert generate_sft_data.main([*flags, "--judge_base_url", srv.base_url]) == 0
+    assert merged_ids(tmp_path) == ["src/subjectives/0_0"]  # the rule verdicts stand
+    assert not (tmp_path / "merged" / "judge_recovered.jsonl").exists()
+    with MockServer(MockConfig(p_judge_yes=1.0)) as srv:
+        assert generate_sft_data.main([*flags, "--judge_base_url", srv.base_url]) == 0
+        assert srv.stats["completions"] == 2  # the failed ones are asked again
+    assert len(merged_ids(tmp_path)) == 3

@@ -7,6 +7,8 @@ Usage:
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import itertools
 import json
 import os
@@ -95,9 +97,21 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         finally:
             os.close(fd)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         _discard(tmp)
+        _name(exc, path)
         raise
+
+
+def _no_space(path) -> int:
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), os.fspath(path))
+
+
+def _name(exc: BaseException, path: str) -> None:
+    """Let a write error name the file it was writing: os.write's ENOSPC names none, and the
+    one line a full disk ends with (sftkit.common.diskfull) should say where."""
+    if isinstance(exc, OSError) and exc.errno is not None and exc.filename is None:
+        exc.filename = path
 
 
 @contextmanager
@@ -113,8 +127,9 @@ def atomic_open(path: str | os.PathLike) -> Iterator[TextIO]:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             yield fh
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         _discard(tmp)
+        _name(exc, path)
         raise
 
 
@@ -125,7 +140,10 @@ def atomic_write_jsonl(path: str | os.PathLike, records: Iterable[dict]) -> None
 
 def append_jsonl(path: str | os.PathLike, *records: dict) -> None:
     """Append records with a single write() (O_APPEND), so a batch costs one open and concurrent
-    appenders never interleave a line."""
+    appenders never interleave a line.
+
+    A write that does not fit (a full disk) is taken back to where it started, so no torn line
+    is left for the next append to run into, and raises with the path named."""
     if not records:
         return
     path = Path(path)
@@ -133,7 +151,16 @@ def append_jsonl(path: str | os.PathLike, *records: dict) -> None:
     data = "".join(dumps(r) + "\n" for r in records).encode("utf-8")
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        os.write(fd, data)
+        start = os.fstat(fd).st_size
+        done = os.write(fd, data)
+        while done < len(data):  # short: the disk filled up mid-line; the rest raises ENOSPC
+            done += os.write(fd, data[done:]) or _no_space(path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            if os.fstat(fd).st_size <= start + len(data):  # nobody appended after us
+                os.ftruncate(fd, start)
+        _name(exc, os.fspath(path))
+        raise
     finally:
         os.close(fd)
 

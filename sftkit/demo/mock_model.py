@@ -6,7 +6,7 @@ probability `p_correct`, written in varied but equivalent forms (`\frac{1}{2}`, 
 `3번`, `15\text{개}` ...), sometimes wrong, sometimes with no box at all. Unknown prompts get a
 polite reply without a box. By default half the replies carry reasoning, as a reasoning model
 does; which replies do is decided per request seed and choice, like everything else. It decides
-the faults too (429, 500, 503, drop, slow, length truncation), at random or by a fixed script.
+the faults too (429, 500, 503, drop, slow, length truncation, malformed 200 replies), at random or by a fixed script.
 Everything is deterministic given `seed` (and the request's own `seed`, when it sends one).
 No HTTP here: sftkit/demo/mock_server.py serves this model in the OpenAI wire format.
 
@@ -38,7 +38,10 @@ from sftkit.inputs.readers import read_rows
 log = logging.getLogger("sftkit.demo.mock_model")
 
 REASONING = ("none", "reasoning_content", "reasoning", "both")
-FAULTS = ("429", "500", "503", "drop", "slow", "length")
+# Malformed 200 replies, as a proxy or a crashing server sends them: a body cut off mid-JSON,
+# `"choices": []`, or a choice whose content is null with no reasoning beside it.
+MALFORMED = ("cut_json", "no_choices", "null_content")
+FAULTS = ("429", "500", "503", "drop", "slow", "length", *MALFORMED)
 QUIRKS = ("hedge", "loop", "mix", "stray_think", "late_box")
 SCRIPT_STEPS = (*FAULTS, "ok")  # "ok" in a script means: serve this request normally
 CIRCLED = "①②③④⑤⑥⑦⑧⑨"
@@ -65,6 +68,9 @@ class MockConfig:
     p_slow: float = 0.0
     slow_seconds: float = 5.0
     p_length: float = 0.0
+    p_cut_json: float = 0.0
+    p_no_choices: float = 0.0
+    p_null_content: float = 0.0
     retry_after: float = 1
     script: tuple[str, ...] = ()  # faults for the first requests, in order, e.g. ("429", "ok")
     api_key: str | None = None  # like vLLM's --api-key: 401 unless "Authorization: Bearer <key>"
@@ -86,7 +92,9 @@ class MockConfig:
             if not 0.0 <= p <= 1.0:
                 raise ValueError(f"{name} must be within [0, 1], got {p}")
         if sum(probs[f"p_{k}"] for k in FAULTS) > 1.0 + 1e-9:
-            raise ValueError("the fault probabilities p_429 .. p_length add up to more than 1")
+            raise ValueError(
+                "the fault probabilities p_429 .. p_null_content add up to more than 1"
+            )
         for name in ("latency", "jitter", "slow_seconds", "retry_after"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
@@ -209,9 +217,15 @@ def _entry(version: Version, review: str, rng: random.Random) -> Entry:
     if version.type == MULTIPLE and problem.choices is not None:
         k = int(version.gold)
         others = [i for i in range(1, len(problem.choices) + 1) if i != k]
-        return Entry(
-            version, choice_renderings(k), tuple(choice_renderings(i) for i in others), review
-        )
+
+        def named(i: int) -> tuple[str, ...]:
+            # By number, or by the option's value as models often do ("\frac{4}{3}" for ④);
+            # not a value that reads as a choice number ("2" is choice 2 to every grader).
+            value = strip_math(problem.choices[i - 1])
+            by_value = () if re.fullmatch(r"\(?[0-9]\)?", value) else (value,)
+            return (*choice_renderings(i), *by_value)
+
+        return Entry(version, named(k), tuple(named(i) for i in others), review)
     if problem.choices is not None:
         gold_text = strip_math(str(version.gold))
         others = [c for c in problem.choices if strip_math(c) != gold_text]

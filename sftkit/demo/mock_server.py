@@ -189,9 +189,9 @@ class _Endpoint:
             return await self._stream(request, req, cfg, replies, usage, cid, created)
         choices = []
         for i, r in enumerate(replies):
-            extra = _reasoning_fields(cfg, r)
+            extra = _reasoning_fields(cfg, r) if fault != "null_content" else {}
             # Cut off mid-thought, vLLM's reasoning parser sends content null, not "".
-            content = None if extra and not r.content else r.content
+            content = None if (extra and not r.content) or fault == "null_content" else r.content
             message = {"role": "assistant", "content": content, **extra}
             choices.append(
                 {"index": i, "message": message, "logprobs": None, "finish_reason": r.finish_reason}
@@ -200,6 +200,11 @@ class _Endpoint:
             "id": cid, "object": "chat.completion", "created": created, "model": cfg.model,
             "system_fingerprint": f"mock-{cfg.seed}", "choices": choices, "usage": usage,
         }  # fmt: skip
+        if fault == "no_choices":
+            body["choices"] = []
+        if fault == "cut_json":  # status 200, the body stops half way
+            text = json.dumps(body, ensure_ascii=False)
+            return web.Response(text=text[: len(text) // 2], content_type="application/json")
         return web.json_response(body)
 
     def _replies(self, req, prompt: str, key: int, cfg: MockConfig, fault: str, occurrence: int):
@@ -330,7 +335,7 @@ class MockServer:
 
         requests: chat requests received; completions: 200 replies; choices: choices served,
         split into correct / wrong / no_box / unknown (prompt not recognised) / length (truncated);
-        429, 500, 503, drop, slow: faults injected; models: /v1/models calls;
+        429, 500, 503, drop, slow, cut_json, no_choices, null_content: faults injected; models: /v1/models calls;
         bad_request: 400s; not_found: unknown-model 404s; unauthorized: 401s (api_key set);
         peak_inflight: most chat requests being served at once.
         """
@@ -409,6 +414,9 @@ _HELP = {
     "p_slow": "probability a request waits slow_seconds first",
     "slow_seconds": "extra wait of a slow request",
     "p_length": "probability replies are cut (finish_reason length)",
+    "p_cut_json": "probability of a 200 whose JSON body is cut off half way",
+    "p_no_choices": "probability of a 200 with an empty choices list",
+    "p_null_content": "probability of a 200 whose choices have content null and no reasoning",
     "retry_after": "Retry-After seconds sent with 429 and 503",
     "p_quirk": "share of correct replies a filter should drop (hedged, loop, mix, stray tag, cut)",
     "p_judge_yes": "judge requests: probability of YES",

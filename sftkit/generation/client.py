@@ -1,7 +1,8 @@
 """One chat-completion request: its body, and send() that never raises.
 
 await send(ep, request_body(cfg, model, job), job) -> Result(choices=[...]) or
-Result(error="HTTP 500: ..."); a reply later than --timeout -> Result(timed_out=True).
+Result(error="HTTP 500: ..."); a reply later than --timeout -> Result(timed_out=True); a 200
+whose body holds no usable choice -> Result(malformed=True, error="malformed reply: no choices").
 """
 
 from __future__ import annotations
@@ -43,6 +44,34 @@ def request_body(cfg: Config, model: str, job: Job) -> dict:
     return body
 
 
+def parse_reply(raw: bytes) -> tuple[dict, str | None]:
+    """(the 200 reply's JSON object, what is wrong with it or None). A proxy or a crashing server
+    can answer 200 with a body that carries no sample: such a reply is retried like a 5xx (see
+    Runner.worker) and never stored.
+
+    b'{"choices": [{"mess' -> ({}, "cut-off JSON body");  b'{"choices": []}' -> (..., "no
+    choices");  b'{"choices": [{"message": {"content": null}}]}' -> (..., "content null with no
+    reasoning")
+    """
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return {}, "cut-off JSON body" if raw.strip()[:1] in (b"{", b"[") else "body is not JSON"
+    if not isinstance(data, dict):
+        return {}, "body is not a JSON object"
+    choices = data.get("choices")
+    if not isinstance(choices, list) or not choices:
+        return data, "no choices"
+    for c in choices:
+        msg = c.get("message") if isinstance(c, dict) else None
+        if not isinstance(msg, dict):
+            return data, "a choice has no message"
+        reasoning = msg.get("reasoning_content") or msg.get("reasoning")
+        if msg.get("content") is None and not (isinstance(reasoning, str) and reasoning):
+            return data, "content null with no reasoning"
+    return data, None
+
+
 async def send(ep: Endpoint, body: dict, job: Job) -> Result:
     """One request with the client's own retries; API errors end up in Result.error, never raised.
 
@@ -58,12 +87,12 @@ async def send(ep: Endpoint, body: dict, job: Job) -> Result:
     ep.inflight += 1
     try:
         response = await ep.client.post("/chat/completions", body=body, cast_to=httpx2.Response)
-        data = json.loads(response.content)
-        choices = data.get("choices")
-        if not isinstance(choices, list) or not choices:
-            raise ValueError("response has no choices")
-        if not all(isinstance(c, dict) for c in choices):
-            raise ValueError("response choices are not objects")
+        data, problem = parse_reply(response.content)
+        if problem:
+            result.malformed = True
+            result.error = f"malformed reply: {problem}"
+            return result
+        choices = data["choices"]
         result.choices = sorted(choices, key=lambda c: c.get("index") or 0)
         usage = data.get("usage")
         result.usage = usage if isinstance(usage, dict) else {}

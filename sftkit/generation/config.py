@@ -135,7 +135,8 @@ class Config:
     )
     max_retries: int = flag(
         5,
-        "client retries per request on 429/5xx and connection errors, exponential backoff; "
+        "client retries per request on 429/5xx, malformed 200 replies and connection errors, "
+        "exponential backoff; "
         "429/503 honour Retry-After (%(default)s); timeouts are not retried this way",
         type=int,
     )

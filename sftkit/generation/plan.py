@@ -128,6 +128,7 @@ class Result:
     error: str | None = None
     status: int | None = None
     timed_out: bool = False  # the reply did not come within --timeout
+    malformed: bool = False  # a 200 with no usable choice (cut-off JSON, no choices, ...)
 
 
 def key_of(version: Version) -> str:

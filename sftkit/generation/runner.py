@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from tqdm import tqdm
 
+from sftkit.common.diskfull import is_disk_full
 from sftkit.common.jsonl import append_jsonl, atomic_write_text, dumps
 from sftkit.generation.client import request_body, send
 from sftkit.generation.config import Config
@@ -26,6 +27,7 @@ from sftkit.generation.screen import Screening, write_screening
 from sftkit.generation.signature import write_signatures
 from sftkit.generation.signature_check import check_signature, run_signature
 from sftkit.generation.state import GENERATION_COUNTERS
+from sftkit.generation.stopping import Stop
 from sftkit.generation.storage import build_record, failure_record, prune_failures
 from sftkit.generation.verdicts import Verdicts
 from sftkit.inputs.problems import Version
@@ -33,6 +35,7 @@ from sftkit.output import layout
 from sftkit.watching.index import SampleSet
 
 TIMEOUT_ATTEMPTS = 2
+MALFORMED_BACKOFF_S = 0.5  # the openai client's first retry delay, doubled per retry
 
 log = logging.getLogger("generate")
 
@@ -92,7 +95,7 @@ class Runner:
         while (job := self.next_job()) is not None:
             body = request_body(self.cfg, self.model, job)
             tried: set[str] = set()
-            timeouts = 0
+            timeouts = malformed = 0
             while True:
                 ep = pick_endpoint(self.endpoints, tried)
                 if totals.first_request is None:
@@ -101,6 +104,15 @@ class Runner:
                 totals.requests += 1
                 if result.error is None:
                     break
+                if result.malformed:
+                    # A 200 that carries no sample (cut-off body, no choices): a server fault
+                    # like a 5xx, retried with the client's backoff up to --max_retries times.
+                    malformed += 1
+                    if malformed > self.cfg.max_retries:
+                        break
+                    totals.retries += 1
+                    await asyncio.sleep(min(MALFORMED_BACKOFF_S * 2 ** (malformed - 1), 8.0))
+                    continue
                 if result.timed_out:
                     # Slow, not broken: one more attempt, then a failure naming the limit.
                     timeouts += 1
@@ -145,6 +157,8 @@ class Runner:
                     # busy 2-core machine), while a file write costs about 0.1 ms.
                     atomic_write_text(folder + name, dumps(record) + "\n")
                 except OSError as exc:
+                    if is_disk_full(exc):
+                        raise  # the run ends: every later write would fail the same way
                     self.record_failure(job, sample, f"write failed: {exc}", result)
                     continue
                 self.stored[key].add(name)  # Verdicts counts from the same record
@@ -207,7 +221,13 @@ class Runner:
             workers = [
                 asyncio.create_task(self.worker()) for _ in range(min(self.cfg.worker, len(jobs)))
             ]
-            await asyncio.gather(*workers)
+            try:
+                await asyncio.gather(*workers)
+            except BaseException:  # a full disk in one worker, or the run cancelled: all stop
+                for w in workers:
+                    w.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+                raise
         finally:
             ticker.cancel()
             self.totals.cpu_seconds += time.process_time() - cpu
@@ -218,13 +238,19 @@ class Runner:
 
 
 async def generate(
-    cfg: Config, versions: list[Version], sentences: list[str], screening: Screening | None = None
+    cfg: Config,
+    versions: list[Version],
+    sentences: list[str],
+    screening: Screening | None = None,
+    stop: Stop | None = None,
 ) -> dict:
     """Preflight, first pass, retry_zero rounds; returns the run summary. With `screening`
     (sftkit.generation.screen), `versions` are its kept ones and its lists are written once the
-    folder's signature is checked."""
+    folder's signature is checked. A run cancelled after preflight (Ctrl-C, SIGTERM, SIGHUP: see
+    stopping.py) returns its figures so far, with "interrupted" naming the signal."""
     started = time.time()
     totals = Totals()
+    interrupted, rounds_done = None, 0
 
     async def count_retries(request) -> None:
         if request.headers.get("x-stainless-retry-count", "0") != "0":
@@ -272,21 +298,31 @@ async def generate(
             ", ".join(e.url for e in endpoints),
             model,
         )
-        await runner.run(plan_jobs(cfg, versions, sentences, stored, range(cfg.n), stats))
-        rounds_done = 0
-        for r in range(1, cfg.retry_zero + 1):
-            zero = {
-                pos: range(cfg.n * r, cfg.n * (r + 1))
-                for pos, v in enumerate(versions)
-                if verdicts.correct(v) == 0
-            }
-            if not zero:
-                break
-            log.info("retry_zero round %d: %d problem version(s) with zero correct", r, len(zero))
-            await runner.run(plan_jobs(cfg, versions, sentences, stored, zero, stats, round_no=r))
-            rounds_done = r
+        if stop is not None:
+            stop.attach()
+        try:
+            await runner.run(plan_jobs(cfg, versions, sentences, stored, range(cfg.n), stats))
+            for r in range(1, cfg.retry_zero + 1):
+                zero = {
+                    pos: range(cfg.n * r, cfg.n * (r + 1))
+                    for pos, v in enumerate(versions)
+                    if verdicts.correct(v) == 0
+                }
+                if not zero:
+                    break
+                log.info(
+                    "retry_zero round %d: %d problem version(s) with zero correct", r, len(zero)
+                )
+                await runner.run(
+                    plan_jobs(cfg, versions, sentences, stored, zero, stats, round_no=r)
+                )
+                rounds_done = r
+        except asyncio.CancelledError:
+            interrupted = stop.name() if stop is not None else "SIGINT"
         prune_failures(cfg, stored)
     finally:
+        if stop is not None:
+            stop.detach()
         for ep in all_endpoints:
             await ep.client.close()
         gc.unfreeze()  # leave the interpreter as we found it (the tests run main() in-process)
@@ -298,6 +334,7 @@ async def generate(
         "totals": totals,
         "wall": time.time() - started,
         "screening": screening.summary if screening is not None else {},
+        "interrupted": interrupted,
     }
 
 
@@ -317,3 +354,9 @@ def print_summary(summary: dict) -> None:
         f"{rate:.1f} completions/s, retry_zero rounds {summary['rounds_done']}",
         flush=True,
     )
+    if summary.get("interrupted"):
+        print(
+            f"interrupted by {summary['interrupted']}: the {t.written} sample(s) written are "
+            "stored; rerun the same command to resume",
+            flush=True,
+        )

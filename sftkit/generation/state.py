@@ -48,6 +48,7 @@ class GenerationState:
     by_source_type: dict = field(default_factory=dict)  # "<source>/<type>" -> counters
     same_prompt: bool | None = None
     updated_at: float | None = None
+    interrupted: str | None = None  # "SIGTERM": the run was stopped early (stopping.py)
     timing: dict = field(default_factory=dict)  # first_request, last_response, cpu_seconds, ...
     # The problem files read (sftkit.generation.plan.summarize): files with their field mapping
     # and gold sources, files skipped, bad rows skipped, identical problems merged, --versions.
@@ -70,6 +71,7 @@ class GenerationState:
             same_prompt=cfg.same_prompt,
             inputs=summary.get("inputs"),
             updated_at=time.time(),
+            interrupted=summary.get("interrupted"),
             decontamination=summary.get("screening", {}).get("decontamination"),
             near_duplicates=summary.get("screening", {}).get("near_duplicates"),
             timing={

@@ -235,15 +235,19 @@ _WORD = re.compile(r"\w+|[^\w\s]")
 
 def is_repetitive(s: Sample, n: int = REPEAT_NGRAM, times: int = REPEAT_TIMES) -> bool:
     """Some n-token n-gram of the reasoning or the answer occurs more than `times` times."""
-    for text in (s.reasoning or "", s.answer):
-        tokens = _WORD.findall(text)
-        if len(tokens) < n + times:
-            continue
-        # Hash each n-gram: a counter of tuples of 20 strings would hold the whole text 20 times.
-        counts = Counter(hash(tuple(tokens[i : i + n])) for i in range(len(tokens) - n + 1))
-        if counts.most_common(1)[0][1] > times:
-            return True
-    return False
+    return any(_repeats(_WORD.findall(text), n, times) for text in (s.reasoning or "", s.answer))
+
+
+def _repeats(tokens: list[str], n: int, times: int) -> bool:
+    """An n-gram of tokens occurs more than `times` times. Every token of such an n-gram occurs
+    more than `times` times itself: a text without such tokens costs one Counter pass."""
+    if len(tokens) < n + times:
+        return False
+    if Counter(tokens).most_common(1)[0][1] <= times:
+        return False
+    # The n-grams as tuples built and counted in C (they hold references, not copies).
+    grams = Counter(zip(*(tokens[k:] for k in range(n)), strict=False))
+    return grams.most_common(1)[0][1] > times
 
 
 _MATH = re.compile(
@@ -266,6 +270,9 @@ def script_letters(text: str) -> Counter:
     return Counter({name: n for name, rx in SCRIPTS.items() if (n := len(rx.findall(prose)))})
 
 
+_NON_LATIN = re.compile("|".join(rx.pattern for name, rx in SCRIPTS.items() if name != "latin"))
+
+
 def foreign_letters(s: Sample) -> tuple[int, int]:
     """(letters of scripts the problem does not use, all letters) in the reasoning and answer.
     Latin is never foreign: math terms and variable names are Latin in every language."""
@@ -277,6 +284,11 @@ def foreign_letters(s: Sample) -> tuple[int, int]:
 
 
 def is_language_mixed(s: Sample) -> bool:
+    text = f"{s.reasoning or ''}\n{s.answer}"
+    if text.isascii():
+        return False  # Latin letters and math only: never foreign
+    if len(_NON_LATIN.findall(text)) < MIN_FOREIGN_LETTERS:
+        return False  # too few letters of any other script, even before math is set aside
     foreign, total = foreign_letters(s)
     return foreign >= MIN_FOREIGN_LETTERS and foreign > MAX_FOREIGN_SHARE * total
 

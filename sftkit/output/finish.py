@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from sftkit.grading.judge import JudgeConfig
-from sftkit.output import merge, report
+from sftkit.output import judging, merge, report
 from sftkit.output.selection import DEFAULT_SELECTION, Selection
 
 log = logging.getLogger("generate")
@@ -23,8 +23,22 @@ def merge_and_report(
     selection: Selection = DEFAULT_SELECTION,
     judge: JudgeConfig | None = None,
 ) -> bool:
-    """Merge validated samples and print the report; True unless the merge itself failed."""
+    """(Judge the rule-rejected samples,) merge validated samples and print the report; True
+    unless the merge itself failed. The judge fails safe: its errors leave the rule verdicts."""
     try:
+        if judge is not None:
+            counts = judging.judge_output(output_dir, judge, selection)
+            log.info(
+                "judge %s: asked %d (yes %d, no %d, errors %d), %d judged before",
+                judge.model, counts["asked"], counts["yes"], counts["no"], counts["errors"],
+                counts["cached"],
+            )  # fmt: skip
+            if counts["errors"]:
+                log.warning(
+                    "judge: %d request(s) failed; their rule verdicts stand (rerun the merge to "
+                    "ask again; the errors are in <source>/<type>_judge.jsonl)",
+                    counts["errors"],
+                )
         stats = merge.merge_outputs(output_dir, fmt, reasoning, system, selection)
         figures = report.write_report(output_dir)
         log.info("merged: %s", stats)

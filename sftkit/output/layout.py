@@ -3,7 +3,7 @@
 Nothing else spells a file name; change the layout here. The tree (ARCHITECTURE.md has the schemas):
 
     <out>/.watcher_stop  .status.json  .generation.json  report.json  run_signature.json
-    <out>/.generator.log|.rc  .watcher.log|.rc  .merge.log|.rc          (the launcher's steps)
+    <out>/.generator.log|.rc  .watcher.log|.rc  .merge.log|.rc  .launch.json  (the launcher's)
     <out>/merged/sft_math_all_<format>.jsonl  <source>_<format>.jsonl  dataset_info.json
     <out>/<source>/failures.jsonl
     <out>/<source>/<type>/<p>_<s>.jsonl                 one sample per file
@@ -32,6 +32,7 @@ MERGED_DIR = "merged"
 ALL_NAME = "sft_math_all"  # merged/sft_math_all_<format>.jsonl and its dataset_info.json entry
 VALIDATED_SUFFIX = "_validated"
 VERDICTS_SUFFIX = "_verdicts.jsonl"
+JUDGE_SUFFIX = "_judge.jsonl"  # <source>/<type>_judge.jsonl: the optional judge's verdicts
 # SAMPLE_NAME, the one `<p>_<s>.jsonl` pattern, is sftkit.watching.index's (the compact index
 # keys every sample by it); parse_sample_name() is its parser under this module's name.
 
@@ -124,9 +125,19 @@ def dataset_info_file(out: str | os.PathLike) -> Path:
     return merged_dir(out) / "dataset_info.json"
 
 
+def summary_file(out: str | os.PathLike) -> Path:
+    """The launcher's report and summary as printed, for a user who detached: summary.txt."""
+    return Path(out) / "summary.txt"
+
+
 def step_log(out: str | os.PathLike, step: str) -> Path:
     """The launcher's output of one step: step_log("sft_output", "generator") -> .generator.log."""
     return Path(out) / f".{step}.log"
+
+
+def launch_file(out: str | os.PathLike) -> Path:
+    """The launcher's checked plan, read by the tmux panes: <out>/.launch.json."""
+    return Path(out) / ".launch.json"
 
 
 def step_rc(out: str | os.PathLike, step: str) -> Path:
@@ -157,10 +168,10 @@ NEAR_DUP_NAME = "near_duplicates.jsonl"
 
 
 def is_pipeline_log(name: str) -> bool:
-    """Files beside the samples that are not samples: verdict logs, failures.jsonl and the
-    screening lists."""
+    """Files beside the samples that are not samples: verdict and judge logs, failures.jsonl
+    and the screening lists."""
     return name in ("failures.jsonl", CONTAMINATION_NAME, NEAR_DUP_NAME) or name.endswith(
-        VERDICTS_SUFFIX
+        (VERDICTS_SUFFIX, JUDGE_SUFFIX)
     )
 
 

@@ -21,9 +21,16 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
-from sftkit.common.jsonl import InputError, atomic_open, atomic_write_text, dumps
+from sftkit.common.jsonl import (
+    InputError,
+    atomic_open,
+    atomic_write_jsonl,
+    atomic_write_text,
+    dumps,
+)
 from sftkit.generation.state import planned_problems, read_state
 from sftkit.output import layout
 from sftkit.output.formats import (
@@ -34,6 +41,7 @@ from sftkit.output.formats import (
     render,
     with_system,
 )
+from sftkit.output.judging import RECOVERED_NAME, judge_recovered, recovered_line
 from sftkit.output.layout import ALL_NAME
 from sftkit.output.selection import (
     DEFAULT_SELECTION,
@@ -175,12 +183,14 @@ _LOGS: dict[str, dict[str, dict]] = {}  # verdict log -> latest verdicts, read o
 def _render_chunk(
     src_dir: str, type_: str, fmt: str, mode: str, system: str | None, planned: int | None,
     sel: Selection, rates: dict[int, tuple[int, int]], files: list[tuple[int, int, str]],
+    judged: dict[str, dict] | None = None,
 ) -> list[tuple[str | None, bytes | None, bool, str | None, str | None]]:  # fmt: skip
     """(merged line, dedup key, has a system prompt, why skipped, drop reason) per validated
     file of a chunk, in order; a file that cannot be used (or a stray one, beyond the `planned`
     problems) gets (None, None, False, why, None); one the selection drops gets (its audit line,
-    None, False, None, reason)."""
-    folder = layout.validated_dir(Path(src_dir) / type_)
+    None, False, None, reason). With `judged` (name -> judge line), the files are samples the
+    rules rejected and the judge recovered (--judge accept), read from the type folder."""
+    folder = Path(src_dir) / type_ if judged else layout.validated_dir(Path(src_dir) / type_)
     source = Path(src_dir).name
     out = []
     for p, _, name in files:
@@ -191,7 +201,16 @@ def _render_chunk(
         try:
             record = layout.read_sample(path)
             meta, verdict = record.get("meta"), None
-            if not (isinstance(meta, dict) and "verdict" in meta):
+            if judged:
+                line = judged[name]
+                verdict = {
+                    "reason": "judge_accepted",
+                    "extracted_answer": line.get("extracted_answer"),
+                }
+                record = {**record, "meta": {**(meta if isinstance(meta, dict) else {}),
+                                             "rule_verdict": line.get("rule"),
+                                             "judge_model": line.get("judge_model")}}  # fmt: skip
+            elif not (isinstance(meta, dict) and "verdict" in meta):
                 # The watcher's copies carry meta.verdict: read the log only if one does not.
                 log = str(layout.verdict_log(Path(src_dir) / type_))
                 if log not in _LOGS:
@@ -231,6 +250,7 @@ def _validated_records(
     planned: int | None = None,
     pool: Callable[[], ProcessPoolExecutor | None] = lambda: None,
     sel: Selection = DEFAULT_SELECTION,
+    rates: dict[int, tuple[int, int]] | None = None,
 ) -> Iterator[tuple[str | None, bytes | None, bool, str | None]]:
     """(merged line, dedup key, has a system prompt, drop reason) per validated file of one
     source x type, in numeric order; (None, None, False, None) for a file that cannot be used,
@@ -239,7 +259,7 @@ def _validated_records(
     folder = layout.validated_dir(src_dir / type_)
     files, odd = layout.list_sample_files(folder)
     bad.extend(f"{folder / n}: not a <problem>_<sample>.jsonl name" for n in odd)
-    rates = pass_rates(src_dir / type_) if files else {}
+    rates = rates if rates is not None else pass_rates(src_dir / type_) if files else {}
     head = (str(src_dir), type_, fmt, mode, system, planned, sel, rates)
     tasks = ((*head, files[i : i + CHUNK]) for i in range(0, len(files), CHUNK))
     workers = pool() if len(files) >= PARALLEL_FROM else None
@@ -306,6 +326,7 @@ def _merge(
     # Declare a system column only when every record has one: a column missing from some
     # records loads as null and LLaMA-Factory would pass None as the system prompt.
     all_system = True
+    recovered_lines: list[dict] = []
     with atomic_open(all_path) as all_fh, atomic_open(audit_file(out)) as audit_fh:
         for source in layout.list_sources(out):
             src_dir = out / source
@@ -319,14 +340,33 @@ def _merge(
                 for type_ in types:
                     planned = planned_problems(by_key.get(f"{source}/{type_}"))
                     tally = tallies.setdefault(f"{source}/{type_}", Tally())
+                    rates = pass_rates(src_dir / type_)
                     found = _validated_records(
-                        src_dir, type_, fmt, reasoning_mode, system, bad, planned, pool, sel
+                        src_dir, type_, fmt, reasoning_mode, system, bad, planned, pool, sel, rates
                     )
-                    for line, key, has_system, reason in found:
-                        files_read += 1
-                        if line is None:
-                            continue
-                        tally.correct += 1
+                    # Rule-rejected samples the judge recovered: listed always, merged with
+                    # --judge accept (after the validated ones, through the same filters).
+                    recovered = judge_recovered(src_dir / type_)
+                    accept = sel.judge == "accept"
+                    for name, jl in recovered.items():
+                        recovered_lines.append(recovered_line(source, type_, name, jl, accept))
+                    tally.judge_recovered = len(recovered)
+                    tagged = ((False, *item) for item in found)
+                    if recovered and accept:
+                        files = [(*layout.parse_sample_name(n), n) for n in recovered]
+                        head = (str(src_dir), type_, fmt, reasoning_mode, system, planned)
+                        judged = _render_chunk(*head, sel, rates, files, recovered)
+                        tagged = chain(
+                            tagged, ((True, *r[:3], r[4]) for r in judged if r[3] is None)
+                        )
+                        bad.extend(r[3] for r in judged if r[3] is not None)
+                        tally.judge_recovered -= sum(r[3] is not None for r in judged)
+                    for by_judge, line, key, has_system, reason in tagged:
+                        if not by_judge:
+                            files_read += 1
+                            if line is None:
+                                continue
+                            tally.correct += 1
                         if reason is not None:
                             tally.drop(reason)
                             audit_fh.write(line)
@@ -348,6 +388,11 @@ def _merge(
             else:
                 # No validated record (left): no file, rather than a stale or empty one.
                 source_path.unlink()
+    judge_path = layout.merged_dir(out) / RECOVERED_NAME
+    if recovered_lines:
+        atomic_write_jsonl(judge_path, recovered_lines)
+    else:
+        judge_path.unlink(missing_ok=True)  # a list of an earlier merge would mislead
     written = sum(by_source.values())
     outputs = [str(all_path)]
     outputs += [str(layout.merged_file(out, s, fmt)) for s in by_source]

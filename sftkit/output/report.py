@@ -21,6 +21,7 @@ from sftkit.common.table import text_table
 from sftkit.generation.signature import read_signatures
 from sftkit.generation.state import SCREENING, planned_problems, read_state
 from sftkit.output import layout, selection
+from sftkit.output.figures import meta_figures
 from sftkit.output.merge import skip_reason, stray_warning
 from sftkit.watching.index import SampleSet
 
@@ -82,10 +83,12 @@ def _ratio(num: float, den: float) -> float | None:
 def _type_report(src_dir: Path, source: str, type_: str, failed: set, vague: int, gen: dict | None):
     """One report row for source x type, its zero-correct problems, and warnings.
 
-    Each sample file is read once for its meta (truncation, tokens, problem id). A file whose
-    problem index is beyond the generator's plan (`999_0.jsonl` in a 33-problem source) is
-    counted as `stray`, listed in the warnings and left out of every other figure. A verdict whose
-    file changed since it was graded does not count: the sample is `ungraded` until regraded.
+    A sample's figures (tokens, truncation, reasoning) come from its verdict line when that
+    carries them and still holds (sftkit.output.figures); any other sample file is read once for
+    its meta. A file whose problem index is beyond the generator's plan (`999_0.jsonl` in a
+    33-problem source) is counted as `stray`, listed in the warnings and left out of every other
+    figure. A verdict whose file changed since it was graded does not count: the sample is
+    `ungraded` until regraded.
     """
     planned = planned_problems(gen)
     folder = str(src_dir / type_)
@@ -118,22 +121,23 @@ def _type_report(src_dir: Path, source: str, type_: str, failed: set, vague: int
         if verdict is not None:
             counts[1] += 1
             counts[2] += verdict.correct
-        try:
-            meta = layout.read_sample(path).get("meta") or {}
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            row["unreadable"] += 1
-            warnings.append(skip_reason(src_dir / type_ / name, exc))
-            continue
-        if not isinstance(meta, dict):
-            continue
-        if meta.get("problem_id") is not None:
-            problem_ids.setdefault(p, str(meta["problem_id"]))
-        row["truncations"] += bool(meta.get("truncated")) or meta.get("finish_reason") == "length"
-        row["with_reasoning"] += isinstance(meta.get("reasoning"), str) and bool(meta["reasoning"])
-        usage = meta.get("usage") if isinstance(meta.get("usage"), dict) else {}
-        for key in ("prompt_tokens", "completion_tokens"):
-            if isinstance(usage.get(key), int):
-                row[key] += usage[key]
+        figures = verdict.figures if verdict is not None else None
+        if figures is None:
+            try:
+                meta = layout.read_sample(path).get("meta") or {}
+            except (OSError, UnicodeDecodeError, ValueError) as exc:
+                row["unreadable"] += 1
+                warnings.append(skip_reason(src_dir / type_ / name, exc))
+                continue
+            if not isinstance(meta, dict):
+                continue
+            if meta.get("problem_id") is not None:
+                problem_ids.setdefault(p, str(meta["problem_id"]))
+            figures = meta_figures(meta)
+        row["prompt_tokens"] += figures.prompt_tokens
+        row["completion_tokens"] += figures.completion_tokens
+        row["truncations"] += figures.truncated
+        row["with_reasoning"] += figures.with_reasoning
     zero = []
     buckets = dict.fromkeys(selection.BUCKETS, 0)
     for p, (samples, graded, correct) in per_problem.items():
@@ -158,12 +162,32 @@ def _type_report(src_dir: Path, source: str, type_: str, failed: set, vague: int
             )
         else:
             row["problems_ungraded"] += 1
+    unknown = {z["problem_index"] for z in zero if z["problem_id"] is None}
+    ids = _problem_ids(folder, files, unknown) if unknown else {}
+    for z in zero:
+        z["problem_id"] = z["problem_id"] or ids.get(z["problem_index"])
     row["problems"] = len(per_problem)
     row["ungraded"] = row["samples"] - row["graded"]
     # A sample that failed once but was stored by a later run is not a failure any more.
     row["failures"] = sum(layout.sample_name(p, s) not in stored for p, s in failed) + vague
     row = {"source": source, "type": type_, **row, "pass_rate_buckets": buckets}
     return {**row, "generation": gen}, zero, warnings
+
+
+def _problem_ids(folder: str, files: list, wanted: set[int]) -> dict[int, str]:
+    """Problem id per wanted problem, from the meta of its first sample file that names one: for
+    the problems the report lists whose files were not read for their figures."""
+    found: dict[int, str] = {}
+    for p, _, name in files:
+        if p not in wanted or p in found:
+            continue
+        try:
+            meta = layout.read_sample(os.path.join(folder, name)).get("meta")
+        except (OSError, UnicodeDecodeError, ValueError):
+            continue
+        if isinstance(meta, dict) and meta.get("problem_id") is not None:
+            found[p] = str(meta["problem_id"])
+    return found
 
 
 def _finish(row: dict) -> dict:

@@ -108,19 +108,24 @@ class Selection:
     judge: str = "report"  # "accept": merge samples the judge recovered (they pass the filters)
 
     def drop_reason(self, record: dict, rate: tuple[int, int] | None) -> str | None:
-        """Why the merge leaves this correct sample out, or None: kept. `rate` is its problem
-        version's (correct, graded)."""
+        """Why the merge leaves this correct sample out, or None: kept. One reason per sample:
+        the first filter (in FILTERS order) that drops it, else `pass_rate` when its problem
+        version's (correct, graded) `rate` is outside the band."""
+        if self.filters.enabled:
+            meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
+            prompt = meta.get("prompt")
+            options = prompt_options(prompt) if isinstance(prompt, str) else ()
+            view = sample_view(
+                record, gold_parts=_gold_parts(record.get("answer")), options=options
+            )
+            reason = first_reason(view, self.filters, same=check_answer)
+            if reason is not None:
+                return reason
         if self.pass_rate is not None:
             lo, hi = self.pass_rate
             if not rate or not rate[1] or not lo <= rate[0] / rate[1] <= hi:
                 return PASS_RATE
-        if not self.filters.enabled:
-            return None
-        meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
-        gold = record.get("answer")
-        options = prompt_options(meta.get("prompt")) if isinstance(meta.get("prompt"), str) else ()
-        view = sample_view(record, gold_parts=_gold_parts(gold), options=options)
-        return first_reason(view, self.filters, same=check_answer)
+        return None
 
     def settings(self) -> dict:
         """For merge_summary.json and report.json: what this merge kept and dropped by."""

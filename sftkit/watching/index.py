@@ -4,13 +4,15 @@ generator's resume need to know about each `<p>_<s>.jsonl`, in tens of bytes, no
 Usage:
     index = VerdictIndex()
     index.load(verdict_lines)               # latest verdict per file, the log's last line wins
-    entry = index.get("3_0.jsonl")          # Entry(flags, size, mtime_ns, inode) or None
+    entry = index.get("3_0.jsonl")          # Entry(flags, size, mtime_ns, inode, ...) or None
+    entry.figures                           # tokens etc. the verdict line carried, or None
     index.is_stale("3_0.jsonl", os.stat(path))   # file no longer what was graded?
     index.confirm("3_0.jsonl", os.stat(path))    # its file exists and still holds: it counts
     stored = SampleSet(["0_0.jsonl", "0_1.jsonl"]); "0_1.jsonl" in stored -> True
 
 Names are `<p>_<s>.jsonl`; state is kept per problem p in one bytearray with a fixed slot per
-sample index s (32 bytes: flags, size, mtime_ns or graded_at, inode). A name of any other form,
+sample index s (36 bytes: flags, size, mtime_ns or graded_at, inode, and the report's token
+counts when the verdict line carries them, see sftkit.output.figures). A name of any other form,
 or a sample index beyond DENSE_LIMIT, goes to a small dict instead, so odd input costs memory
 only for itself.
 """
@@ -23,6 +25,8 @@ import struct
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
+from sftkit.output.figures import SampleFigures, line_figures
+
 SAMPLE_SUFFIX = ".jsonl"
 DENSE_LIMIT = 1 << 16  # sample indices above this are kept in the overflow dict
 
@@ -33,8 +37,13 @@ NO_BOX = 4
 ERROR = 8  # the verdict carries `error` (unreadable file, grader crash)
 STAMPED = 16  # size and mtime_ns are the stamp of the graded content
 LIVE = 32  # the sample file exists (seen by a listing or an event): it counts
+TRUNCATED = 64  # the report's figures of the graded sample (valid with FIGURES)
+REASONING = 128
+FIGURES = 256  # the verdict line carried the figures: the report need not read the file
 
-_SLOT = struct.Struct("<B7xqqQ")  # flags, size, mtime_ns (or graded_at in ns), inode
+# flags, size, mtime_ns (or graded_at in ns), inode, prompt and completion tokens. The low byte
+# of flags comes first: a zero byte there marks an empty slot (VERDICT is set in every entry).
+_SLOT = struct.Struct("<HxxqqQii")
 _EMPTY = bytes(_SLOT.size)
 
 
@@ -43,10 +52,24 @@ class Entry(NamedTuple):
     size: int
     mtime_ns: int  # the stamp; for an unstamped (older) line, its graded_at in ns
     inode: int  # 0 = not seen yet
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
 
     @property
     def correct(self) -> bool:
         return bool(self.flags & CORRECT)
+
+    @property
+    def figures(self) -> SampleFigures | None:
+        """What the report counts for this sample, if its verdict line carried it."""
+        if not self.flags & FIGURES:
+            return None
+        return SampleFigures(
+            self.prompt_tokens,
+            self.completion_tokens,
+            bool(self.flags & TRUNCATED),
+            bool(self.flags & REASONING),
+        )
 
 
 # The one sample-name pattern (sftkit.output.layout re-exports it): `<p>_<s>.jsonl`, canonical
@@ -72,8 +95,19 @@ def verdict_flags(line: dict) -> int:
     return flags
 
 
+def _with_figures(flags: int, line: dict) -> tuple[int, int, int]:
+    """(flags with the figure bits, prompt tokens, completion tokens) of a verdict line."""
+    fig = line_figures(line) if "completion_tokens" in line else None
+    if fig is None:
+        return flags, 0, 0
+    flags |= (
+        FIGURES | (TRUNCATED if fig.truncated else 0) | (REASONING if fig.with_reasoning else 0)
+    )
+    return flags, fig.prompt_tokens, fig.completion_tokens
+
+
 class _Slots:
-    """name -> packed 32-byte slot, per problem in one bytearray."""
+    """name -> packed 36-byte slot, per problem in one bytearray."""
 
     def __init__(self) -> None:
         self.problems: dict[int, bytearray] = {}
@@ -175,13 +209,13 @@ class VerdictIndex:
                 self.record(name, line, live=False)
                 continue
             self.size += 1
-            flags = verdict_flags(line)
+            flags, prompt, completion = _with_figures(verdict_flags(line), line)
             if flags & STAMPED:
-                pack_into(row, off, flags, line["size"], line["mtime_ns"], 0)
+                pack_into(row, off, flags, line["size"], line["mtime_ns"], 0, prompt, completion)
             else:
                 graded = line.get("graded_at")
                 mtime = int(graded * 1e9) if isinstance(graded, int | float) else -1
-                pack_into(row, off, flags, -1, mtime, 0)
+                pack_into(row, off, flags, -1, mtime, 0, prompt, completion)
             if flags & ERROR:
                 self.errors[name] = str(line["error"])
 
@@ -197,7 +231,7 @@ class VerdictIndex:
             self.size += 1
         elif old.flags & LIVE:
             self._count(old.flags, -1)
-        flags = verdict_flags(line)
+        flags, prompt, completion = _with_figures(verdict_flags(line), line)
         if flags & STAMPED:
             size, mtime = line["size"], line["mtime_ns"]
         else:
@@ -210,7 +244,8 @@ class VerdictIndex:
         if live:
             flags |= LIVE
             self._count(flags, +1)
-        self._slots.write(name, key, Entry(flags, size, mtime, inode or (old.inode if old else 0)))
+        inode = inode or (old.inode if old else 0)
+        self._slots.write(name, key, Entry(flags, size, mtime, inode, prompt, completion))
 
     def confirm(self, name: str, st: os.stat_result) -> bool | None:
         """Check a recorded verdict against its file as found now (listing or event), in one
@@ -230,13 +265,14 @@ class VerdictIndex:
         off = key[1] * _SLOT.size
         if off >= len(row) or not row[off]:
             return None
-        flags, size, mtime, inode = entry = Entry._make(_SLOT.unpack_from(row, off))
+        raw = _SLOT.unpack_from(row, off)
+        flags, size, mtime, inode, prompt, completion = entry = Entry._make(raw)
         holds = inode in (0, st.st_ino) and not stale(entry, st)
         new = flags | LIVE if holds else flags & ~LIVE
         if new != flags:
             self._count(flags, +1 if holds else -1)
         if new != flags or inode != st.st_ino:
-            _SLOT.pack_into(row, off, new, size, mtime, st.st_ino)
+            _SLOT.pack_into(row, off, new, size, mtime, st.st_ino, prompt, completion)
         return holds
 
     def confirm_inode(self, name: str, inode: int) -> bool | None:

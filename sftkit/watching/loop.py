@@ -1,6 +1,8 @@
 """The watcher's main loop: poll, grade in the pool, record, until the stop file; final table.
 
-run(cfg) -> 0 done, 1 some files could not be read or graded, 2 bad --grader, 128+signal.
+run(cfg) -> 0 done, 1 some files could not be read or graded, 2 bad --grader, 3 disk full (one
+line names the file and the free space; a verdict not written is graded again on restart),
+128+signal.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import signal
 import sys
 import time
 
+from sftkit.common.diskfull import EXIT_DISK_FULL, disk_full_message
 from sftkit.watching.config import Config
 from sftkit.watching.grading_pool import load_grader, start_pool
 from sftkit.watching.watcher import SWEEP_S, Watcher
@@ -42,6 +45,7 @@ def run(cfg: Config) -> int:
     last_sweep = time.monotonic()
     # Live: warm up now, before the first samples land. Once: only if there is work.
     pool = None if cfg.once else start_pool(cfg)
+    disk_full = None
     try:
         while not watcher.abort_signal:
             poll_started = time.monotonic()  # polls start every interval, however long one takes
@@ -71,14 +75,23 @@ def run(cfg: Config) -> int:
                     break
                 if not final and cfg.stop_file.exists():
                     break  # finish now rather than after a long interval
+    except OSError as exc:
+        # A verdict line that did not fit was taken back (sftkit.common.jsonl): its file is
+        # graded again after a restart. Nothing else is lost.
+        disk_full = disk_full_message(exc, cfg.output_dir)
+        if disk_full is None:
+            raise
     finally:
         watcher.events.close()
         if pool is not None:
-            if watcher.abort_signal:
+            if watcher.abort_signal or disk_full:
                 pool.stop()
             else:
                 pool.close()
             pool.join()
+    if disk_full:
+        print(f"[watcher] error: {disk_full}", file=sys.stderr, flush=True)
+        return EXIT_DISK_FULL
     status = watcher.write_status(stopped=True)
     watcher.progress(status)
     if sys.stdout.isatty():

@@ -21,6 +21,7 @@ from pebble import ProcessExpired, ProcessPool
 from sftkit.common.jsonl import append_jsonl, atomic_write_jsonl, atomic_write_text
 from sftkit.common.table import text_table
 from sftkit.output import layout
+from sftkit.output.figures import sample_figures
 from sftkit.output.layout import Incomplete, read_sample
 from sftkit.watching.config import Config
 from sftkit.watching.filewatch import FolderEvents
@@ -116,6 +117,7 @@ class Watcher:
         self.quiet: dict[Path, int] = {}  # watched folder -> mtime that changed without an event
         self.reconciled = False
         self.abort_signal = 0
+        self.incomplete_reads = 0  # reads that found a file not yet complete (in .status.json)
         self.last_progress = ""
         self.last_progress_at = 0.0
 
@@ -257,6 +259,7 @@ class Watcher:
                 try:
                     record = read_sample(path, lenient=last_try)
                 except (Incomplete, OSError) as exc:
+                    self.incomplete_reads += 1
                     if last_try:
                         del folder.pending[name]
                         self._give_up(folder, name, pend, str(exc))
@@ -354,6 +357,7 @@ class Watcher:
                 line["mtime_ns"], line["size"] = stamp[:2]
             if verdict.get("error"):
                 line["error"] = verdict["error"]
+            line.update(sample_figures(record))  # tokens etc.: the report need not read the file
             if line["is_correct"] and record is not None:
                 atomic_write_jsonl(
                     folder.validated / name, [layout.validated_record(record, verdict)]
@@ -411,6 +415,7 @@ class Watcher:
             "pending": pending,
             "errors": c["errors"],
             "lag_p95": round(percentile(self.lags, 95), 3) if self.lags else None,
+            "incomplete_reads": self.incomplete_reads,
         }
 
     def write_status(self, stopped: bool) -> dict:
