@@ -352,10 +352,7 @@ def format_report(report: dict, max_listed: int = 30) -> str:
         )
         lines.append(f"Sampling: model {gen.get('model')}, n {gen.get('n')}")
         lines.append(f"  {k_text}, {r_text}")
-        lines.append(
-            f"  planned {t.get('planned', 0)}, written {t.get('written', 0)}, "
-            f"failed {t.get('failed', 0)}"
-        )
+        lines.extend(_run_lines(gen, t))
         for r in report["rows"]:
             g = r.get("generation")
             if isinstance(g, dict) and (g.get("skipped_k_correct") or g.get("retry_samples")):
@@ -376,6 +373,23 @@ def format_report(report: dict, max_listed: int = 30) -> str:
         lines.append(f"Warnings: {len(report['warnings'])} (see {_REPORT_NAME})")
     lines.extend(_suspicious_lines(report.get("suspicious_golds") or [], max_listed))
     return "\n".join(lines)
+
+
+def _run_lines(gen: dict, t: dict) -> list[str]:
+    """The last run's counts. A resumed run skips what is stored: said, or half the data looks
+    missing. "planned 528, 266 skipped as already stored, written 262, failed 0"."""
+    skipped = t.get("skipped_existing") or 0
+    lines = [
+        f"  planned {t.get('planned', 0)}, "
+        + (f"{skipped} skipped as already stored, " if skipped else "")
+        + f"written {t.get('written', 0)}, failed {t.get('failed', 0)}"
+    ]
+    if gen.get("interrupted"):
+        lines.append(
+            f"  interrupted by {gen['interrupted']}: the rest was not asked; rerun the same "
+            "command to resume"
+        )
+    return lines
 
 
 def _screening_lines(report: dict) -> list[str]:
