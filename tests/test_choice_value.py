@@ -10,6 +10,7 @@ from validate_sft_data import check_answer, validate_item
 
 OPTIONS = r"\begin{itemize} \item[1] $\frac{1}{3}$ \item[2] $\frac{2}{3}$ \item[3] $1$ \item[4] $\frac{4}{3}$ \item[5] $\frac{5}{3}$ \end{itemize}"  # noqa: E501
 PROMPT = f"$\\log_8 16$ 의 값은? {OPTIONS} 답을 \\boxed{{}} 안에 쓰시오."
+NUMS = r"\begin{itemize} \item[1] $1$ \item[2] $\frac{3}{2}$ \item[3] $2$ \end{itemize}"
 SAME = r"\begin{itemize} \item[1] $2$ \item[2] $\frac{4}{2}$ \item[3] $3$ \end{itemize}"
 
 
@@ -51,6 +52,10 @@ def test_mc_by_value(gold, response, expected):
 @pytest.mark.parametrize(
     "gold, response, prompt, expected",
     [
+        # A mark is a number even where it equals an option's value: ② is not option 3's "2".
+        (3, r"\boxed{②}", NUMS, (False, "mismatch")),
+        (3, r"\boxed{2}", NUMS, (False, "mismatch")),  # a bare digit too
+        (2, r"\boxed{1.5}", NUMS, (True, "match_choice_value")),
         # Two options share the value: it names neither for sure.
         (1, r"\boxed{2}", SAME, (False, "mismatch")),
         # Without a choice block the value is just a wrong answer.
@@ -88,3 +93,31 @@ def test_match_choice_value_direct():
     )
     assert match_choice_value(r"\frac{2}{3}", options, 4, check_answer) == (False, "mismatch")
     assert match_choice_value("7", options, 4, check_answer) is None
+
+
+def test_end_to_end_the_stand_ins_correct_replies_are_never_rejected():
+    """Every reply the stand-in composes as correct for a bundled multiple-choice problem,
+    by number or by the option's value, is graded correct on its record; every wrong one is
+    rejected. Before MC by value, the value replies were false rejects."""
+    import random
+    from pathlib import Path
+
+    from sftkit.demo.mock_model import MockConfig, MockModel, compose
+
+    data = Path(__file__).resolve().parents[1] / "data"
+    model = MockModel(MockConfig(data_dir=str(data), p_no_box=0.0))
+    rng = random.Random(7)
+    reasons, false_rejects, false_accepts = {}, [], []
+    for entry in model.book.entries:
+        if entry.version.type != "multiples" or entry.version.problem.choices is None:
+            continue
+        for _ in range(40):
+            reply = compose(entry, model.cfg, rng, think=False)
+            verdict = validate_item(record(reply.content, entry.version.gold, entry.version.body))
+            reasons[verdict["reason"]] = reasons.get(verdict["reason"], 0) + 1
+            if reply.outcome == "correct" and not verdict["is_correct"]:
+                false_rejects.append((entry.version.problem.id, reply.content[-60:]))
+            if reply.outcome == "wrong" and verdict["is_correct"]:
+                false_accepts.append((entry.version.problem.id, reply.content[-60:]))
+    assert false_rejects == [] and false_accepts == []
+    assert reasons.get("match_choice_value", 0) > 20  # the stand-in answers by value too

@@ -17,7 +17,7 @@ import pytest
 import sympy as sp
 from latex2sympy2_extended import latex2sympy
 
-from sftkit.demo.mock_model import AnswerBook, MockConfig, MockModel, value_renderings
+from sftkit.demo.mock_model import AnswerBook, MockConfig, MockModel, strip_math, value_renderings
 from sftkit.inputs.problems import build_prompt, stable_hash
 
 REPO = Path(__file__).resolve().parents[1]
@@ -64,6 +64,10 @@ def as_value(ans: str):
 def same(answer: str, version) -> bool:
     """Does `answer` represent the gold of `version`?"""
     if version.type == "multiples" and version.problem.choices is not None:
+        options = [strip_math(c) for c in version.problem.choices]
+        if answer in options and not re.fullmatch(r"\(?[0-9]\)?", answer):
+            # An option's value names that option (MC by value); a bare digit is a number.
+            return options.index(answer) + 1 == version.gold
         return as_choice(answer) == version.gold
     got, want = as_value(answer), as_value(str(version.gold))
     if isinstance(want, frozenset) or isinstance(got, frozenset):

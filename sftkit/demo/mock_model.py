@@ -198,9 +198,15 @@ def _entry(version: Version, review: str, rng: random.Random) -> Entry:
     if version.type == MULTIPLE and problem.choices is not None:
         k = int(version.gold)
         others = [i for i in range(1, len(problem.choices) + 1) if i != k]
-        return Entry(
-            version, choice_renderings(k), tuple(choice_renderings(i) for i in others), review
-        )
+
+        def named(i: int) -> tuple[str, ...]:
+            # By number, or by the option's value as models often do ("\frac{4}{3}" for ④);
+            # not a value that reads as a choice number ("2" is choice 2 to every grader).
+            value = strip_math(problem.choices[i - 1])
+            by_value = () if re.fullmatch(r"\(?[0-9]\)?", value) else (value,)
+            return (*choice_renderings(i), *by_value)
+
+        return Entry(version, named(k), tuple(named(i) for i in others), review)
     if problem.choices is not None:
         gold_text = strip_math(str(version.gold))
         others = [c for c in problem.choices if strip_math(c) != gold_text]

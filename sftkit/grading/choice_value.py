@@ -38,6 +38,8 @@ def match_choice_value(
     """
     if not options or not 1 <= gold_choice <= len(options):
         return None
+    if _choice(normalize_answer(extracted)) is not None:
+        return None  # "②" or "2" names an option by its number, never by a value equal to it
     equal = [k for k, option in enumerate(options, 1) if option.strip() and same(extracted, option)]
     if not equal:
         return None

@@ -31,7 +31,7 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 
 import numpy as np
@@ -40,6 +40,7 @@ DEFAULT_NGRAM = 8
 # A benchmark problem of MIN_CONTAINED..n-1 words contaminates an input problem that holds all its
 # words in order; one of fewer words ("Compute 7!" has 3) only an input problem equal to it.
 MIN_CONTAINED = 3
+PREFIX_BITS = 22  # 4 MB of flags per n-gram size: 5,000 benchmark problems fill 7% of them
 # One input row: (source, 0-based row in its file, problem text, gold).
 Row = tuple[str, int, str, object]
 
@@ -195,11 +196,16 @@ class BenchIndex:
     problems: list[BenchProblem]
     tables: dict[int, tuple[np.ndarray, np.ndarray]]  # m -> (sorted unique uint64, int32 owner)
     exact: tuple[np.ndarray, np.ndarray]
+    bits: dict[int, np.ndarray] = field(default_factory=dict)  # m -> _prefix_bits(tables[m])
+
+    def __post_init__(self) -> None:
+        # Worth its 4 MB only in front of a big table; a small one is searched as it is.
+        self.bits = {m: _prefix_bits(h) for m, (h, _) in self.tables.items() if len(h) > 4096}
 
     @property
     def nbytes(self) -> int:
         arrays = [a for pair in (*self.tables.values(), self.exact) for a in pair]
-        return sum(a.nbytes for a in arrays)
+        return sum(a.nbytes for a in [*arrays, *self.bits.values()])
 
     @property
     def ngrams(self) -> int:
@@ -267,13 +273,33 @@ class Hit:
         }
 
 
-def _lookup(sorted_hashes: np.ndarray, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(found mask, position in sorted_hashes) for each query hash."""
+def _prefix_bits(sorted_hashes: np.ndarray) -> np.ndarray:
+    """One bool per value of a hash's top PREFIX_BITS bits: is any benchmark n-gram there?"""
+    bits = np.zeros(1 << PREFIX_BITS, dtype=bool)
+    bits[sorted_hashes >> np.uint64(64 - PREFIX_BITS)] = True
+    return bits
+
+
+def _lookup(
+    sorted_hashes: np.ndarray, query: np.ndarray, bits: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(found mask, position in sorted_hashes) for each query hash. With `bits`
+    (_prefix_bits), only the few queries whose prefix a benchmark n-gram has are searched:
+    an input n-gram is almost never a benchmark one."""
+    found = np.zeros(len(query), dtype=bool)
+    pos = np.zeros(len(query), dtype=np.int64)
     if len(sorted_hashes) == 0:
-        return np.zeros(len(query), dtype=bool), np.zeros(len(query), dtype=np.int64)
-    pos = np.searchsorted(sorted_hashes, query)
-    pos[pos == len(sorted_hashes)] = 0
-    return sorted_hashes[pos] == query, pos
+        return found, pos
+    maybe = (
+        np.flatnonzero(bits[query >> np.uint64(64 - PREFIX_BITS)])
+        if bits is not None
+        else np.arange(len(query))
+    )
+    at = np.searchsorted(sorted_hashes, query[maybe])
+    at[at == len(sorted_hashes)] = 0
+    found[maybe] = sorted_hashes[at] == query[maybe]
+    pos[maybe] = at
+    return found, pos
 
 
 def _hits_in_chunk(index: BenchIndex, rows: list[Row]) -> Iterator[Hit]:
@@ -282,7 +308,7 @@ def _hits_in_chunk(index: BenchIndex, rows: list[Row]) -> Iterator[Hit]:
     sizes = [m for m, (h, _) in index.tables.items() if len(h)]
     for m, h, text, position in batch.windows(sizes):
         hashes, owners = index.tables[m]
-        found, pos = _lookup(hashes, h)
+        found, pos = _lookup(hashes, h, index.bits.get(m))
         if not found.any():
             continue
         # Windows come in text order, so the first window of each contaminated text is its
