@@ -213,7 +213,7 @@ class Runner:
                 desc="generate",
                 unit="sample",
                 # tqdm's default less the padding: the bar keeps its width in an 80-column pane.
-                bar_format="{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
                 "[{elapsed}<{remaining}, {rate_fmt}{postfix}]",
                 dynamic_ncols=True,
                 mininterval=0.5,
