@@ -188,6 +188,8 @@ def plan(s: Settings, load_data: bool = True) -> Plan:
     merge_args += [
         a for k in ("format", "reasoning") if k in given for a in (GEN_FLAGS[k], given[k])
     ]
+    if given.get("base_url"):
+        merge_args += [GEN_FLAGS["base_url"], given["base_url"]]  # the judge's default endpoint
     merge_args += s.extra
     watch_args = ["--output_dir", out, "--interval", s.interval]
     watch_args += ["--stop_file", str(layout.stop_file(out))]
@@ -506,6 +508,12 @@ def summary(plan_: Plan, steps, show_report: bool, interrupted: bool = False) ->
         with open(merged, "rb") as f:
             records = sum(1 for _ in f)
         lines.append(f"  merged training data: {merged} ({records} records; report: {report_path})")
+        page = layout.report_html_file(out)
+        if page.exists():
+            lines.append(f"  report page (figures, sample browser): {page}")
+        card = layout.dataset_card_file(out)
+        if card.exists():
+            lines.append(f"  dataset card (Hugging Face): {card}")
         note = generator_note(codes.get("generator"))
         if note:
             lines.append(f"    ({note})")

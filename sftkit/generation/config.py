@@ -34,6 +34,7 @@ BUNDLED_SENTENCES = Path(__file__).resolve().parents[2] / "data" / SENTENCES_NAM
 # too: an hour fits a long completion plus a comparable wait. A request that still times out
 # gets one more attempt (TIMEOUT_ATTEMPTS in all), then is recorded, not retried to death.
 DEFAULT_TIMEOUT = 3600.0
+EXPORT_FORMATS = ("parquet",)  # --export: copies of the merged JSONL (sftkit/output/export.py)
 SPARE_FILES = 256  # open files besides the connections: data, samples, logs, the interpreter's
 
 
@@ -206,6 +207,19 @@ class Config:
         "also merge them (%(default)s)",
         choices=JUDGE_MODES,
     )
+    browse_samples: int = flag(
+        20,
+        "samples shown in report.html's sample browser per source, version and grader "
+        "reason (%(default)s; the same ones on every merge)",
+        type=int,
+    )
+    export: tuple[str, ...] = flag(
+        (),
+        "also write the merged files in this format beside the JSONL (parquet), listed in "
+        "merged/README.md",
+        nargs="+",
+        choices=EXPORT_FORMATS,
+    )
     no_progress: bool = flag(False, "no progress bar", action="store_true")
     http: str = flag(
         "aiohttp",
@@ -220,7 +234,7 @@ class Config:
         for name in ("n", "worker", "max_n"):
             if getattr(self, name) < 1:
                 raise InputError(f"{flag_of(Config, name)}: must be at least 1")
-        for name in ("k_correct", "retry_zero", "max_retries"):
+        for name in ("k_correct", "retry_zero", "max_retries", "browse_samples"):
             if getattr(self, name) < 0:
                 raise InputError(f"{flag_of(Config, name)}: must not be negative")
         if self.timeout <= 0:
@@ -269,6 +283,7 @@ class Config:
             "filters": tuple(filters),
             "pass_rate": band,
             "input_files": tuple(self.input_files or ()),
+            "export": tuple(self.export or ()),
             "decontaminate": tuple(self.decontaminate or ()),
             "sentences": self.sentences or default_sentences(self.data_dir),
             "base_urls": urls,

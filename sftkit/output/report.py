@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from bisect import bisect_right
 from collections import defaultdict
 from pathlib import Path
 
@@ -45,6 +46,11 @@ _COUNTS = (
     "unreadable",
     "stray",
 )
+
+# Completion-token histogram bins (report.json "token_edges"): bin i holds lengths in
+# [edges[i], edges[i+1]), the last bin everything from edges[-1] up. Half-octaves from 16 to 128k:
+# fine enough for a 40-token demo reply and a 30k-token trace, and the same for every run.
+TOKEN_EDGES = (0, *(round(2 ** (k / 2)) for k in range(8, 35)))
 
 
 def _failure_keys(obj: dict) -> tuple[str | None, list[tuple[int, int]]]:
@@ -103,6 +109,8 @@ def _type_report(src_dir: Path, source: str, type_: str, failed: set, vague: int
     per_problem: dict[int, list[int]] = {}  # problem -> [samples, graded, correct]
     problem_ids: dict[int, str] = {}
     stored = SampleSet()
+    # Completion tokens of graded samples: accepted (correct) and rejected, per TOKEN_EDGES bin.
+    hist = {"accepted": [0] * len(TOKEN_EDGES), "rejected": [0] * len(TOKEN_EDGES)}
     for p, _, name in files:
         path = os.path.join(folder, name)
         if planned is not None and p >= planned:
@@ -139,6 +147,10 @@ def _type_report(src_dir: Path, source: str, type_: str, failed: set, vague: int
         row["completion_tokens"] += figures.completion_tokens
         row["truncations"] += figures.truncated
         row["with_reasoning"] += figures.with_reasoning
+        # 0: no count (missing or odd in meta); such samples stay out of the histogram.
+        if verdict is not None and figures.completion_tokens > 0:
+            side = "accepted" if verdict.correct else "rejected"
+            hist[side][bisect_right(TOKEN_EDGES, figures.completion_tokens) - 1] += 1
     zero = []
     buckets = dict.fromkeys(selection.BUCKETS, 0)
     for p, (samples, graded, correct) in per_problem.items():
@@ -172,6 +184,7 @@ def _type_report(src_dir: Path, source: str, type_: str, failed: set, vague: int
     # A sample that failed once but was stored by a later run is not a failure any more.
     row["failures"] = sum(layout.sample_name(p, s) not in stored for p, s in failed) + vague
     row = {"source": source, "type": type_, **row, "pass_rate_buckets": buckets}
+    row["completion_tokens_hist"] = hist
     return {**row, "generation": gen}, zero, warnings
 
 
@@ -259,6 +272,7 @@ def build_report(
         "signatures": held["signatures"] if held else [],
         "rows": rows,
         "totals": totals,
+        "token_edges": list(TOKEN_EDGES),
         "zero_correct": zero,
         # The last merge: its filters, pass-rate band and judge mode, counts in rows[].merge.
         "merge": None
