@@ -156,7 +156,7 @@ def test_prompts_identical_across_processes_and_key_never_printed(tmp_path, mock
         assert proc.returncode == 0, proc.stderr
         assert "SECRET" not in proc.stdout + proc.stderr
         assert "SECRET" not in (out / ".generation.json").read_text()
-        assert "generate" in proc.stderr and "fail=0" in proc.stderr  # the tqdm bar
+        assert "generate: 100%|" in proc.stderr and "24/24" in proc.stderr  # the tqdm bar
         prompts.append({k: r["meta"]["prompt"] for k, r in stored(out, "sub_math").items()})
     assert prompts[0] == prompts[1] and len(prompts[0]) == 4 * 2 * 3
 

@@ -194,7 +194,9 @@ class Runner:
         bar, t = self.bar, self.totals
         if bar is None:
             return
-        bar.set_postfix_str(f"fail={t.failed} retry={t.retries} trunc={t.truncated}", refresh=False)
+        # Only the counts that are not 0: in an 80-column pane every column of the bar counts.
+        counts = (("fail", t.failed), ("retry", t.retries), ("trunc", t.truncated))
+        bar.set_postfix_str(" ".join(f"{k}={v}" for k, v in counts if v), refresh=False)
         bar.update(t.written + t.failed - bar.n)
 
     async def run(self, jobs: list[Job]) -> None:
@@ -210,6 +212,9 @@ class Runner:
                 initial=base,
                 desc="generate",
                 unit="sample",
+                # tqdm's default less the padding: the bar keeps its width in an 80-column pane.
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
+                "[{elapsed}<{remaining}, {rate_fmt}{postfix}]",
                 dynamic_ncols=True,
                 mininterval=0.5,
                 smoothing=0.1,
