@@ -23,6 +23,7 @@ from sftkit.generation.signature import read_signatures
 from sftkit.generation.state import SCREENING, planned_problems, read_state
 from sftkit.output import layout, selection
 from sftkit.output.figures import meta_figures
+from sftkit.output.fit import SOURCE_WIDTH_NARROW, TYPE_SHORT, WIDE, fit_lines, report_width
 from sftkit.output.merge import skip_reason, stray_warning
 from sftkit.watching.index import SampleSet
 
@@ -309,18 +310,23 @@ def _short(name: str, width: int = SOURCE_WIDTH) -> str:
     return name if len(name) <= width else name[: width - 1] + "~"
 
 
-def format_report(report: dict, max_listed: int = 30) -> str:
+def format_report(report: dict, max_listed: int = 30, width: int | None = None) -> str:
     """The printed report: one row per source x type, a total, token counts, zero-correct
-    problems and sampling; every line fits REPORT_WIDTH columns (README explains the columns)."""
+    problems and sampling; every line fits `width` columns, by default the terminal's and at
+    least 80 (sftkit.output.fit; README explains the columns)."""
+    width = report_width(width)
+    narrow = width < WIDE
     head = (
         "source", "type", "probs", "samples", "correct", "acc", ">=1", "zero", "mean",
-        "ungraded", "fail", "trunc",
+        "ungr" if narrow else "ungraded", "fail", "trunc",
     )  # fmt: skip
 
     def cells(row: dict, source: str, type_: str) -> tuple:
         mean = row["mean_correct_per_problem"]
         return (
-            _short(source), type_, row["problems"], row["samples"], row["correct"],
+            _short(source, SOURCE_WIDTH_NARROW if narrow else SOURCE_WIDTH),
+            TYPE_SHORT.get(type_, type_) if narrow else type_,
+            row["problems"], row["samples"], row["correct"],
             _pct(row["accuracy"]), row["problems_with_correct"], row["problems_zero_correct"],
             "-" if mean is None else f"{mean:.2f}", row["ungraded"], row["failures"],
             row["truncations"],
@@ -366,10 +372,7 @@ def format_report(report: dict, max_listed: int = 30) -> str:
         )
         lines.append(f"Sampling: model {gen.get('model')}, n {gen.get('n')}")
         lines.append(f"  {k_text}, {r_text}")
-        lines.append(
-            f"  planned {t.get('planned', 0)}, written {t.get('written', 0)}, "
-            f"failed {t.get('failed', 0)}"
-        )
+        lines.extend(_run_lines(gen, t))
         for r in report["rows"]:
             g = r.get("generation")
             if isinstance(g, dict) and (g.get("skipped_k_correct") or g.get("retry_samples")):
@@ -389,7 +392,24 @@ def format_report(report: dict, max_listed: int = 30) -> str:
     if report.get("warnings"):
         lines.append(f"Warnings: {len(report['warnings'])} (see {_REPORT_NAME})")
     lines.extend(_suspicious_lines(report.get("suspicious_golds") or [], max_listed))
-    return "\n".join(lines)
+    return "\n".join(fit_lines(lines, width))
+
+
+def _run_lines(gen: dict, t: dict) -> list[str]:
+    """The last run's counts. A resumed run skips what is stored: said, or half the data looks
+    missing. "planned 528, 266 skipped as already stored, written 262, failed 0"."""
+    skipped = t.get("skipped_existing") or 0
+    lines = [
+        f"  planned {t.get('planned', 0)}, "
+        + (f"{skipped} skipped as already stored, " if skipped else "")
+        + f"written {t.get('written', 0)}, failed {t.get('failed', 0)}"
+    ]
+    if gen.get("interrupted"):
+        lines.append(
+            f"  interrupted by {gen['interrupted']}: the rest was not asked; rerun the same "
+            "command to resume"
+        )
+    return lines
 
 
 def _screening_lines(report: dict) -> list[str]:
