@@ -158,6 +158,8 @@ def screen(cfg: Config, versions: list[Version]) -> Screening:
         gone |= {id(problems[i]) for i in dropped}
     if gone:
         screening.kept = [v for v in versions if id(v.problem) not in gone]
+        if not screening.kept:
+            log.warning("the screening dropped every problem: nothing to ask")
     return screening
 
 
