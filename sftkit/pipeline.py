@@ -1,16 +1,16 @@
 r"""The launcher's logic: check every setting, run the steps with their logs, print one summary.
 
-run_sft_pipeline.sh owns the settings (at its top, overridable by environment variables and
-flags) and the tmux session; it exports the settings and calls this module for everything else,
-so the orchestration is plain Python, tested without tmux.
+run_sft_pipeline.sh hands its arguments over unread (`launch`); they are parsed once
+(sftkit/settings.py) and checked through the generator's and the watcher's own parsers (plan()).
+A mode without tmux runs here. For tmux the checked Plan is saved to <output>/.launch.json and
+the script runs again (`__tmux__`) to open the two panes, each running `pane` with that plan.
+The orchestration is plain Python, tested without tmux.
 
-Usage (run_sft_pipeline.sh does this; the settings come from the environment):
-    python -m sftkit.pipeline check tmux -- --seed 1   # exit 2 and one message if a setting is bad
-    python -m sftkit.pipeline reset tmux               # forget the last run's stop file and codes
-    python -m sftkit.pipeline run no_tmux -- --seed 1  # generator, watcher --once, merge, summary
-    python -m sftkit.pipeline pane generator           # the steps of one tmux pane
-    python -m sftkit.pipeline wait tmux                # until both panes wrote their exit codes
-    python -m sftkit.pipeline summary tmux             # after the panes: report, summary, exit code
+Usage (run_sft_pipeline.sh does this):
+    python -m sftkit.pipeline launch /bin/bash run_sft_pipeline.sh --no-tmux --n 8 -- --seed 1
+    python -m sftkit.pipeline pane generator --plan sft_output/.launch.json  # one pane's steps
+    python -m sftkit.pipeline wait_exited --plan sft_output/.launch.json     # both panes exited
+    python -m sftkit.pipeline finish --wait --plan sft_output/.launch.json   # report, summary
 
 Steps: `generator`, `watcher`, `merge`. Each keeps its screen output in `<output>/.<step>.log` and
 its exit code in `<output>/.<step>.rc`. The generator step, whatever its end (also Ctrl-C), waits
@@ -34,6 +34,7 @@ import os
 import pty
 import re
 import shlex
+import shutil
 import signal
 import struct
 import subprocess
@@ -41,15 +42,17 @@ import sys
 import tempfile
 import termios
 import time
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from sftkit.common.diskfull import EXIT_DISK_FULL
+from sftkit.common.flags import dashed
 from sftkit.common.jsonl import InputError, atomic_write_text
 from sftkit.generation import config as gen_config
 from sftkit.generation.plan import load_inputs
 from sftkit.generation.signature_check import check_signature, run_signature
 from sftkit.output import layout, report
+from sftkit.settings import GEN_FLAGS, Settings, SettingsError, gen_default, parse_settings, usage
 from sftkit.watching import config as watch_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,7 +61,6 @@ WATCHER = REPO / "validate_watcher.py"
 DEMO_DATA = REPO / "data"
 DEMO_MODEL = "demo-model"
 DEMO_OUTPUT = "sft_output_demo"  # never the real default: demo samples must not count as done
-MODES = ("tmux", "no_tmux", "generate_only", "validate_only", "merge_only")
 STEPS = {  # the steps each mode runs, in order
     "tmux": ("generator", "watcher", "merge"),
     "no_tmux": ("generator", "watcher", "merge"),
@@ -75,10 +77,6 @@ BAR = re.compile(r"\d+%\|")  # a tqdm progress bar
 PLACEHOLDER_URL = "http://127.0.0.1:9/v1"  # checks a demo run's flags before its endpoint exists
 
 
-class SettingsError(InputError):
-    """A setting the run cannot start with; the message names the flag."""
-
-
 def say(text: str, err: bool = False) -> None:
     print(f"[pipeline] {text}", file=sys.stderr if err else sys.stdout, flush=True)
 
@@ -87,45 +85,9 @@ def say(text: str, err: bool = False) -> None:
 
 
 @dataclass(frozen=True)
-class Settings:
-    """The launcher's settings, each read from the environment variable of its upper-case name
-    (run_sft_pipeline.sh exports them), plus the arguments after `--` for the generator.
-
-    Settings.from_env({"N": "8", ...}).n -> "8"
-    """
-
-    data_dir: str
-    input_file: str
-    output_dir: str
-    n: str
-    worker: str
-    format: str
-    reasoning: str
-    base_url: str
-    model: str
-    tmux_session: str
-    interval: str
-    stop_delay: str
-    python: str
-    demo: bool
-    extra: tuple[str, ...] = ()
-
-    @classmethod
-    def from_env(cls, env=os.environ, extra: tuple[str, ...] = ()) -> Settings:
-        values = {}
-        for f in fields(cls):
-            if f.name == "extra":
-                continue
-            raw = env.get(f.name.upper())
-            if raw is None:
-                raise SettingsError(f"{f.name.upper()} is not set (run run_sft_pipeline.sh)")
-            values[f.name] = raw == "1" if f.name == "demo" else raw
-        return cls(**values, extra=tuple(extra))
-
-
-@dataclass(frozen=True)
 class Plan:
-    """What a run does, derived from Settings once they are checked."""
+    """What a run does, derived from Settings once they are checked. The tmux panes read it
+    from <output>/.launch.json (layout.launch_file), so nothing is parsed twice."""
 
     settings: Settings
     out: Path
@@ -133,17 +95,36 @@ class Plan:
     watch_args: tuple[str, ...]
     merge_args: tuple[str, ...]
     stop_delay: float
+    fmt: str  # the record format the merge writes (merged/sft_math_all_<fmt>.jsonl)
 
     @property
     def stop_file(self) -> Path:
         return layout.stop_file(self.out)
 
     def command(self, script: Path, args) -> list[str]:
-        return [self.settings.python, str(script), *args]
+        return [sys.executable, str(script), *args]
+
+    def save(self) -> Path:
+        """Write the plan for the tmux panes; returns its path."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data.update(settings=asdict(self.settings), out=str(self.out))
+        path = layout.launch_file(self.out)
+        atomic_write_text(path, json.dumps(data, indent=2) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Plan:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        s = data["settings"]
+        data["settings"] = Settings(**{**s, "extra": tuple(s["extra"])})
+        data["out"] = Path(data["out"])
+        for name in ("gen_args", "watch_args", "merge_args"):
+            data[name] = tuple(data[name])
+        return cls(**data)
 
 
 def _given(flag: str, args: tuple[str, ...]) -> bool:
-    return any(a == flag or a.startswith(flag + "=") for a in args)
+    return any(a.split("=", 1)[0] in (flag, dashed(flag)) for a in args)
 
 
 def _parse(parse, args: list[str]):
@@ -164,25 +145,25 @@ def _parse(parse, args: list[str]):
         ) from None
 
 
-def plan(s: Settings, mode: str, load_data: bool = True) -> Plan:
-    """Check every setting for this mode (and, with load_data, the problem files it would read);
+def plan(s: Settings, load_data: bool = True) -> Plan:
+    """Check every setting for the mode (and, with load_data, the problem files it would read);
     raise SettingsError naming the first bad one, or InputError with file:line."""
-    defaults = gen_config.parse_args([])
+    mode = s.mode
+    given = {k: getattr(s, k) for k in GEN_FLAGS if getattr(s, k) is not None}
     if s.demo:
-        given = [k for k in DEMO_OWNS if getattr(s, k) not in ("", getattr(defaults, k) or "")]
-        given += [k for k in DEMO_OWNS if _given(f"--{k}", s.extra)]
-        if given:
+        # A value equal to the generator's default overrides nothing.
+        owned = [k for k in DEMO_OWNS if given.get(k) not in (None, "", gen_default(k))]
+        owned += [k for k in DEMO_OWNS if _given(GEN_FLAGS[k], s.extra)]
+        if owned:
             raise SettingsError(
                 f"--demo runs the stand-in endpoint on the bundled sample data, so it cannot take "
-                f"--{given[0]}; drop --demo to use your own model and data"
+                f"--{owned[0]}; drop --demo to use your own model and data"
             )
-    if not s.output_dir:
+    if given.get("output_dir") == "":
         raise SettingsError("--output_dir / OUTPUT_DIR must not be empty")
-    if not s.tmux_session:
+    if not s.session:
         raise SettingsError("--session / TMUX_SESSION must not be empty")
-    out = s.output_dir
-    if s.demo and out == defaults.output_dir:
-        out = DEMO_OUTPUT
+    out = given.get("output_dir") or (DEMO_OUTPUT if s.demo else gen_default("output_dir"))
     try:
         stop_delay = float(s.stop_delay)
     except ValueError:
@@ -191,28 +172,27 @@ def plan(s: Settings, mode: str, load_data: bool = True) -> Plan:
         raise SettingsError(
             f"--stop_delay / STOP_DELAY must be a number >= 0, got '{s.stop_delay}'"
         )
-    data_dir = str(DEMO_DATA) if s.demo else s.data_dir
-    gen_args = ["--data_dir", data_dir, "--output_dir", out, "--n", s.n, "--worker", s.worker]
-    gen_args += ["--format", s.format, "--reasoning", s.reasoning]
-    if s.input_file:
-        gen_args += ["--input_file", s.input_file]
-    if s.demo or s.model:
-        gen_args += ["--model", DEMO_MODEL if s.demo else s.model]
-    if not s.demo:
-        gen_args += ["--base_url", s.base_url]
+    if s.demo:  # its endpoint's URL is added when it runs
+        given.pop("base_url", None)
+        given.update(data_dir=str(DEMO_DATA), model=DEMO_MODEL)
+    given["output_dir"] = out
+    gen_args = []
+    for name, option in GEN_FLAGS.items():  # only what was given: the generator's defaults
+        value = given.get(name)
+        if value or (value is not None and name not in ("input_file", "model", "base_url")):
+            gen_args += [option, value]
     if mode in ("tmux", "no_tmux"):
         gen_args.append("--no_merge")  # the merge runs once, after the watcher: one report
     gen_args += s.extra
-    merge_args = ["--merge_only", "--output_dir", out, "--format", s.format]
-    merge_args += ["--reasoning", s.reasoning, *s.extra]
-    watch_args = [
-        "--output_dir",
-        out,
-        "--interval",
-        s.interval,
-        "--stop_file",
-        str(layout.stop_file(out)),
+    merge_args = ["--merge_only", "--output_dir", out]
+    merge_args += [
+        a for k in ("format", "reasoning") if k in given for a in (GEN_FLAGS[k], given[k])
     ]
+    if given.get("base_url"):
+        merge_args += [GEN_FLAGS["base_url"], given["base_url"]]  # the judge's default endpoint
+    merge_args += s.extra
+    watch_args = ["--output_dir", out, "--interval", s.interval]
+    watch_args += ["--stop_file", str(layout.stop_file(out))]
     if mode != "tmux":
         watch_args.append("--once")  # no live generator beside it: one full scan
 
@@ -226,7 +206,9 @@ def plan(s: Settings, mode: str, load_data: bool = True) -> Plan:
         _, sentences = load_inputs(cfg)  # a malformed data line: file:line now
         if cfg.model:  # without --model the generator checks once the server named the model
             check_signature(cfg, run_signature(cfg, cfg.model, sentences))
-    return Plan(s, Path(out), tuple(gen_args), tuple(watch_args), tuple(merge_args), stop_delay)
+    return Plan(
+        s, Path(out), tuple(gen_args), tuple(watch_args), tuple(merge_args), stop_delay, cfg.fmt
+    )
 
 
 # --- running a step --------------------------------------------------------------------------
@@ -356,7 +338,7 @@ def demo_endpoint(plan_: Plan):
     with tempfile.TemporaryDirectory() as tmp:
         url_file = Path(tmp) / "url"
         log_path = layout.step_log(plan_.out, "mock_server")
-        cmd = [plan_.settings.python, "-m", "sftkit.demo.mock_server", "--data_dir", str(DEMO_DATA)]
+        cmd = [sys.executable, "-m", "sftkit.demo.mock_server", "--data_dir", str(DEMO_DATA)]
         cmd += ["--host", "127.0.0.1", "--port", "0", "--port_file", str(url_file)]
         cmd += ["--model", DEMO_MODEL]
         # A tenth of the correct replies hedge, loop, mix languages, leave a stray think tag or
@@ -521,7 +503,7 @@ def summary(plan_: Plan, steps, show_report: bool, interrupted: bool = False) ->
         lines.append(
             f"  validated samples: {layout.validated_dir(layout.type_dir(out, '<source>', '<type>'))}/"
         )
-    merged = layout.merged_file(out, layout.ALL_NAME, plan_.settings.format)
+    merged = layout.merged_file(out, layout.ALL_NAME, plan_.fmt)
     if codes.get("merge") == 0 and merged.exists():
         with open(merged, "rb") as f:
             records = sum(1 for _ in f)
@@ -569,7 +551,7 @@ def wait_for_panes(plan_: Plan, until_exited: bool = False, poll: float = 1.0) -
     """Until both panes wrote their last exit code (until_exited: until their programs exited,
     which a failed pane does after Enter). A generator pane killed outright never touched the
     stop file: touch it, or the watcher would wait for ever."""
-    session = plan_.settings.tmux_session
+    session = plan_.settings.session
     last = [layout.step_rc(plan_.out, "generator"), layout.step_rc(plan_.out, "merge")]
     while not panes_exited(session):
         if not until_exited and all(p.exists() and p.stat().st_size for p in last):
@@ -592,13 +574,13 @@ def reset(plan_: Plan) -> None:
         layout.step_rc(plan_.out, step).unlink(missing_ok=True)
 
 
-def run(plan_: Plan, mode: str) -> int:
+def run(plan_: Plan) -> int:
     """A mode without tmux: its steps one after the other in this terminal, then the summary."""
     interrupts = Interrupts()
     reset(plan_)
     if plan_.settings.demo:
         say(f"demo: output in {plan_.out}/")
-    steps = STEPS[mode]
+    steps = STEPS[plan_.settings.mode]
     run_steps(plan_, steps, interrupts)
     return summary(plan_, steps, show_report=False, interrupted=bool(interrupts.count))
 
@@ -624,48 +606,100 @@ def pane(plan_: Plan, role: str) -> int:
     return code
 
 
+def take_session(s: Settings, launcher: str, argv: list[str]) -> None:
+    """Make room for the tmux session: a finished one (all panes exited) is removed, a running
+    one only with --restart; else SettingsError with the ways out."""
+    if _tmux("has-session", "-t", f"={s.session}") is None:
+        return
+    if s.restart:
+        say(f"--restart: stopping the running tmux session '{s.session}'")
+    elif not panes_exited(s.session):
+        raise SettingsError(
+            f"tmux session '{s.session}' is still running.\n"
+            f"  watch it:         tmux attach -t {s.session}\n"
+            f"  or start over:    {shlex.join([launcher, '--restart', *argv])}   (stops that run)\n"
+            "  or run a second pipeline beside it: add --session NAME (and its own --output_dir)"
+        )
+    _tmux("kill-session", "-t", f"={s.session}")
+
+
+def launch(bash: str, launcher: str, argv: list[str]) -> int:
+    """run_sft_pipeline.sh's arguments, parsed once. A mode without tmux runs here; for tmux,
+    the session is checked, the plan saved, and this process becomes `bash launcher __tmux__
+    SESSION OUTPUT PLAN`, which opens the panes (the shell keeps what the shell is for)."""
+    s = parse_settings(argv, os.environ, launcher)
+    if s is None:
+        print(usage(launcher, os.environ))
+        return 0
+    if s.mode == "tmux" and shutil.which("tmux") is None:
+        if not s.demo:
+            raise SettingsError(
+                "tmux is not installed: install it (e.g. apt-get install tmux) or run with "
+                "--no-tmux"
+            )
+        say("tmux is not installed: running the demo in this terminal (--no-tmux)")
+        s = replace(s, mode="no_tmux")
+    plan_ = plan(s)
+    if s.mode != "tmux":
+        return run(plan_)
+    take_session(s, launcher, argv)
+    reset(plan_)
+    path = plan_.save()
+    say(f"tmux session '{s.session}': watcher (left), generator (right); output {plan_.out}/")
+    os.execv(bash, [bash, launcher, "__tmux__", s.session, str(plan_.out), str(path)])
+
+
+def finish(plan_: Plan, wait: bool) -> int:
+    """After the launcher attached (or, with wait, until both panes wrote their exit codes):
+    close the finished session and print the report and the summary; a session still running
+    (detached with Ctrl-B D) is left alone."""
+    session = plan_.settings.session
+    if wait:
+        wait_for_panes(plan_)
+    elif not panes_exited(session):
+        say(f"still running; attach again with: tmux attach -t {session}")
+        say("the report and the summary will be printed in the watcher pane and kept in")
+        say(f"{layout.summary_file(plan_.out)} (report.json beside it)")
+        return 0
+    _tmux("kill-session", "-t", f"={session}")
+    return summary(plan_, STEPS["tmux"], show_report=True)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The tmux side's actions (launch is read by main() before this: its arguments are the
+    launcher's own)."""
     p = argparse.ArgumentParser(
         prog="python -m sftkit.pipeline",
-        description="The launcher's logic (run_sft_pipeline.sh calls it with the settings in the "
-        "environment).",
+        description="The launcher's logic. run_sft_pipeline.sh calls `launch BASH LAUNCHER ARGS` "
+        "with its own arguments, then runs the tmux panes with the saved plan.",
     )
-    p.add_argument(
-        "action", choices=("check", "reset", "run", "pane", "wait", "wait_exited", "summary")
-    )
-    p.add_argument("target", help="a mode (check, reset, run, summary) or a pane role (pane)")
-    p.add_argument("extra", nargs=argparse.REMAINDER, help="after --: generator arguments")
-    a = p.parse_args(argv)
-    allowed = PANES if a.action == "pane" else MODES
-    if a.target not in allowed:
-        p.error(f"{a.action}: unknown {'pane role' if a.action == 'pane' else 'mode'} {a.target}")
-    a.extra = tuple(a.extra[1:] if a.extra[:1] == ["--"] else a.extra)
-    return a
+    p.add_argument("action", choices=("pane", "wait_exited", "finish"))
+    p.add_argument("role", nargs="?", choices=tuple(PANES), help="pane: which pane")
+    p.add_argument("--plan", required=True, help="<output>/.launch.json, saved by launch")
+    p.add_argument("--wait", action="store_true", help="finish: wait for both panes first")
+    args = p.parse_args(argv)
+    if args.action == "pane" and args.role is None:
+        p.error("pane: name the role (generator or watcher)")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["launch"] and len(argv) >= 3:  # the launcher's own arguments follow
+        try:
+            return launch(argv[1], argv[2], argv[3:])
+        except InputError as exc:  # SettingsError, or a malformed data line (file:line)
+            say(f"error: {exc}", err=True)
+            say(f"{argv[2]} -h lists the settings; nothing was started", err=True)
+            return 2
     args = parse_args(argv)
-    mode = "tmux" if args.action == "pane" else args.target
-    try:
-        plan_ = plan(Settings.from_env(extra=args.extra), mode, args.action in ("check", "run"))
-    except InputError as exc:  # SettingsError, or a malformed data line (file:line)
-        say(f"error: {exc}", err=True)
-        say("run_sft_pipeline.sh -h lists the settings; nothing was started", err=True)
-        return 2
-    if args.action == "check":
-        print(plan_.out)  # the launcher waits on files there (--demo changes the default)
-        return 0
-    if args.action == "reset":
-        reset(plan_)
-        return 0
-    if args.action == "run":
-        return run(plan_, mode)
+    plan_ = Plan.load(args.plan)
     if args.action == "pane":
-        return pane(plan_, args.target)
-    if args.action in ("wait", "wait_exited"):
-        wait_for_panes(plan_, until_exited=args.action == "wait_exited")
+        return pane(plan_, args.role)
+    if args.action == "wait_exited":
+        wait_for_panes(plan_, until_exited=True)
         return 0
-    return summary(plan_, STEPS[mode], show_report=True)
+    return finish(plan_, args.wait)
 
 
 if __name__ == "__main__":

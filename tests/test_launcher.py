@@ -267,6 +267,7 @@ def test_generate_only_writes_samples_and_touches_the_stop_file(tmp_path, tmux_e
         (["--n", "many"], {}, 2, "argument --n: invalid int value: 'many'"),
         (["--bogus"], {}, 2, "unknown argument: --bogus"),
         (["--output_dir"], {}, 2, "--output_dir needs a value"),
+        (["--temperature", "0.6"], {}, 2, "generator flags go after --: "),
     ],
 )
 def test_settings_from_env_and_flags(tmux_env, args, env_extra, code, message):

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from sftkit import pipeline
+from sftkit.settings import SettingsError, parse_settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -65,34 +66,71 @@ def test_show_cmd_masks_the_key_and_quotes():
     )
 
 
-def settings_env(out: Path, **overrides) -> dict:
-    env = dict(
-        os.environ,
-        DATA_DIR=str(REPO / "data"), INPUT_FILE="", OUTPUT_DIR=str(out), N="1", WORKER="2",
-        FORMAT="messages", REASONING="think_tags", BASE_URL="http://127.0.0.1:9/v1", MODEL="",
-        TMUX_SESSION="t", INTERVAL="0.3", STOP_DELAY="0", PYTHON=sys.executable, DEMO="0",
-        PYTHONPATH=str(REPO),
-    )  # fmt: skip
-    env.update(overrides)
-    return env
+def settings(out: Path, *argv: str, env: dict | None = None):
+    """The launcher's settings as run_sft_pipeline.sh would hand them over."""
+    base = ["--data_dir", str(REPO / "data"), "--output_dir", str(out), "--n", "1"]
+    base += ["--base_url", "http://127.0.0.1:9/v1", "--interval", "0.3", "--stop_delay", "0"]
+    return parse_settings([*base, *argv], env or {})
 
 
-def test_settings_come_from_the_environment(tmp_path):
-    env = settings_env(tmp_path / "o", N="7", DEMO="1")
-    s = pipeline.Settings.from_env(env, extra=("--seed", "1"))
-    assert (s.n, s.demo, s.extra) == ("7", True, ("--seed", "1"))
-    del env["WORKER"]
-    with pytest.raises(pipeline.SettingsError, match="WORKER is not set"):
-        pipeline.Settings.from_env(env)
+@pytest.mark.parametrize(
+    "argv, env, expected",
+    [
+        ([], {"N": "7"}, {"n": "7"}),  # the environment variable of the setting
+        (["--n", "8"], {"N": "7"}, {"n": "8"}),  # a flag beats it
+        ([], {"N": ""}, {"n": None}),  # empty is unset: the generator's default
+        (["--worker", "3"], {}, {"requests_in_flight": "3"}),  # the old name
+        (["--requests-in-flight=3"], {}, {"requests_in_flight": "3"}),
+        (["--no-tmux", "--merge_only"], {}, {"mode": "merge_only"}),  # the last mode wins
+        (["--demo", "--", "--seed", "1"], {}, {"demo": True, "extra": ("--seed", "1")}),
+        (["--session", "s"], {"TMUX_SESSION": "t"}, {"session": "s"}),
+        ([], {"TMUX_SESSION": "t"}, {"session": "t"}),
+    ],
+)
+def test_settings_are_parsed_once_from_flags_then_environment(argv, env, expected):
+    s = parse_settings(argv, env)
+    assert {k: getattr(s, k) for k in expected} == expected
+
+
+def test_a_generator_flag_given_to_the_launcher_is_named():
+    with pytest.raises(SettingsError) as exc:
+        parse_settings(["--n", "2", "--temperature", "0.6"], {})
+    assert str(exc.value) == (
+        "unknown argument: --temperature is a generator flag; generator flags go after --: "
+        "run_sft_pipeline.sh [settings] -- --temperature 0.6"
+    )
+
+
+def test_the_plan_passes_only_given_settings_and_round_trips(tmp_path):
+    plan = pipeline.plan(settings(tmp_path / "o", "--", "--seed", "1"), load_data=False)
+    assert plan.gen_args[:4] == ("--data_dir", str(REPO / "data"), "--output_dir", str(plan.out))
+    assert "--format" not in plan.gen_args  # not given: the generator's default, declared once
+    assert plan.gen_args[-3:] == ("--no_merge", "--seed", "1") and plan.fmt == "messages"
+    pipeline.reset(plan)
+    assert pipeline.Plan.load(plan.save()) == plan
 
 
 def test_the_demo_writes_to_its_own_default_folder(tmp_path):
-    s = pipeline.Settings.from_env(
-        settings_env(Path("sft_output"), DEMO="1", BASE_URL="", DATA_DIR="data")
-    )
-    plan = pipeline.plan(s, "no_tmux", load_data=False)
+    s = parse_settings(["--demo", "--no-tmux", "--data_dir", "data"], {})  # the default: fine
+    plan = pipeline.plan(s, load_data=False)
     assert plan.out == Path("sft_output_demo")
     assert ["--model", "demo-model"] == list(plan.gen_args[plan.gen_args.index("--model") :][:2])
+    assert "--base_url" not in plan.gen_args  # the stand-in's URL is added when it runs
+
+
+def wait_for(predicate, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def blocked_on_terminal(pid: int) -> bool:
+    """The process sleeps in a terminal read (wchan wait_woken / n_tty_read; where the kernel
+    hides wchan, sleeping at all)."""
+    state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    wchan = Path(f"/proc/{pid}/wchan").read_text().strip()
+    return state == "S" and wchan in ("wait_woken", "n_tty_read", "0", "")
 
 
 def read_until(fd: int, needle: bytes, timeout: float = 60) -> bytes:
@@ -111,20 +149,23 @@ def read_until(fd: int, needle: bytes, timeout: float = 60) -> bytes:
 def test_a_failed_pane_shows_why_and_waits_for_enter(tmp_path):
     """In a pane (a terminal), a failed step's reason stays on screen until a key is pressed."""
     out = tmp_path / "out"
-    out.mkdir()
-    env = settings_env(out)
-    env.pop("TMUX_PANE", None)
+    plan = pipeline.plan(settings(out, "--", "--max_retries", "0", "--timeout", "2"), False)
+    pipeline.reset(plan)
+    plan_file = plan.save()
+    env = {k: v for k, v in os.environ.items() if k != "TMUX_PANE"}
+    env["PYTHONPATH"] = str(REPO)
     pid, fd = pty.fork()
     if pid == 0:  # the child: a pane running the generator against a closed port
         os.chdir(REPO)
         os.execvpe(sys.executable, [sys.executable, "-m", "sftkit.pipeline", "pane", "generator",
-                                    "--", "--max_retries", "0", "--timeout", "2"], env)  # fmt: skip
+                                    "--plan", str(plan_file)], env)  # fmt: skip
     try:
         seen = read_until(fd, b"press Enter to close this pane")
         assert b"generator failed with exit code 2" in seen
         assert b"cannot reach any endpoint" in seen  # the reason, not only the code
         assert (out / ".watcher_stop").exists()  # the watcher beside it was still told to stop
-        time.sleep(1.0)
+        # Blocked reading its terminal (the kernel says so), not exited: it waits for a key.
+        wait_for(lambda: blocked_on_terminal(pid))
         assert os.waitpid(pid, os.WNOHANG) == (0, 0), "the pane must wait for a key"
         os.write(fd, b"\n")
         _, status = os.waitpid(pid, 0)
@@ -135,3 +176,12 @@ def test_a_failed_pane_shows_why_and_waits_for_enter(tmp_path):
         except ProcessLookupError:
             pass
         os.close(fd)
+
+
+def test_the_merge_step_knows_the_endpoint_and_the_curation_flags(tmp_path):
+    # The judge's default endpoint is --base_url; filters and the judge ride along after --.
+    extra = ("--filters", "hedged", "--pass_rate", "0.1,0.9", "--judge_model", "m")
+    plan = pipeline.plan(settings(tmp_path / "o", "--", *extra), load_data=False)
+    args = plan.merge_args
+    assert args[args.index("--base_url") + 1] == "http://127.0.0.1:9/v1"
+    assert args[-len(extra) :] == extra and args[0] == "--merge_only"

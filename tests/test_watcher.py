@@ -164,12 +164,18 @@ def test_incomplete_file_is_retried_next_poll_not_marked_done(tmp_path):
     full = json.dumps(record, ensure_ascii=False) + "\n"
     target.write_text(full[: len(full) // 2])  # a producer writing in place, half-way through
     proc = start(out, "--max_tries", "1000")
+
+    def reads() -> int:  # reads that found the file incomplete, a counter in .status.json
+        status = out / ".status.json"
+        return json.loads(status.read_text())["incomplete_reads"] if status.exists() else 0
+
     try:
         wait_until(lambda: len(verdict_lines(out)["multiples"]) == 1)
-        time.sleep(0.8)  # several polls see the half-written file
+        wait_until(lambda: reads() >= 3)  # several polls read the half-written file
         assert [v["file"] for v in verdict_lines(out)["multiples"]] == ["0_0.jsonl"]
         target.write_text(full[:-1])  # complete JSON, newline not yet written
-        time.sleep(0.6)
+        seen = reads()
+        wait_until(lambda: reads() >= seen + 2)  # read again since: still incomplete
         assert len(verdict_lines(out)["multiples"]) == 1
         with target.open("a") as fh:
             fh.write("\n")

@@ -3,7 +3,7 @@
 Nothing else spells a file name; change the layout here. The tree (ARCHITECTURE.md has the schemas):
 
     <out>/.watcher_stop  .status.json  .generation.json  report.json  run_signature.json
-    <out>/.generator.log|.rc  .watcher.log|.rc  .merge.log|.rc          (the launcher's steps)
+    <out>/.generator.log|.rc  .watcher.log|.rc  .merge.log|.rc  .launch.json  (the launcher's)
     <out>/merged/sft_math_all_<format>.jsonl  <source>_<format>.jsonl  dataset_info.json
     <out>/<source>/failures.jsonl
     <out>/<source>/<type>/<p>_<s>.jsonl                 one sample per file
@@ -133,6 +133,11 @@ def summary_file(out: str | os.PathLike) -> Path:
 def step_log(out: str | os.PathLike, step: str) -> Path:
     """The launcher's output of one step: step_log("sft_output", "generator") -> .generator.log."""
     return Path(out) / f".{step}.log"
+
+
+def launch_file(out: str | os.PathLike) -> Path:
+    """The launcher's checked plan, read by the tmux panes: <out>/.launch.json."""
+    return Path(out) / ".launch.json"
 
 
 def step_rc(out: str | os.PathLike, step: str) -> Path:

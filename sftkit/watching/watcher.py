@@ -117,6 +117,7 @@ class Watcher:
         self.quiet: dict[Path, int] = {}  # watched folder -> mtime that changed without an event
         self.reconciled = False
         self.abort_signal = 0
+        self.incomplete_reads = 0  # reads that found a file not yet complete (in .status.json)
         self.last_progress = ""
         self.last_progress_at = 0.0
 
@@ -258,6 +259,7 @@ class Watcher:
                 try:
                     record = read_sample(path, lenient=last_try)
                 except (Incomplete, OSError) as exc:
+                    self.incomplete_reads += 1
                     if last_try:
                         del folder.pending[name]
                         self._give_up(folder, name, pend, str(exc))
@@ -413,6 +415,7 @@ class Watcher:
             "pending": pending,
             "errors": c["errors"],
             "lag_p95": round(percentile(self.lags, 95), 3) if self.lags else None,
+            "incomplete_reads": self.incomplete_reads,
         }
 
     def write_status(self, stopped: bool) -> dict:
