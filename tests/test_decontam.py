@@ -183,18 +183,19 @@ def test_digest_follows_the_content_not_the_name(tmp_path):
 @pytest.mark.parametrize(
     "name, content, message",
     [
-        ("b.jsonl", '{"text": "x"}\n', "b.jsonl: no problem field (problem/question/prompt/input;"
-         " fields present: text)"),
+        ("b.jsonl", '{"text": "x"}\n', "b.jsonl: missing a problem field (problem, question, prompt,"
+         " input); map one with --fields problem=NAME (fields present: text)"),
         ("b.jsonl", '{"problem": "x"}\n{"problem": ""}\n', "b.jsonl:2: no problem text"),
         ("b.jsonl", '{"problem": "x"}\n{oops\n', "b.jsonl:2: invalid JSON"),
-        ("b.parquet", "not parquet", "b.parquet: cannot read"),
-        ("b.txt", "x", "b.txt: not a benchmark file"),
+        ("b.parquet", "not parquet", "b.parquet:1: not a parquet file that opens"),
+        ("b.txt", "x", "b.txt: not a problem file; use .jsonl, .json, .parquet, .csv"),
+        ("b.jsonl", b'{"problem": "caf\xe9"}\n', "b.jsonl:1: not UTF-8 text (byte 0xe9"),
         ("b.jsonl", "", "b.jsonl: no benchmark problems in it"),
     ],
 )  # fmt: skip
 def test_bad_benchmark_file_is_one_clear_error(tmp_path, name, content, message):
     path = tmp_path / name
-    path.write_text(content)
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
     with pytest.raises(InputError) as err:
         load_benchmarks([path], n=8)
     assert message in str(err.value)
