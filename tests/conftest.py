@@ -200,3 +200,17 @@ def sentences():
     return load_sentences(
         Path(__file__).resolve().parents[1] / "data" / "sentences_ask_boxed.jsonl"
     )
+
+
+@pytest.fixture(autouse=True)
+def _restore_generate_logger():
+    """generate_sft_data.main() gives the "generate" logger its own handler and stops it
+    propagating; a test that runs it in-process must not hide later tests' logs from caplog."""
+    import logging
+
+    logger = logging.getLogger("generate")
+    saved = (list(logger.handlers), logger.propagate, logger.level)
+    yield
+    logger.handlers[:] = saved[0]
+    logger.propagate = saved[1]
+    logger.setLevel(saved[2])
