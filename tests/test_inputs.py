@@ -61,6 +61,38 @@ def test_save_to_disk_folder_reads_like_its_rows(tmp_path, load_dataset):
     assert paths == [path] and skipped == []
 
 
+def test_json_wrapped_in_data_and_csv_with_bom(tmp_path):
+    wrapped = tmp_path / "wrapped.json"
+    wrapped.write_text(json.dumps({"data": shapes.GSM_ROWS}), encoding="utf-8")
+    assert golds_of(wrapped) == shapes.GOLDS["gsm"]
+    bom = tmp_path / "bom.csv"
+    bom.write_text("\ufeffquestion,answer\nWhat is 2+2?,004\n", encoding="utf-8")
+    (problem,) = read_problem_file(bom).problems
+    assert (problem.text, problem.answer) == ("What is 2+2?", "004")  # text stays text
+
+
+def test_prompts_are_byte_identical_across_processes(tmp_path):
+    shapes.write_all(tmp_path)
+    code = (
+        "import sys; from sftkit.inputs.collect import collect, input_files;"
+        "from sftkit.inputs.problems import build_prompt, build_versions, load_sentences;"
+        "s = load_sentences(sys.argv[2]); ps = collect(input_files(sys.argv[1], [])[0]).problems;"
+        "sys.stdout.buffer.write('\\x00'.join(build_prompt(v, s, k) for p in ps"
+        " for v in build_versions(p, 'auto') for k in range(3)).encode())"
+    )
+    cmd = [
+        sys.executable,
+        "-c",
+        code,
+        str(tmp_path),
+        str(ROOT / "data" / "sentences_ask_boxed.jsonl"),
+    ]
+    runs = [
+        subprocess.run(cmd, capture_output=True, env=gen_env(), check=True).stdout for _ in "ab"
+    ]
+    assert runs[0] == runs[1] and runs[0].count(b"\x00") == 53 * 3 - 1
+
+
 def test_fields_override_maps_a_parquet_file(tmp_path):
     path = shapes.write_parquet_fields(tmp_path)
     with pytest.raises(InputError, match=r"mine.parquet:1: missing a problem field .*--fields"):
