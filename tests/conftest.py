@@ -200,3 +200,15 @@ def sentences():
     return load_sentences(
         Path(__file__).resolve().parents[1] / "data" / "sentences_ask_boxed.jsonl"
     )
+
+
+# The end-to-end tier: a test that starts the stand-in endpoint is e2e wherever it lives, so a new
+# one cannot slow the unit tier (`pytest -m "not e2e"`) by accident. Tests that run the CLIs,
+# the launcher or worker processes carry @pytest.mark.e2e (or their module's pytestmark).
+E2E_FIXTURES = {"mock_server"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if E2E_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)

@@ -21,6 +21,8 @@ from urllib.parse import urlparse
 import pytest
 from conftest import write_sample
 
+pytestmark = pytest.mark.e2e  # runs the CLIs, servers or worker processes for real
+
 REPO = Path(__file__).resolve().parents[1]
 LAUNCHER = str(REPO / "run_sft_pipeline.sh")
 BASH = shutil.which("bash")

@@ -24,6 +24,8 @@ from test_mock_model import boxed, same
 
 from sftkit.inputs.problems import build_prompt
 
+pytestmark = pytest.mark.e2e  # runs the CLIs, servers or worker processes for real
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data"
 MODEL = "demo-model"

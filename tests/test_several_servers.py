@@ -12,8 +12,12 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 import generate_sft_data as gen
 from sftkit.inputs.problems import MULTIPLE, SUBJECTIVE
+
+pytestmark = pytest.mark.e2e  # runs the CLIs, servers or worker processes for real
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "sample_math.jsonl"
