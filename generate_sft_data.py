@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 
 from tqdm import tqdm
@@ -57,6 +58,7 @@ from sftkit.generation.endpoints import Endpoint as Endpoint
 from sftkit.generation.endpoints import PreflightError
 from sftkit.generation.plan import Job as Job
 from sftkit.generation.plan import load_inputs as load_inputs
+from sftkit.generation.plan import load_run_inputs
 from sftkit.generation.runner import generate, print_summary
 from sftkit.generation.screen import screen
 from sftkit.generation.signature_check import check_signature as check_signature
@@ -64,6 +66,7 @@ from sftkit.generation.signature_check import run_signature as run_signature
 from sftkit.generation.state import write_state
 from sftkit.generation.stopping import Stop
 from sftkit.generation.verdicts import Verdicts as Verdicts
+from sftkit.output import commands
 from sftkit.output.finish import merge_and_report
 
 log = logging.getLogger("generate")
@@ -99,10 +102,23 @@ def parse_args(argv: list[str] | None = None):
     return gen_config.parse_args(argv)
 
 
-def finish(cfg) -> bool:
-    """Merge (filters, pass-rate band, judge as the flags say) and print the report."""
+def command_line(argv: list[str] | None) -> list[str]:
+    """The command as typed (sys.argv), or this script's name and `argv` when called in-process."""
+    return list(sys.argv) if argv is None else ["generate_sft_data.py", *argv]
+
+
+def finish(cfg: Config) -> bool:
+    """Merge (filters, pass-rate band, judge as the flags say), then report.json, report.html and
+    merged/README.md, and print the report (sftkit/output/finish.py)."""
     return merge_and_report(
-        cfg.output_dir, cfg.fmt, cfg.reasoning, cfg.system, cfg.selection(), cfg.judge_config()
+        cfg.output_dir,
+        cfg.fmt,
+        cfg.reasoning,
+        cfg.system,
+        cfg.selection(),
+        cfg.judge_config(),
+        browse_samples=cfg.browse_samples,
+        export_formats=cfg.export,
     )
 
 
@@ -111,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     stop = Stop.install()
     try:
-        return _run(args, stop)
+        return _run(args, stop, command_line(argv))
     except (KeyboardInterrupt, asyncio.CancelledError):
         log.warning(
             "interrupted by %s: stored samples are kept; rerun the same command to resume",
@@ -128,12 +144,16 @@ def main(argv: list[str] | None = None) -> int:
         stop.restore()
 
 
-def _run(args, stop: Stop) -> int:
+def _run(args, stop: Stop, line: list[str]) -> int:
+    """main() once the flags are parsed; `line` is the command recorded in commands.jsonl."""
     try:
         cfg = config_from_args(args)
         if cfg.merge_only:
+            if os.path.isdir(cfg.output_dir):  # a merge of nothing creates no folder
+                commands.record(cfg.output_dir, "merge", line)
             return 0 if finish(cfg) else 1
-        versions, sentences = load_inputs(cfg)
+        run_inputs = load_run_inputs(cfg)
+        versions, sentences = run_inputs.versions, run_inputs.sentences
         screening = screen(cfg, versions)  # before any request: nothing is spent on a drop
         ensure_open_files(cfg)
     except InputError as exc:
@@ -144,6 +164,10 @@ def _run(args, stop: Stop) -> int:
     except (PreflightError, InputError) as exc:  # InputError: the folder holds another run
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    summary["inputs"] = run_inputs.summary
+    # Once the run has written its folder (a refused run leaves none), for report.html and the
+    # dataset card's rebuild commands.
+    commands.record(cfg.output_dir, "generate", line)
     write_state(cfg, summary)
     print_summary(summary)
     if summary["interrupted"]:

@@ -19,7 +19,10 @@ Usage:
 
 Outputs in --output_dir: audit.jsonl (one verdict per input line), validated/<file> (correct
 records with meta.verdict and meta.extracted_answer) and, with --keep_incorrect,
-incorrect/<file>. Exit code 1 when any input line could not be read (named as file:line).
+incorrect/<file>. The folder is rebuilt whole (built beside it, then swapped in), so no file of
+an earlier run stays; every input path is checked first. Exit code 1 when any input line could
+not be read (named as file:line), 2 when an input path does not exist or --output_dir holds files
+this tool did not write (nothing is changed then).
 
 Decontamination check of an existing dataset (nothing is graded then):
     python validate_sft_data.py sft_output/merged/sft_math_all_messages.jsonl \
@@ -32,6 +35,7 @@ benchmark file cannot be read, 1 when an input line cannot be read, else 0.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +57,7 @@ from sftkit.inputs.decontam import DEFAULT_NGRAM
 from sftkit.output import layout
 from sftkit.output.decontam_check import check_records, format_counts
 from sftkit.output.layout import CONTAMINATION_NAME
+from sftkit.output.staging import check_target, staged_dir
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,13 @@ class Config:
     inputs: tuple[Path, ...] = flag(
         (), "jsonl files or folders", name="inputs", nargs="+", type=Path
     )
-    output_dir: Path = flag(Path("validation_output"), None, type=Path)
+    output_dir: Path = flag(
+        Path("validation_output"),
+        "folder for audit.jsonl, validated/ and incorrect/ (or contamination.jsonl), rebuilt "
+        "whole on each run: an earlier run's files never stay beside the new ones; a folder "
+        "holding other files is refused (%(default)s)",
+        type=Path,
+    )
     keep_incorrect: bool = flag(False, "also write incorrect/<file> records", action="store_true")
     decontaminate: tuple[Path, ...] = flag(
         (),
@@ -171,9 +182,12 @@ def format_table(rows: list[FileStats]) -> str:
     return "\n".join(text_table(head, body[:-1], body[-1], names=1, min_widths=(6, 7, 7, 7, 8)))
 
 
-def check_contamination(config: Config, files: list[Path], errors: list[str]) -> int:
+def check_contamination(
+    config: Config, files: list[Path], errors: list[str], shown_dir: Path | None = None
+) -> int:
     """--decontaminate: contamination.jsonl in --output_dir and counts per benchmark file;
-    exit 2 for a benchmark file that cannot be read, 3 when any record is contaminated."""
+    exit 2 for a benchmark file that cannot be read, 3 when any record is contaminated.
+    `shown_dir`: the folder named in the output (config.output_dir may be a staging folder)."""
     if config.decontam_ngram < 1:
         print("error: --decontam_ngram: must be at least 1", file=sys.stderr)
         return 2
@@ -188,7 +202,7 @@ def check_contamination(config: Config, files: list[Path], errors: list[str]) ->
     (config.output_dir / OUTPUT_MARKER).touch()
     atomic_write_jsonl(config.output_dir / CONTAMINATION_NAME, hits)
     print(format_counts(hits, checked, benchmarks, config.decontam_ngram))
-    print(f"contamination: {config.output_dir / CONTAMINATION_NAME}")
+    print(f"contamination: {(shown_dir or config.output_dir) / CONTAMINATION_NAME}")
     for message in errors:
         print(message, file=sys.stderr)
     return 3 if hits else 1 if errors else 0
@@ -196,22 +210,32 @@ def check_contamination(config: Config, files: list[Path], errors: list[str]) ->
 
 def main(argv=None) -> int:
     config = parse_args(argv)
+    # Every path is checked before anything is touched: a typo must not empty the last audit.
+    missing = [root for root in config.inputs if not root.exists()]
+    try:
+        if missing:
+            raise InputError(f"{missing[0]}: no such file or folder (nothing was written)")
+        check_target(config.output_dir, OUTPUT_MARKER)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    files = collect_files(config.inputs)
+    with staged_dir(config.output_dir, OUTPUT_MARKER) as staging:
+        staged = dataclasses.replace(config, output_dir=staging)
+        if config.decontaminate:
+            return check_contamination(staged, [path for path, _ in files], [], config.output_dir)
+        code = grade_all(staged, files)
+    print(f"audit: {config.output_dir / 'audit.jsonl'}")
+    return code
+
+
+def grade_all(config: Config, files: list[tuple[Path, Path]]) -> int:
+    """Grade every file into config.output_dir; print the table and any bad lines; exit code."""
     errors: list[str] = []
     audit: list[dict] = []
-    rows = []
-    for root in config.inputs:
-        if not root.exists():
-            errors.append(f"{root}:0: no such file or folder")
-    files = collect_files([p for p in config.inputs if p.exists()])
-    if config.decontaminate:
-        return check_contamination(config, [path for path, _ in files], errors)
-    for path, rel in files:
-        rows.append(grade_file(path, rel, config, audit, errors))
-    config.output_dir.mkdir(parents=True, exist_ok=True)
-    (config.output_dir / OUTPUT_MARKER).touch()
+    rows = [grade_file(path, rel, config, audit, errors) for path, rel in files]
     atomic_write_jsonl(config.output_dir / "audit.jsonl", audit)
     print(format_table(by_folder(rows)))
-    print(f"audit: {config.output_dir / 'audit.jsonl'}")
     for message in errors:
         print(message, file=sys.stderr)
     return 1 if errors else 0

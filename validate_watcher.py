@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import sys
 
+from sftkit.output import commands
 from sftkit.watching import config as watch_config
 from sftkit.watching.config import Config as Config
 from sftkit.watching.loop import run as run
@@ -55,7 +56,11 @@ def parse_args(argv: list[str] | None = None) -> Config:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run(parse_args(argv))
+    cfg = parse_args(argv)
+    if cfg.output_dir.is_dir():  # for report.html and the dataset card's rebuild commands
+        line = list(sys.argv) if argv is None else ["validate_watcher.py", *argv]
+        commands.record(cfg.output_dir, "watch", line)
+    return run(cfg)
 
 
 if __name__ == "__main__":

@@ -21,11 +21,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from sftkit.output.filters import FilterConfig  # noqa: E402
 from sftkit.output.formats import Conversation, add_answer_meta, render  # noqa: E402
 from sftkit.output.merge import merge_outputs  # noqa: E402
 from sftkit.output.report import build_report  # noqa: E402
+from sftkit.output.selection import Selection  # noqa: E402
 
-REASONING = "Let x be the unknown. " * 150  # ~3 KB, a short real reasoning trace
+# ~3 KB, a short real reasoning trace; every step differs, so the repetition filter keeps it.
+REASONING = " ".join(
+    f"Step {i}: multiply both sides by {i + 2}, then subtract {3 * i + 1} to isolate x."
+    for i in range(45)
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -105,6 +111,8 @@ def measure(n: int) -> dict:
         t_floor_report, files = timed(bare_read, out, False)
         t_floor_merge, _ = timed(bare_read, out, True)
         t_report, report = timed(build_report, out)
+        none = Selection(filters=FilterConfig(enabled=()))
+        t_bare_merge, _ = timed(merge_outputs, out, "messages", "think_tags", None, none)
         t_merge, stats = timed(merge_outputs, out, "messages", "think_tags")
         assert report["totals"]["samples"] == files == n and stats.written == stats.files_read
         return {
@@ -114,6 +122,7 @@ def measure(n: int) -> dict:
             "floor_merge": t_floor_merge,
             "report": t_report,
             "merge": t_merge,
+            "merge_no_filters": t_bare_merge,
         }
 
 
@@ -125,7 +134,8 @@ def main() -> int:
             f"n={m['n']:>6}: build_report {m['report']:.2f} s "
             f"({m['report'] / m['floor_report']:.1f}x a bare read of the {m['n']} sample files), "
             f"merge_outputs {m['merge']:.2f} s "
-            f"({m['merge'] / m['floor_merge']:.1f}x a bare read of the {m['validated']} validated)"
+            f"({m['merge'] / m['floor_merge']:.1f}x a bare read of the {m['validated']} validated; "
+            f"{m['merge_no_filters']:.2f} s with --filters none)"
         )
     scale = large["n"] / small["n"]
     for key in ("report", "merge"):

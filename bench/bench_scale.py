@@ -7,6 +7,8 @@ For each size it prints, against the targets:
   interval + 1 s); watcher peak RSS (target <= 300 MB); start-up time;
 - restart after kill -9: time until the watcher's first status with nothing pending (<= 30 s);
 - merge (merge_outputs) and report (write_report): time (merge <= 120 s) and peak RSS (<= 300 MB);
+- report.html (write_report_html, from the report.json just written): time (<= 60 s), size
+  (<= 20 MB), peak RSS and the number of samples in its browser (20 per source x type x reason);
 - generator resume: a whole run with every sample already stored (no request is made): time
   (<= 30 s) and peak RSS (<= 300 MB).
 It also checks that nothing is lost: every new sample gets exactly one verdict, the restarted
@@ -62,6 +64,9 @@ TARGET_RSS_MB = 300
 TARGET_RESTART_S = 30
 TARGET_MERGE_S = 120
 TARGET_RESUME_S = 30
+TARGET_PAGE_S = 60  # report.html, written from report.json
+TARGET_PAGE_MB = 20
+BROWSE_SAMPLES = 20  # the generator's default --browse_samples
 # The reasoning of a short real trace: sample files of about 1 KB, like a small model's.
 REASONING = "Let x be the unknown; then 2x = x + x, so we simplify step by step. " * 8
 
@@ -487,7 +492,34 @@ def merge_phase(store: Path, manifest: dict) -> dict:
     written = _figure(merge["out"], "WRITTEN")
     samples, correct = _figure(report["out"], "SAMPLES"), _figure(report["out"], "CORRECT")
     ok = (written, samples, correct) == (manifest["correct"], manifest["size"], manifest["correct"])
-    return {"merge": merge, "report": report, "ok": ok and merge["rc"] == report["rc"] == 0}
+    page = page_phase(store)
+    # The browser shows min(20, group) samples of each source x type x reason.
+    groups: dict[tuple[str, bool], int] = {}
+    for t, p, s in items(manifest["size"], manifest["n"]):
+        key = (t, (p + s) % 2 == 0)  # build_store's correct samples: match_exact, else mismatch
+        groups[key] = groups.get(key, 0) + 1
+    page["expected_samples"] = sum(min(BROWSE_SAMPLES, c) for c in groups.values())
+    page["ok"] = page["rc"] == 0 and page["samples"] == page["expected_samples"]
+    ok = ok and merge["rc"] == report["rc"] == 0
+    return {"merge": merge, "report": report, "page": page, "ok": ok}
+
+
+def page_phase(store: Path) -> dict:
+    """report.html from the report.json just written (the merge's last step): time, peak RSS,
+    size and the number of samples in its browser."""
+    code = (
+        f"import sys, json, os; sys.path.insert(0, {str(REPO)!r}); "
+        "from sftkit.output import layout; from sftkit.output.report_html import write_report_html; "
+        f"s = {str(store)!r}; r = json.loads(layout.report_file(s).read_text(encoding='utf-8')); "
+        f"p = write_report_html(s, r, {BROWSE_SAMPLES}); t = p.read_text(encoding='utf-8'); "
+        "print('BYTES', os.path.getsize(p), 'ARTICLES', t.count('<article '), 'FIGURES', "
+        "t.count('<figure id='))"
+    )
+    page = run_measured([sys.executable, "-c", code])
+    page["bytes"] = _figure(page["out"], "BYTES") or 0
+    page["samples"] = _figure(page["out"], "ARTICLES")
+    page["figures"] = _figure(page["out"], "FIGURES")
+    return page
 
 
 def _figure(text: str, word: str) -> int | None:
@@ -578,6 +610,16 @@ def print_size(
             f"{TARGET_RSS_MB} MB: {verdict(r['rss_mb'], TARGET_RSS_MB)})"
         )
         checks.append(Check(merged["ok"], "merge and report count every stored sample"))
+        pg = merged["page"]
+        print(
+            f"  report.html: {pg['wall']:.1f} s, {pg['bytes'] / MB:.2f} MB, peak RSS "
+            f"{pg['rss_mb']:.0f} MB, {pg['figures']} figures, {pg['samples']} samples in the "
+            f"browser  (target <= {TARGET_PAGE_S} s: {verdict(pg['wall'], TARGET_PAGE_S)}; "
+            f"<= {TARGET_PAGE_MB} MB: {verdict(pg['bytes'] / MB, TARGET_PAGE_MB)})"
+        )
+        checks.append(
+            Check(pg["ok"], f"report.html browses {pg['expected_samples']} samples, exit 0")
+        )
     if live is None:
         return checks
     ratio = live["cpu_ms"] / base if base else None

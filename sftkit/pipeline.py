@@ -69,8 +69,9 @@ STEPS = {  # the steps each mode runs, in order
     "merge_only": ("merge",),
 }
 PANES = {"generator": ("generator",), "watcher": ("watcher", "merge")}
-# What --demo sets itself; a value given for one of these would be silently overridden.
-DEMO_OWNS = ("data_dir", "input_file", "base_url", "model")
+# What --demo sets itself; a value given for one of these would be silently overridden. A demo
+# takes --data_dir / --input_file: the stand-in then answers the user's own problems.
+DEMO_OWNS = ("base_url", "model")
 ERROR_LINE = re.compile(r"error|Error|Traceback|interrupted|failed|refused|timeout", re.I)
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 BAR = re.compile(r"\d+%\|")  # a tqdm progress bar
@@ -156,8 +157,8 @@ def plan(s: Settings, load_data: bool = True) -> Plan:
         owned += [k for k in DEMO_OWNS if _given(GEN_FLAGS[k], s.extra)]
         if owned:
             raise SettingsError(
-                f"--demo runs the stand-in endpoint on the bundled sample data, so it cannot take "
-                f"--{owned[0]}; drop --demo to use your own model and data"
+                f"--demo runs the stand-in endpoint, so it cannot take --{owned[0]}; drop --demo "
+                "to use your own model"
             )
     if given.get("output_dir") == "":
         raise SettingsError("--output_dir / OUTPUT_DIR must not be empty")
@@ -174,7 +175,9 @@ def plan(s: Settings, load_data: bool = True) -> Plan:
         )
     if s.demo:  # its endpoint's URL is added when it runs
         given.pop("base_url", None)
-        given.update(data_dir=str(DEMO_DATA), model=DEMO_MODEL)
+        given["model"] = DEMO_MODEL
+        if given.get("data_dir") in (None, "", gen_default("data_dir")):
+            given["data_dir"] = str(DEMO_DATA)  # the bundled sample problems
     given["output_dir"] = out
     gen_args = []
     for name, option in GEN_FLAGS.items():  # only what was given: the generator's defaults
@@ -188,6 +191,8 @@ def plan(s: Settings, load_data: bool = True) -> Plan:
     merge_args += [
         a for k in ("format", "reasoning") if k in given for a in (GEN_FLAGS[k], given[k])
     ]
+    if given.get("base_url"):
+        merge_args += [GEN_FLAGS["base_url"], given["base_url"]]  # the judge's default endpoint
     merge_args += s.extra
     watch_args = ["--output_dir", out, "--interval", s.interval]
     watch_args += ["--stop_file", str(layout.stop_file(out))]
@@ -336,7 +341,15 @@ def demo_endpoint(plan_: Plan):
     with tempfile.TemporaryDirectory() as tmp:
         url_file = Path(tmp) / "url"
         log_path = layout.step_log(plan_.out, "mock_server")
-        cmd = [sys.executable, "-m", "sftkit.demo.mock_server", "--data_dir", str(DEMO_DATA)]
+        # The stand-in recognises the problems the generator reads: same folder, files, fields.
+        cfg = gen_config.parse_args([*plan_.gen_args, "--base_url", PLACEHOLDER_URL])
+        cmd = [sys.executable, "-m", "sftkit.demo.mock_server", "--data_dir", cfg.data_dir]
+        for pattern in cfg.input_file or ():
+            cmd += ["--input_file", pattern]
+        if cfg.fields:
+            cmd += ["--fields", cfg.fields]
+        if cfg.skip_bad_rows:
+            cmd.append("--skip_bad_rows")
         cmd += ["--host", "127.0.0.1", "--port", "0", "--port_file", str(url_file)]
         cmd += ["--model", DEMO_MODEL]
         # A tenth of the correct replies hedge, loop, mix languages, leave a stray think tag or
@@ -506,6 +519,12 @@ def summary(plan_: Plan, steps, show_report: bool, interrupted: bool = False) ->
         with open(merged, "rb") as f:
             records = sum(1 for _ in f)
         lines.append(f"  merged training data: {merged} ({records} records; report: {report_path})")
+        page = layout.report_html_file(out)
+        if page.exists():
+            lines.append(f"  report page (figures, sample browser): {page}")
+        card = layout.dataset_card_file(out)
+        if card.exists():
+            lines.append(f"  dataset card (Hugging Face): {card}")
         note = generator_note(codes.get("generator"))
         if note:
             lines.append(f"    ({note})")

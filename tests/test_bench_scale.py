@@ -21,7 +21,9 @@ def test_bench_scale_smallest_sizes_lose_nothing(tmp_path):
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
     assert res.returncode == 0, res.stdout + res.stderr
     out = res.stdout
-    assert "correctness: 7 of 7 checks passed" in out
+    assert "correctness: 9 of 9 checks passed" in out
+    # report.html of the 64-sample store: 4 groups (2 types x match_exact/mismatch) of 16 each.
+    assert "report.html:" in out and "64 samples in the browser" in out
     assert "generator resume:" in out and "0 requests, exit 0" in out
     assert "x the empty folder (target <= 1.5x" in out
     assert "restart after kill -9: ready in" in out

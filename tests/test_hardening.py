@@ -144,8 +144,22 @@ def test_signal_ends_the_run_like_ctrl_c(tmp_path, mock_server, signum, code):
     assert f"interrupted by {name}" in stdout
     state = json.loads((out / ".generation.json").read_text(encoding="utf-8"))
     assert state["interrupted"] == name and state["timing"]["written"] == len(kept)
-    # The same command resumes and completes the rest.
+    # The report still has its sampling section, and says the run was stopped.
+    from sftkit.output.report import format_report
+
+    assert gen.main(["--merge_only", "--output_dir", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    text = format_report(report)
+    assert report["generation"]["interrupted"] == name
+    assert "Sampling: model demo-model, n 8" in text and f"interrupted by {name}" in text
+    # The same command resumes and completes the rest; its report counts what it skipped.
     assert gen.main(argv) == 0 and len(samples(out)) == 5 * 2 * 8
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["generation"]["totals"]["skipped_existing"] == len(kept)
+    assert f"planned 80, {len(kept)} skipped as already stored, written {80 - len(kept)}" in (
+        format_report(report)
+    )
+    assert "interrupted by" not in format_report(report)
 
 
 # --- a full disk: one line naming the path and the free space, exit 3, nothing torn ---

@@ -177,3 +177,12 @@ def test_a_failed_pane_shows_why_and_waits_for_enter(tmp_path):
         except ProcessLookupError:
             pass
         os.close(fd)
+
+
+def test_the_merge_step_knows_the_endpoint_and_the_curation_flags(tmp_path):
+    # The judge's default endpoint is --base_url; filters and the judge ride along after --.
+    extra = ("--filters", "hedged", "--pass_rate", "0.1,0.9", "--judge_model", "m")
+    plan = pipeline.plan(settings(tmp_path / "o", "--", *extra), load_data=False)
+    args = plan.merge_args
+    assert args[args.index("--base_url") + 1] == "http://127.0.0.1:9/v1"
+    assert args[-len(extra) :] == extra and args[0] == "--merge_only"

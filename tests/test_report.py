@@ -144,7 +144,7 @@ def test_no_or_bad_generation_state(tree):
 
 
 def test_printed_table(tree):
-    text = format_report(build_report(tree))
+    text = format_report(build_report(tree), width=100)
     lines = text.splitlines()
     assert lines[0].split() == [
         "source", "type", "probs", "samples", "correct", "acc", ">=1", "zero", "mean", "ungraded",
@@ -187,9 +187,15 @@ def test_printed_report_fits_a_tmux_half_pane(tree):
                             "k_correct": 4, "retry_zero": 2, "rounds_done": 2,
                             "totals": {"skipped_k_correct": 123456, "retry_samples": 123456,
                                        "planned": 1234567, "written": 1234567, "failed": 1}}  # fmt: skip
-    lines = format_report(report).splitlines()
+    lines = format_report(report, width=100).splitlines()
     assert max(map(len, lines)) <= 100, max(lines, key=len)
     assert any(line.startswith("2024_csat_mathema~") for line in lines)
+    # A 160-column terminal split in two: 80 columns, short names, every line within them.
+    lines = format_report(report, width=80).splitlines()
+    assert max(map(len, lines)) <= 80, max(lines, key=len)
+    assert any(line.startswith("2024_csat_m~ subj") for line in lines)
+    # Narrower than 80 is fitted to 80: the floor (the pane wraps what is left).
+    assert format_report(report, width=60) == format_report(report, width=80)
 
 
 def test_stray_file_is_reported_not_counted_nor_merged(tmp_path, sample_writer):

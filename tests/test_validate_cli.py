@@ -101,14 +101,11 @@ def test_cli_bad_lines_named_and_rest_graded(tmp_path):
     )
     out = tmp_path / "out"
 
-    result = _run(
-        str(bad), str(good), str(tmp_path / "missing.jsonl"), "--output_dir", str(out), cwd=tmp_path
-    )
+    result = _run(str(bad), str(good), "--output_dir", str(out), cwd=tmp_path)
 
     assert result.returncode == 1
     assert f"{bad}:2: invalid JSON" in result.stderr
     assert f"{bad}:3: expected a JSON object" in result.stderr
-    assert "missing.jsonl" in result.stderr
     audit = _audit(out)
     assert [(Path(a["file"]).name, a["line"], a["is_correct"]) for a in audit] == [
         ("bad.jsonl", 1, True),
@@ -180,3 +177,53 @@ def test_output_tree_grades_sample_files_only_one_row_per_folder(tmp_path, sampl
         [str(data / "src" / "subjectives"), "6", "6", "0", "100.0%"],
         ["TOTAL", "12", "12", "0", "100.0%"],
     ]
+
+
+# --- the output folder is rebuilt whole, and every path is checked first (issue 23) ---
+
+
+def test_a_rerun_leaves_no_file_of_the_earlier_run(tmp_path):
+    first = _write(tmp_path / "a" / "first.jsonl", [_msg(r"\boxed{1}", 1), _msg(r"\boxed{2}", 3)])
+    second = _write(tmp_path / "b" / "second.jsonl", [_msg(r"\boxed{4}", 4)])
+    out = tmp_path / "audit"
+    assert (
+        _run(str(first), "--output_dir", str(out), "--keep_incorrect", cwd=tmp_path).returncode == 0
+    )
+    assert (out / "validated" / "first.jsonl").exists() and (out / "incorrect").exists()
+    result = _run(str(second), "--output_dir", str(out), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert files == [".validate_sft_data", "audit.jsonl", "validated/second.jsonl"]
+    assert [Path(a["file"]).name for a in _audit(out)] == ["second.jsonl"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".audit.")]  # no staging left
+
+
+def test_a_missing_path_changes_nothing(tmp_path):
+    src = _write(tmp_path / "s.jsonl", [_msg(r"\boxed{1}", 1)])
+    out = tmp_path / "audit"
+    assert _run(str(src), "--output_dir", str(out), cwd=tmp_path).returncode == 0
+    before = (out / "audit.jsonl").read_text()
+    result = _run(str(src), str(tmp_path / "typo.jsonl"), "--output_dir", str(out), cwd=tmp_path)
+    assert result.returncode == 2
+    assert f"error: {tmp_path / 'typo.jsonl'}: no such file or folder" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (out / "audit.jsonl").read_text() == before and before.strip()
+
+
+def test_a_folder_of_other_files_is_refused(tmp_path):
+    src = _write(tmp_path / "s.jsonl", [_msg(r"\boxed{1}", 1)])
+    mine = tmp_path / "mine"
+    (mine / "notes.txt").parent.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    result = _run(str(src), "--output_dir", str(mine), cwd=tmp_path)
+    assert result.returncode == 2 and "holds files this tool did not write" in result.stderr
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+
+
+def test_output_dir_has_help():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "validate_sft_data.py"), "-h"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    text = " ".join(result.stdout.split())
+    assert "--output_dir OUTPUT_DIR folder for audit.jsonl" in text

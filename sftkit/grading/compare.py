@@ -12,6 +12,7 @@ import re
 from sftkit.grading.boundary import _never_raises
 from sftkit.grading.extract import MAX_ANSWER_CHARS, _last_box
 from sftkit.grading.latex_scan import MAX_NESTING, bracket_nesting
+from sftkit.grading.named_values import as_set, values_only
 from sftkit.grading.normalize import _LEADING_LABEL, normalize_answer
 from sftkit.grading.numeric import decimal_digits, decimal_matches, parse_exact, terminates
 from sftkit.grading.structure import (
@@ -348,13 +349,25 @@ def _compare_with_gold(extracted: str | None, ground_truth) -> tuple[bool, str]:
         if option and option.group(1).strip():
             g = option.group(1).strip()  # gold "③ 12" states option 3's value: "12" matches
     if re.fullmatch(r"\(?[A-E]\)?", g):
-        # Lettered choices: gold "C" takes "(C)", "C", "(C) 12"; another letter is wrong.
+        # Lettered choices: gold "C" takes "(C)", "C", "(C) 12", "option C"; another letter is
+        # wrong.
+        r = _OPTION_WORD.sub("", r, count=1)
         m = re.fullmatch(r"\(([A-E])\).*|([A-E])|([A-E])(?:[.:](?!\d)|\)).+", r, re.S)
         if m:
             picked = m.group(1) or m.group(2) or m.group(3)
             same = picked == g.strip("()")
             return same, "match_choice" if same else "mismatch"
+    r, g = as_set(r), as_set(g)  # "x \in A or x \in B", "\{x | x \in A \cup B\}"
+    pairs = values_only(r, g)  # gold "AB=4, CD=5", response "4, 5"
+    if pairs:
+        found = [_compare_normalized(a, b) for a, b in pairs]
+        if all(ok for ok, _ in found):
+            return True, _weakest_match([why for _, why in found])
     return _compare_normalized(r, g)
+
+
+# "option C", "Option (C)", "choice: C", "answer C": the word before a lettered choice.
+_OPTION_WORD = re.compile(r"^(?:option|choice|answer)\s*:?\s*(?=\(?[A-E]\b)", re.I)
 
 
 @_never_raises(False)

@@ -122,7 +122,8 @@ async def judge_one(client, cfg: JudgeConfig, job: JudgeJob) -> JudgeResult:
     except openai.APITimeoutError:
         return JudgeResult(job, None, error=f"timeout after {cfg.timeout:g} s")
     except openai.APIError as exc:
-        return JudgeResult(job, None, error=f"{type(exc).__name__}: {str(exc)[:200]}")
+        where = f" at {cfg.base_url}" if isinstance(exc, openai.APIConnectionError) else ""
+        return JudgeResult(job, None, error=f"{type(exc).__name__}{where}: {str(exc)[:200]}")
     except (ValueError, TypeError, AttributeError, IndexError) as exc:
         return JudgeResult(job, None, error=f"bad response: {exc}")
     verdict = parse_reply(reply)

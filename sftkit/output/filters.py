@@ -239,14 +239,24 @@ def is_repetitive(s: Sample, n: int = REPEAT_NGRAM, times: int = REPEAT_TIMES) -
 
 
 def _repeats(tokens: list[str], n: int, times: int) -> bool:
-    """An n-gram of tokens occurs more than `times` times. Every token of such an n-gram occurs
-    more than `times` times itself: a text without such tokens costs one Counter pass."""
+    """An n-gram of tokens occurs more than `times` times.
+
+    Exact, and cheap on healthy text: each 4-gram inside such an n-gram occurs more than `times`
+    times too, so the n-grams are counted only when the text has a stretch of n - 3 frequent
+    4-grams in a row. The tuples are built and counted in C (they hold references, not copies).
+    """
     if len(tokens) < n + times:
         return False
-    if Counter(tokens).most_common(1)[0][1] <= times:
+    k = min(4, n)
+    quads = Counter(zip(*(tokens[j:] for j in range(k)), strict=False))
+    if quads.most_common(1)[0][1] <= times:
         return False
-    # The n-grams as tuples built and counted in C (they hold references, not copies).
-    grams = Counter(zip(*(tokens[k:] for k in range(n)), strict=False))
+    frequent = {g for g, c in quads.items() if c > times}
+    # One byte per position, 1 where a frequent 4-gram starts; built in C, searched in C.
+    flags = bytes(map(frequent.__contains__, zip(*(tokens[j:] for j in range(k)), strict=False)))
+    if b"\x01" * (n - k + 1) not in flags:
+        return False
+    grams = Counter(zip(*(tokens[j:] for j in range(n)), strict=False))
     return grams.most_common(1)[0][1] > times
 
 

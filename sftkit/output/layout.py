@@ -3,8 +3,10 @@
 Nothing else spells a file name; change the layout here. The tree (ARCHITECTURE.md has the schemas):
 
     <out>/.watcher_stop  .status.json  .generation.json  report.json  run_signature.json
+    <out>/report.html  commands.jsonl                         (the page; the commands that ran)
     <out>/.generator.log|.rc  .watcher.log|.rc  .merge.log|.rc  .launch.json  (the launcher's)
     <out>/merged/sft_math_all_<format>.jsonl  <source>_<format>.jsonl  dataset_info.json
+    <out>/merged/README.md  *_<format>.parquet  (dataset card; --export parquet)
     <out>/<source>/failures.jsonl
     <out>/<source>/<type>/<p>_<s>.jsonl                 one sample per file
     <out>/<source>/<type>_verdicts.jsonl                the watcher's verdict log
@@ -110,6 +112,20 @@ def report_file(out: str | os.PathLike) -> Path:
 
 def signature_file(out: str | os.PathLike) -> Path:
     return Path(out) / "run_signature.json"
+
+
+def commands_file(out: str | os.PathLike) -> Path:
+    """<out>/commands.jsonl: the command lines that wrote this folder (sftkit/output/commands.py)."""
+    return Path(out) / "commands.jsonl"
+
+
+def report_html_file(out: str | os.PathLike) -> Path:
+    return Path(out) / "report.html"
+
+
+def dataset_card_file(out: str | os.PathLike) -> Path:
+    """merged/README.md: the Hugging Face dataset card of the merged files."""
+    return merged_dir(out) / "README.md"
 
 
 def merged_dir(out: str | os.PathLike) -> Path:

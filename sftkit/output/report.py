@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from bisect import bisect_right
 from collections import defaultdict
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from sftkit.generation.signature import read_signatures
 from sftkit.generation.state import SCREENING, planned_problems, read_state
 from sftkit.output import layout, selection
 from sftkit.output.figures import meta_figures
+from sftkit.output.fit import SOURCE_WIDTH_NARROW, TYPE_SHORT, WIDE, fit_lines, report_width
 from sftkit.output.merge import skip_reason, stray_warning
 from sftkit.watching.index import SampleSet
 
@@ -44,6 +46,11 @@ _COUNTS = (
     "unreadable",
     "stray",
 )
+
+# Completion-token histogram bins (report.json "token_edges"): bin i holds lengths in
+# [edges[i], edges[i+1]), the last bin everything from edges[-1] up. Half-octaves from 16 to 128k:
+# fine enough for a 40-token demo reply and a 30k-token trace, and the same for every run.
+TOKEN_EDGES = (0, *(round(2 ** (k / 2)) for k in range(8, 35)))
 
 
 def _failure_keys(obj: dict) -> tuple[str | None, list[tuple[int, int]]]:
@@ -102,6 +109,8 @@ def _type_report(src_dir: Path, source: str, type_: str, failed: set, vague: int
     per_problem: dict[int, list[int]] = {}  # problem -> [samples, graded, correct]
     problem_ids: dict[int, str] = {}
     stored = SampleSet()
+    # Completion tokens of graded samples: accepted (correct) and rejected, per TOKEN_EDGES bin.
+    hist = {"accepted": [0] * len(TOKEN_EDGES), "rejected": [0] * len(TOKEN_EDGES)}
     for p, _, name in files:
         path = os.path.join(folder, name)
         if planned is not None and p >= planned:
@@ -138,6 +147,10 @@ def _type_report(src_dir: Path, source: str, type_: str, failed: set, vague: int
         row["completion_tokens"] += figures.completion_tokens
         row["truncations"] += figures.truncated
         row["with_reasoning"] += figures.with_reasoning
+        # 0: no count (missing or odd in meta); such samples stay out of the histogram.
+        if verdict is not None and figures.completion_tokens > 0:
+            side = "accepted" if verdict.correct else "rejected"
+            hist[side][bisect_right(TOKEN_EDGES, figures.completion_tokens) - 1] += 1
     zero = []
     buckets = dict.fromkeys(selection.BUCKETS, 0)
     for p, (samples, graded, correct) in per_problem.items():
@@ -171,6 +184,7 @@ def _type_report(src_dir: Path, source: str, type_: str, failed: set, vague: int
     # A sample that failed once but was stored by a later run is not a failure any more.
     row["failures"] = sum(layout.sample_name(p, s) not in stored for p, s in failed) + vague
     row = {"source": source, "type": type_, **row, "pass_rate_buckets": buckets}
+    row["completion_tokens_hist"] = hist
     return {**row, "generation": gen}, zero, warnings
 
 
@@ -258,6 +272,7 @@ def build_report(
         "signatures": held["signatures"] if held else [],
         "rows": rows,
         "totals": totals,
+        "token_edges": list(TOKEN_EDGES),
         "zero_correct": zero,
         # The last merge: its filters, pass-rate band and judge mode, counts in rows[].merge.
         "merge": None
@@ -295,18 +310,23 @@ def _short(name: str, width: int = SOURCE_WIDTH) -> str:
     return name if len(name) <= width else name[: width - 1] + "~"
 
 
-def format_report(report: dict, max_listed: int = 30) -> str:
+def format_report(report: dict, max_listed: int = 30, width: int | None = None) -> str:
     """The printed report: one row per source x type, a total, token counts, zero-correct
-    problems and sampling; every line fits REPORT_WIDTH columns (README explains the columns)."""
+    problems and sampling; every line fits `width` columns, by default the terminal's and at
+    least 80 (sftkit.output.fit; README explains the columns)."""
+    width = report_width(width)
+    narrow = width < WIDE
     head = (
         "source", "type", "probs", "samples", "correct", "acc", ">=1", "zero", "mean",
-        "ungraded", "fail", "trunc",
+        "ungr" if narrow else "ungraded", "fail", "trunc",
     )  # fmt: skip
 
     def cells(row: dict, source: str, type_: str) -> tuple:
         mean = row["mean_correct_per_problem"]
         return (
-            _short(source), type_, row["problems"], row["samples"], row["correct"],
+            _short(source, SOURCE_WIDTH_NARROW if narrow else SOURCE_WIDTH),
+            TYPE_SHORT.get(type_, type_) if narrow else type_,
+            row["problems"], row["samples"], row["correct"],
             _pct(row["accuracy"]), row["problems_with_correct"], row["problems_zero_correct"],
             "-" if mean is None else f"{mean:.2f}", row["ungraded"], row["failures"],
             row["truncations"],
@@ -352,10 +372,7 @@ def format_report(report: dict, max_listed: int = 30) -> str:
         )
         lines.append(f"Sampling: model {gen.get('model')}, n {gen.get('n')}")
         lines.append(f"  {k_text}, {r_text}")
-        lines.append(
-            f"  planned {t.get('planned', 0)}, written {t.get('written', 0)}, "
-            f"failed {t.get('failed', 0)}"
-        )
+        lines.extend(_run_lines(gen, t))
         for r in report["rows"]:
             g = r.get("generation")
             if isinstance(g, dict) and (g.get("skipped_k_correct") or g.get("retry_samples")):
@@ -375,7 +392,24 @@ def format_report(report: dict, max_listed: int = 30) -> str:
     if report.get("warnings"):
         lines.append(f"Warnings: {len(report['warnings'])} (see {_REPORT_NAME})")
     lines.extend(_suspicious_lines(report.get("suspicious_golds") or [], max_listed))
-    return "\n".join(lines)
+    return "\n".join(fit_lines(lines, width))
+
+
+def _run_lines(gen: dict, t: dict) -> list[str]:
+    """The last run's counts. A resumed run skips what is stored: said, or half the data looks
+    missing. "planned 528, 266 skipped as already stored, written 262, failed 0"."""
+    skipped = t.get("skipped_existing") or 0
+    lines = [
+        f"  planned {t.get('planned', 0)}, "
+        + (f"{skipped} skipped as already stored, " if skipped else "")
+        + f"written {t.get('written', 0)}, failed {t.get('failed', 0)}"
+    ]
+    if gen.get("interrupted"):
+        lines.append(
+            f"  interrupted by {gen['interrupted']}: the rest was not asked; rerun the same "
+            "command to resume"
+        )
+    return lines
 
 
 def _screening_lines(report: dict) -> list[str]:

@@ -22,6 +22,7 @@ import json
 import os
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from sftkit.common.jsonl import atomic_write_text
@@ -46,6 +47,20 @@ def audit_file(out: str | os.PathLike) -> Path:
 def summary_file(out: str | os.PathLike) -> Path:
     """merged/merge_summary.json: the last merge's settings and counts (the report reads it)."""
     return layout.merged_dir(out) / SUMMARY_NAME
+
+
+def gold_parts(gold) -> int:
+    """How many answers a gold lists (the grader's count, cached: golds repeat per problem):
+    "x=2, y=7" -> 2, 3 -> 1."""
+    try:
+        return _gold_parts_cached(gold)
+    except TypeError:  # an unhashable gold (a list): count it afresh
+        return _gold_parts(gold)
+
+
+@lru_cache(maxsize=65536)
+def _gold_parts_cached(gold) -> int:
+    return _gold_parts(gold)
 
 
 def parse_pass_rate(text: str | None) -> tuple[float, float] | None:
@@ -115,9 +130,7 @@ class Selection:
             meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
             prompt = meta.get("prompt")
             options = prompt_options(prompt) if isinstance(prompt, str) else ()
-            view = sample_view(
-                record, gold_parts=_gold_parts(record.get("answer")), options=options
-            )
+            view = sample_view(record, gold_parts=gold_parts(record.get("answer")), options=options)
             reason = first_reason(view, self.filters, same=check_answer)
             if reason is not None:
                 return reason
