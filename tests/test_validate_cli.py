@@ -182,6 +182,7 @@ def test_output_tree_grades_sample_files_only_one_row_per_folder(tmp_path, sampl
 # --- the output folder is rebuilt whole, and every path is checked first (issue 23) ---
 
 
+@pytest.mark.e2e
 def test_a_rerun_leaves_no_file_of_the_earlier_run(tmp_path):
     first = _write(tmp_path / "a" / "first.jsonl", [_msg(r"\boxed{1}", 1), _msg(r"\boxed{2}", 3)])
     second = _write(tmp_path / "b" / "second.jsonl", [_msg(r"\boxed{4}", 4)])
@@ -198,6 +199,7 @@ def test_a_rerun_leaves_no_file_of_the_earlier_run(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".audit.")]  # no staging left
 
 
+@pytest.mark.e2e
 def test_a_missing_path_changes_nothing(tmp_path):
     src = _write(tmp_path / "s.jsonl", [_msg(r"\boxed{1}", 1)])
     out = tmp_path / "audit"
@@ -220,6 +222,7 @@ def test_a_folder_of_other_files_is_refused(tmp_path):
     assert [p.name for p in mine.iterdir()] == ["notes.txt"]
 
 
+@pytest.mark.e2e
 def test_output_dir_has_help():
     result = subprocess.run(
         [sys.executable, str(ROOT / "validate_sft_data.py"), "-h"],
