@@ -51,7 +51,7 @@ from sftkit.common.jsonl import InputError, atomic_write_text
 from sftkit.generation import config as gen_config
 from sftkit.generation.plan import load_inputs
 from sftkit.generation.signature_check import check_signature, run_signature
-from sftkit.output import layout, report
+from sftkit.output import commands, layout, report
 from sftkit.settings import GEN_FLAGS, Settings, SettingsError, gen_default, parse_settings, usage
 from sftkit.watching import config as watch_config
 
@@ -657,10 +657,15 @@ def launch(bash: str, launcher: str, argv: list[str]) -> int:
         say("tmux is not installed: running the demo in this terminal (--no-tmux)")
         s = replace(s, mode="no_tmux")
     plan_ = plan(s)
+    # The one line that rebuilds this folder, for report.html and the dataset card (settings
+    # from environment variables are not on it; the steps' own lines follow it there).
+    line = [launcher, *argv]
     if s.mode != "tmux":
+        commands.record(plan_.out, "launch", line, python=False)
         return run(plan_)
     take_session(s, launcher, argv)
     reset(plan_)
+    commands.record(plan_.out, "launch", line, python=False)
     path = plan_.save()
     say(f"tmux session '{s.session}': watcher (left), generator (right); output {plan_.out}/")
     os.execv(bash, [bash, launcher, "__tmux__", s.session, str(plan_.out), str(path)])

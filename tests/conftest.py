@@ -202,6 +202,20 @@ def sentences():
     )
 
 
+@pytest.fixture(autouse=True)
+def _restore_generate_logger():
+    """generate_sft_data.main() gives the "generate" logger its own handler and stops it
+    propagating; a test that runs it in-process must not hide later tests' logs from caplog."""
+    import logging
+
+    logger = logging.getLogger("generate")
+    saved = (list(logger.handlers), logger.propagate, logger.level)
+    yield
+    logger.handlers[:] = saved[0]
+    logger.propagate = saved[1]
+    logger.setLevel(saved[2])
+
+
 # The end-to-end tier: a test that starts the stand-in endpoint is e2e wherever it lives, so a new
 # one cannot slow the unit tier (`pytest -m "not e2e"`) by accident. Tests that run the CLIs,
 # the launcher or worker processes carry @pytest.mark.e2e (or their module's pytestmark).

@@ -227,3 +227,17 @@ def test_launcher_run_sends_no_request_for_contaminated_problems(tmp_path, files
     report = json.loads((out / "report.json").read_text())
     assert report["decontamination"]["contaminated"] == 4
     assert "Decontamination (8-grams): 4 of 9 problems dropped" in res.stdout
+
+
+def test_fields_maps_a_benchmark_problem_field_too(tmp_path, mock_server, capsys):
+    odd = write_jsonl(tmp_path / "odd.jsonl", [{"statement": r["problem"]} for r in BENCH])
+    rows = [{"id": i, "statement": p, "answer": a} for i, p, a in INPUT]
+    data = write_jsonl(tmp_path / "data" / "mine_math.jsonl", rows)
+    srv, out = mock_server(), tmp_path / "out"
+    fields = ["--fields", "problem=statement"]
+    # without --fields neither file has a problem field the detection knows
+    assert run(srv, out, data, "--decontaminate", str(odd)) == 2
+    assert "missing a problem field" in capsys.readouterr().err
+    assert run(srv, out, data, "--decontaminate", str(odd), *fields) == 0
+    assert {c["id"] for c in lines(out / "contamination.jsonl")} == set(CONTAMINATED)
+    assert asked(srv) == {i for i, _, _ in INPUT} - set(CONTAMINATED)
