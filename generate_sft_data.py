@@ -58,6 +58,7 @@ from sftkit.generation.endpoints import Endpoint as Endpoint
 from sftkit.generation.endpoints import PreflightError
 from sftkit.generation.plan import Job as Job
 from sftkit.generation.plan import load_inputs as load_inputs
+from sftkit.generation.plan import load_run_inputs
 from sftkit.generation.runner import generate, print_summary
 from sftkit.generation.screen import screen
 from sftkit.generation.signature_check import check_signature as check_signature
@@ -151,7 +152,8 @@ def _run(args, stop: Stop, line: list[str]) -> int:
             if os.path.isdir(cfg.output_dir):  # a merge of nothing creates no folder
                 commands.record(cfg.output_dir, "merge", line)
             return 0 if finish(cfg) else 1
-        versions, sentences = load_inputs(cfg)
+        run_inputs = load_run_inputs(cfg)
+        versions, sentences = run_inputs.versions, run_inputs.sentences
         screening = screen(cfg, versions)  # before any request: nothing is spent on a drop
         ensure_open_files(cfg)
     except InputError as exc:
@@ -162,6 +164,7 @@ def _run(args, stop: Stop, line: list[str]) -> int:
     except (PreflightError, InputError) as exc:  # InputError: the folder holds another run
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    summary["inputs"] = run_inputs.summary
     # Once the run has written its folder (a refused run leaves none), for report.html and the
     # dataset card's rebuild commands.
     commands.record(cfg.output_dir, "generate", line)

@@ -51,7 +51,7 @@ from sftkit.common.jsonl import InputError, atomic_write_text
 from sftkit.generation import config as gen_config
 from sftkit.generation.plan import load_inputs
 from sftkit.generation.signature_check import check_signature, run_signature
-from sftkit.output import layout, report
+from sftkit.output import commands, layout, report
 from sftkit.settings import GEN_FLAGS, Settings, SettingsError, gen_default, parse_settings, usage
 from sftkit.watching import config as watch_config
 
@@ -69,8 +69,9 @@ STEPS = {  # the steps each mode runs, in order
     "merge_only": ("merge",),
 }
 PANES = {"generator": ("generator",), "watcher": ("watcher", "merge")}
-# What --demo sets itself; a value given for one of these would be silently overridden.
-DEMO_OWNS = ("data_dir", "input_file", "base_url", "model")
+# What --demo sets itself; a value given for one of these would be silently overridden. A demo
+# takes --data_dir / --input_file: the stand-in then answers the user's own problems.
+DEMO_OWNS = ("base_url", "model")
 ERROR_LINE = re.compile(r"error|Error|Traceback|interrupted|failed|refused|timeout", re.I)
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 BAR = re.compile(r"\d+%\|")  # a tqdm progress bar
@@ -156,8 +157,8 @@ def plan(s: Settings, load_data: bool = True) -> Plan:
         owned += [k for k in DEMO_OWNS if _given(GEN_FLAGS[k], s.extra)]
         if owned:
             raise SettingsError(
-                f"--demo runs the stand-in endpoint on the bundled sample data, so it cannot take "
-                f"--{owned[0]}; drop --demo to use your own model and data"
+                f"--demo runs the stand-in endpoint, so it cannot take --{owned[0]}; drop --demo "
+                "to use your own model"
             )
     if given.get("output_dir") == "":
         raise SettingsError("--output_dir / OUTPUT_DIR must not be empty")
@@ -174,7 +175,9 @@ def plan(s: Settings, load_data: bool = True) -> Plan:
         )
     if s.demo:  # its endpoint's URL is added when it runs
         given.pop("base_url", None)
-        given.update(data_dir=str(DEMO_DATA), model=DEMO_MODEL)
+        given["model"] = DEMO_MODEL
+        if given.get("data_dir") in (None, "", gen_default("data_dir")):
+            given["data_dir"] = str(DEMO_DATA)  # the bundled sample problems
     given["output_dir"] = out
     gen_args = []
     for name, option in GEN_FLAGS.items():  # only what was given: the generator's defaults
@@ -338,7 +341,15 @@ def demo_endpoint(plan_: Plan):
     with tempfile.TemporaryDirectory() as tmp:
         url_file = Path(tmp) / "url"
         log_path = layout.step_log(plan_.out, "mock_server")
-        cmd = [sys.executable, "-m", "sftkit.demo.mock_server", "--data_dir", str(DEMO_DATA)]
+        # The stand-in recognises the problems the generator reads: same folder, files, fields.
+        cfg = gen_config.parse_args([*plan_.gen_args, "--base_url", PLACEHOLDER_URL])
+        cmd = [sys.executable, "-m", "sftkit.demo.mock_server", "--data_dir", cfg.data_dir]
+        for pattern in cfg.input_file or ():
+            cmd += ["--input_file", pattern]
+        if cfg.fields:
+            cmd += ["--fields", cfg.fields]
+        if cfg.skip_bad_rows:
+            cmd.append("--skip_bad_rows")
         cmd += ["--host", "127.0.0.1", "--port", "0", "--port_file", str(url_file)]
         cmd += ["--model", DEMO_MODEL]
         # A tenth of the correct replies hedge, loop, mix languages, leave a stray think tag or
@@ -646,10 +657,15 @@ def launch(bash: str, launcher: str, argv: list[str]) -> int:
         say("tmux is not installed: running the demo in this terminal (--no-tmux)")
         s = replace(s, mode="no_tmux")
     plan_ = plan(s)
+    # The one line that rebuilds this folder, for report.html and the dataset card (settings
+    # from environment variables are not on it; the steps' own lines follow it there).
+    line = [launcher, *argv]
     if s.mode != "tmux":
+        commands.record(plan_.out, "launch", line, python=False)
         return run(plan_)
     take_session(s, launcher, argv)
     reset(plan_)
+    commands.record(plan_.out, "launch", line, python=False)
     path = plan_.save()
     say(f"tmux session '{s.session}': watcher (left), generator (right); output {plan_.out}/")
     os.execv(bash, [bash, launcher, "__tmux__", s.session, str(plan_.out), str(path)])

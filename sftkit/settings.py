@@ -44,8 +44,10 @@ class Settings:
     """What the launcher was asked to do. The generator's settings stay the text typed (None:
     not given); the generator's parser checks them, so its messages are the launcher's."""
 
-    data_dir: str | None = _gen("folder of *_math.jsonl problem files")
-    input_file: str | None = _gen("one problem file instead of DATA_DIR")
+    data_dir: str | None = _gen(
+        "folder of problem files (.jsonl .json .parquet .csv, saved datasets)"
+    )
+    input_file: str | None = _gen("a problem file or quoted glob instead of DATA_DIR")
     output_dir: str | None = _gen("all output (--demo: sft_output_demo)")
     n: str | None = _gen("samples per problem and version")
     requests_in_flight: str | None = _gen("requests in flight", aliases=("--worker",))

@@ -26,6 +26,9 @@ BENCH = [
     "What is the probability that both are red? Express your answer as a common fraction.",
     # 3: a two-word one
     "Evaluate $7!$.",
+    # 4: a multiple-choice problem in the CSAT shape
+    r"함수 $g(x) = 2x^2 + x$ 에 대하여 $g'(1)$ 의 값은? \begin{itemize} \item[1] $1$ \item[2] $2$ "
+    r"\item[3] $3$ \item[4] $4$ \item[5] $5$ \end{itemize}",
 ]
 
 
@@ -75,6 +78,8 @@ def test_normalisation(text, words):
         (r"compute  \binom{31}{28}", 2),
         # a two-word benchmark problem matches only an input equal to it
         (r"Evaluate $7 !$", 4),
+        # the multiple-choice problem with its choices relabelled (1) .. (5)
+        (BENCH[4].replace(r"\item[", r"\item[(").replace("] $", ")] $"), 5),
         ("evaluate 7", 4),
     ],
 )
@@ -93,6 +98,9 @@ def test_contaminated(problem, bench_row):
         r"Compute 28 and 31 with $\binom{n}{k}$.",
         # the two-word benchmark problem inside a longer problem is not enough
         r"Evaluate $7!$ modulo 11.",
+        # the same choice block and ending: layout (\begin{itemize}, \item[k]) is not words
+        r"$\log_3 27$ 의 값은? \begin{itemize} \item[1] $1$ \item[2] $2$ \item[3] $3$ "
+        r"\item[4] $4$ \item[5] $5$ \end{itemize}",
         # a common formula start: operator signs are not words
         "Let $f(x) = x^2 + 5x - 7$ and $g(x) = 3$. Find all x with f(g(x)) = 0.",
     ],

@@ -86,9 +86,11 @@ def test_every_problem_both_versions_with_golds(tmp_path, capsys, mock_server):
     assert rc == 0
     got = stored(out, "sample_math")
     problems = load_problems(MATH)
-    assert len(got) == len(problems) * 2 * 2
+    # --versions auto: a problem with choices in both versions, one without choices once.
+    assert len(got) == sum(2 if p.choices else 1 for p in problems) * 2
+    assert not any(t == MULTIPLE and not problems[p].choices for t, p, _ in got)
     for problem in problems:
-        for version in build_versions(problem):
+        for version in build_versions(problem, "auto"):
             for s in range(2):
                 rec = got[(version.type, problem.index, s)]
                 meta = rec["meta"]
@@ -103,11 +105,14 @@ def test_every_problem_both_versions_with_golds(tmp_path, capsys, mock_server):
                 assert meta["truncated"] is False and meta["usage"]["prompt_tokens"] > 0
                 assert meta["reasoning"] and "<think>" in rec["messages"][1]["content"]
     state = json.loads((out / ".generation.json").read_text())
+    with_choices = sum(1 for p in problems if p.choices)
     row = state["by_source_type"]["sample_math/multiples"]
-    assert row["planned"] == row["written"] == len(problems) * 2 and row["failed"] == 0
-    assert row["problems"] == len(problems)  # the plan: a file beyond it is stray
+    assert row["planned"] == row["written"] == with_choices * 2 and row["failed"] == 0
+    # The plan spans every problem number up to the last one asked: a file beyond it is stray.
+    assert row["problems"] == max(p.index for p in problems if p.choices) + 1
     assert state["n"] == 2 and state["model"] == "demo-model"
-    assert "written 132" in stdout and "failed 0" in stdout
+    assert state["inputs"]["versions"] == "auto" and state["inputs"]["problems"] == len(problems)
+    assert f"written {len(got)}" in stdout and "failed 0" in stdout
     assert not list(out.rglob("*.tmp"))
 
 
@@ -549,8 +554,8 @@ CHOICES = r"\begin{itemize} \item[1] $1$ \item[2] $2$ \item[3] $3$ \end{itemize}
     "content, where",
     [
         ('{"problem": "1+1?", "answer": 2}\n{"problem": "2+2?", "answer": 4\n', ":2: invalid JSON"),
-        ('{"problem": "1+1?"}\n', ":1: missing 'answer'"),
-        ('{"answer": 3}\n', ":1: missing 'problem'"),
+        ('{"problem": "1+1?"}\n', ":1: no gold: no answer field"),
+        ('{"answer": 3}\n', ":1: missing a problem field"),
         (json.dumps({"problem": f"값은? {CHOICES}", "answer": 6}) + "\n", ":1: multiple-choice"),
         ("", ":1: no problems"),
     ],
@@ -571,7 +576,7 @@ def test_bad_input_file_exit_2_before_any_request(tmp_path, capsys, mock_server,
 def test_empty_folder_and_missing_file_exit_2(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     rc, _, err = run(capsys, ["--data_dir", str(tmp_path / "empty"), "--output_dir", str(tmp_path)])
-    assert rc == 2 and "no *_math.jsonl" in err
+    assert rc == 2 and f"{tmp_path / 'empty'}: no problem files" in err
     rc, _, err = run(capsys, ["--input_file", str(tmp_path / "nope_math.jsonl")])
     assert rc == 2 and "nope_math.jsonl: no such file" in err
 
@@ -644,6 +649,7 @@ def test_k_correct_grades_itself_without_watcher(tmp_path, capsys, mock_server):
     out = tmp_path / "out"
     src = subset(tmp_path, 3)
     argv = args(srv, out, "--input_file", str(src), "--n", "4", "--k_correct", "1", "--worker", "1")
+    argv += ["--max_n", "1"]  # samples whose prompts coincide would share a request
     assert run(capsys, argv)[0] == 0
     got = stored(out, "sub_math")
     # One request at a time, breadth-first: sample 0 of each problem is graded correct before

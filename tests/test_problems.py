@@ -188,8 +188,9 @@ def test_list_not_numbered_1_to_k_is_not_a_choice_block(tmp_path):
     "lines, message",
     [
         ([{"problem": "1+1?", "answer": 2}, "{not json"], ":2: invalid JSON"),
-        ([{"problem": "1+1?"}], ":1: missing 'answer'"),
-        ([{"answer": 2}], ":1: missing 'problem'"),
+        ([{"problem": "1+1?"}], ":1: no gold: no answer field"),
+        ([{"problem": "1+1?", "answer": 2}, {"problem": "2+2?"}], ":2: no gold: missing 'answer'"),
+        ([{"answer": 2}], ":1: missing a problem field"),
         ([{"problem": f"값은? {CHOICES}", "answer": 6}], ":1: multiple-choice 'answer'"),
         ([{"problem": f"값은? {CHOICES}", "answer": 0}], ":1: multiple-choice 'answer'"),
         ([], ":1: no problems"),

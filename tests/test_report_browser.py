@@ -4,6 +4,7 @@ the sample browser's filters work (driven by the page's #reason=...&id=... link 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -41,6 +42,8 @@ def demo_page(tmp_path_factory) -> Path:
     )  # fmt: skip
     assert res.returncode == 0, res.stdout + res.stderr
     assert f"report page (figures, sample browser): {out / 'report.html'}" in res.stdout
+    launch = json.loads((out / "commands.jsonl").read_text().splitlines()[0])
+    assert launch["step"] == "launch" and "run_sft_pipeline.sh --demo" in launch["command"]
     return out / "report.html"
 
 
@@ -71,6 +74,8 @@ def test_filters_and_find_by_id_in_the_browser(demo_page):
     res = chromium(f"{demo_page.as_uri()}#id={pid}", "--dump-dom")
     found = [a for a in re.findall(r"<article class=\"sample\"([^>]*)>", res.stdout)]
     assert all(f'data-pid="{pid}"' in a for a in found if " hidden" not in a)
+    res = chromium(f"{demo_page.as_uri()}#id=no-such-problem", "--dump-dom")
+    assert f"0 of {len(found)} samples shown: none with this id" in res.stdout
 
 
 def test_screenshot_of_the_demo_page(demo_page, tmp_path):

@@ -266,3 +266,31 @@ def test_merge_only_cli_writes_page_card_and_records_its_command(out):
     assert ran[-1]["step"] == "merge" and "--merge_only" in ran[-1]["command"]
     assert "--browse_samples 1" in ran[-1]["command"]
     assert "--merge_only" in layout.report_html_file(out).read_text(encoding="utf-8")
+
+
+def test_commands_keep_pipeline_order_and_fold_reruns(tmp_path):
+    from sftkit.output import commands
+
+    commands.record(tmp_path, "merge", ["generate_sft_data.py", "--merge_only"])
+    commands.record(tmp_path, "generate", ["generate_sft_data.py", "--n", "8"])
+    commands.record(tmp_path, "launch", ["./run_sft_pipeline.sh", "--n", "8"], python=False)
+    commands.record(tmp_path, "generate", ["generate_sft_data.py", "--n", "8"])  # resumed
+    ran = commands.latest(tmp_path)
+    assert [(c["step"], c["runs"]) for c in ran] == [("launch", 1), ("generate", 2), ("merge", 1)]
+    assert ran[0]["command"] == "./run_sft_pipeline.sh --n 8"
+    assert ran[1]["command"].endswith("generate_sft_data.py --n 8")
+
+
+def test_browsed_text_is_bounded_and_shared_by_every_source_and_version(out, monkeypatch):
+    from sftkit.output import report_data
+
+    # About four short samples' worth of text (~80 bytes each), split over three source x
+    # versions: each shows some, none shows all, and the first does not take the whole budget.
+    monkeypatch.setattr(report_data, "SAMPLE_BUDGET_BYTES", 300)
+    assert merge_and_report(str(out), "messages", "think_tags", None, browse_samples=20)
+    shown = [(a["source"], a["type"]) for a in read_page(out).articles]
+    assert set(shown) == {("algebra", MULT), ("algebra", SUBJ), ("geo", SUBJ)}
+    assert shown.count(("algebra", SUBJ)) <= 2  # of 15 stored
+    monkeypatch.setattr(report_data, "SAMPLE_BUDGET_BYTES", 0)
+    assert merge_and_report(str(out), "messages", "think_tags", None, browse_samples=20)
+    assert read_page(out).articles == []

@@ -87,8 +87,8 @@ def test_contaminated_problems_get_no_request_and_are_listed(tmp_path, files, mo
     srv, out = mock_server(), tmp_path / "out"
     assert run(srv, out, data, "--decontaminate", str(bench)) == 0
     assert asked(srv) == {i for i, _, _ in INPUT} - set(CONTAMINATED)
-    # each asked problem once per version, nothing else
-    assert srv.stats["requests"] == 2 * (len(INPUT) - len(CONTAMINATED))
+    # each asked problem once (short answers: one version under --versions auto), nothing else
+    assert srv.stats["requests"] == len(INPUT) - len(CONTAMINATED)
     found = lines(out / "contamination.jsonl")
     assert {c["id"]: c["benchmark_row"] - 1 for c in found} == CONTAMINATED
     first = found[0]
@@ -105,7 +105,7 @@ def test_contaminated_problems_get_no_request_and_are_listed(tmp_path, files, mo
     assert "Decontamination (8-grams): 4 of 9 problems dropped before any request" in printed
     assert any(x.endswith(f"/bench/{bench.name}: 4") for x in printed.splitlines())
     # dropped problems keep their numbers: samples are named by the input row
-    names = sorted(p.name for p in (out / "mine_math" / "multiples").glob("*.jsonl"))
+    names = sorted(p.name for p in (out / "mine_math" / "subjectives").glob("*.jsonl"))
     assert names == ["2_0.jsonl", "4_0.jsonl", "6_0.jsonl", "7_0.jsonl", "8_0.jsonl"]
     assert report["totals"]["stray"] == 0
 

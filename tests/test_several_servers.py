@@ -43,7 +43,7 @@ def test_three_endpoints_one_slow_one_killed(tmp_path, capsys, mock_server):
         "--input_file", str(DATA), "--output_dir", str(out), "--sentences", str(SENT),
         "--base_url", f"{fast.base_url},{doomed.base_url},{slow.base_url}",
         "--n", str(n), "--max_n", "1", "--worker", "24", "--max_retries", "1",
-        "--no_progress", "--no_merge",
+        "--no_progress", "--no_merge", "--versions", "both",
     ]  # fmt: skip
     killed, stop = threading.Event(), threading.Event()
     killer = threading.Thread(target=kill_when, args=(doomed, total // 6, killed, stop))

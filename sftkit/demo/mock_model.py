@@ -1,7 +1,7 @@
 r"""The stand-in endpoint's fake model: what it answers, and which faults it injects. NOT a model.
 
-It does not think: it recognises which sample problem (`<data_dir>/*_math.jsonl`) a prompt
-contains and composes a canned short step-by-step solution ending in `\boxed{...}`, correct with
+It does not think: it recognises which problem of `<data_dir>` a prompt contains (every file
+the generator would read there, in any supported shape: sftkit.inputs.collect.input_files), and composes a canned short step-by-step solution ending in `\boxed{...}`, correct with
 probability `p_correct`, written in varied but equivalent forms (`\frac{1}{2}`, `1/2`, `0.5`, `③`,
 `3번`, `15\text{개}` ...), sometimes wrong, sometimes with no box at all. Unknown prompts get a
 polite reply without a box. By default half the replies carry reasoning, as a reasoning model
@@ -28,8 +28,12 @@ from dataclasses import dataclass, fields
 from fractions import Fraction
 from pathlib import Path
 
-from sftkit.common.jsonl import InputError, read_jsonl
-from sftkit.inputs.problems import MULTIPLE, Version, build_versions, load_problems, stable_hash
+from sftkit.common.jsonl import InputError
+from sftkit.inputs.collect import input_files as input_files_of
+from sftkit.inputs.fields import parse_fields
+from sftkit.inputs.instructions import language_of
+from sftkit.inputs.problems import MULTIPLE, Version, build_versions, read_problem_file, stable_hash
+from sftkit.inputs.readers import read_rows
 
 log = logging.getLogger("sftkit.demo.mock_model")
 
@@ -46,6 +50,9 @@ CIRCLED = "①②③④⑤⑥⑦⑧⑨"
 @dataclass(frozen=True)
 class MockConfig:
     data_dir: str = "data"
+    input_files: tuple[str, ...] = ()  # the generator's --input_file (files, folders, globs)
+    fields: str = ""  # the generator's --fields, so a file read with a mapping is recognised
+    skip_bad_rows: bool = False  # the generator's --skip_bad_rows; else a bad row stops it
     model: str = "demo-model"
     p_correct: float = 0.7
     latency: float = 0.0  # seconds before every answer ...
@@ -177,6 +184,14 @@ def choice_renderings(k: int) -> tuple[str, ...]:
     return (str(k), mark, f"{k}번", f"({k})", f"\\text{{{mark}}}")
 
 
+def label_renderings(label: str, option: str) -> tuple[str, ...]:
+    """Ways a model names a lettered option that the grader accepts:
+    ("C", "29") -> ("C", "(C)", "(C) 29", "\\text{C}")."""
+    if label.isdigit():
+        return choice_renderings(int(label))
+    return (label, f"({label})", f"({label}) {option}", f"\\text{{{label}}}")
+
+
 def _wrong_int(n: int, rng: random.Random) -> int:
     delta = rng.choice((-3, -2, -1, 1, 2, 3, 5, 10))
     return n + delta
@@ -195,6 +210,10 @@ class Entry:
 
 def _entry(version: Version, review: str, rng: random.Random) -> Entry:
     problem = version.problem
+    if version.type == MULTIPLE and problem.labels is not None:
+        said = dict(zip(problem.labels, problem.choices, strict=True))
+        wrong = tuple(label_renderings(x, t) for x, t in said.items() if x != version.gold)
+        return Entry(version, label_renderings(version.gold, said[version.gold]), wrong, review)
     if version.type == MULTIPLE and problem.choices is not None:
         k = int(version.gold)
         others = [i for i in range(1, len(problem.choices) + 1) if i != k]
@@ -221,6 +240,18 @@ def _entry(version: Version, review: str, rng: random.Random) -> Entry:
     return Entry(version, value_renderings(version.gold, version.body), ((f"{core}+1",),), review)
 
 
+def _notes(path: Path, solution: str | None) -> dict[int, str]:
+    """The short solution note of each row, for a solution step: CSAT's `review`, else a short
+    worked solution (a long one would make every reply long)."""
+    notes = {}
+    for row, obj in read_rows(path):
+        if isinstance(obj, dict):
+            note = obj.get("review") or (obj.get(solution) if solution else None)
+            if isinstance(note, str) and len(note) <= 400:
+                notes[row] = note
+    return notes
+
+
 class AnswerBook:
     """Index of every version body by its first characters, so a lookup costs a few dict probes.
 
@@ -242,19 +273,32 @@ class AnswerBook:
                 self._by_prefix.setdefault(body[: self.KEY], []).append(e)
 
     @classmethod
-    def load(cls, data_dir: str | Path, seed: int = 0) -> AnswerBook:
+    def load(
+        cls,
+        data_dir: str | Path,
+        seed: int = 0,
+        input_files: tuple = (),
+        fields: str = "",
+        skip_bad_rows: bool = False,
+    ) -> AnswerBook:
+        """Every version of every problem the generator would read with the same data_dir,
+        input_files, fields and skip_bad_rows; bad input raises InputError as it does there."""
         entries: list[Entry] = []
         rng = random.Random(seed)
-        if not Path(data_dir).is_dir():
+        if not input_files and not Path(data_dir).is_dir():
             raise InputError(f"{data_dir}: data_dir is not a directory")
-        paths = sorted(Path(data_dir).glob("*_math.jsonl"))
-        if not paths:
-            log.warning("%s holds no *_math.jsonl files: every prompt will be unknown", data_dir)
+        override = parse_fields(fields)
+        try:
+            paths, _ = input_files_of(data_dir, list(input_files))
+        except InputError as exc:
+            log.warning("%s: every prompt will be unknown", exc)
+            paths = []
         for path in paths:
-            reviews = {ln: str(obj.get("review") or "") for ln, obj in read_jsonl(path)}
-            for problem in load_problems(path):
-                for version in build_versions(problem):
-                    entries.append(_entry(version, reviews.get(problem.lineno, ""), rng))
+            read = read_problem_file(path, override, skip_bad_rows)
+            notes = _notes(path, read.fields.solution if read.fields else None)
+            for problem in read.problems:
+                for version in build_versions(problem, "both"):
+                    entries.append(_entry(version, notes.get(problem.lineno, ""), rng))
         return cls(entries)
 
     def lookup(self, prompt: str) -> Entry | None:
@@ -297,11 +341,15 @@ _STEPS_EN = (
     "Solution.\n1. Identify what the question asks for.\n2. {step}\n3. Verify the result.\n\n"
     "Therefore the answer is {final}.",
 )
-_GENERIC_STEP = (
-    "조건을 식으로 나타내고 차례로 계산한다.",
-    "Substitute the given values and simplify.",
-    "주어진 관계를 이용해 값을 구한다.",
-)
+# A reply is in its problem's language, as a model answers (a mixed one is a filter's case).
+_GENERIC_STEP = {
+    "ko": ("조건을 식으로 나타내고 차례로 계산한다.", "주어진 관계를 이용해 값을 구한다."),
+    "en": (
+        "Substitute the given values and simplify.",
+        "Use the given relation to find the value.",
+    ),
+}
+_STEPS = {"ko": _STEPS_KO, "en": _STEPS_EN}
 _UNKNOWN = (
     "I'm sorry, but I could not identify this problem. (This is a stand-in demo server, "
     "not a model: it only knows the sample problems.)"
@@ -334,14 +382,15 @@ def compose(entry: Entry | None, cfg: MockConfig, rng: random.Random, think: boo
         return Reply(_UNKNOWN, reasoning, "stop", "unknown")
     boxed = rng.random() >= cfg.p_no_box
     correct = rng.random() < cfg.p_correct
+    lang = language_of(entry.version.problem.text)
     if correct or not entry.wrong:
         answer = rng.choice(entry.correct)
-        step = entry.review or rng.choice(_GENERIC_STEP)
+        step = entry.review or rng.choice(_GENERIC_STEP[lang])
     else:
         answer = rng.choice(rng.choice(entry.wrong))
-        step = rng.choice(_GENERIC_STEP)  # the review would give the right answer away
+        step = rng.choice(_GENERIC_STEP[lang])  # the review would give the right answer away
     final = f"\\boxed{{{answer}}}" if boxed else answer
-    template = rng.choice(_STEPS_KO + _STEPS_EN)
+    template = rng.choice(_STEPS[lang])
     content = template.format(step=step, final=final)
     reasoning = None
     if think:
@@ -455,7 +504,9 @@ class MockModel:
 
     def __init__(self, cfg: MockConfig):
         self.cfg = cfg
-        self.book = AnswerBook.load(cfg.data_dir, cfg.seed)  # bad files fail here
+        self.book = AnswerBook.load(  # bad files fail here
+            cfg.data_dir, cfg.seed, cfg.input_files, cfg.fields, cfg.skip_bad_rows
+        )
         self.lock = threading.Lock()
         self.script_pos = 0
         self.counter = 0  # requests drawn for so far: keeps completion ids unique

@@ -397,7 +397,8 @@ class MockServer:
 
 
 _HELP = {
-    "data_dir": "folder of *_math.jsonl problem files to recognise",
+    "data_dir": "folder of problem files to recognise (any shape the generator reads)",
+    "fields": "the generator's --fields, e.g. problem=query,answer=label",
     "model": "the one model name served",
     "p_correct": "probability an answer is correct",
     "latency": "seconds before each reply",
@@ -437,6 +438,21 @@ def parse_args(argv=None) -> argparse.Namespace:
             steps = ", ".join(SCRIPT_STEPS)
             parser.add_argument("--script", default="", help=f"comma-separated steps: {steps}")
             continue
+        if f.name == "skip_bad_rows":
+            parser.add_argument(
+                "--skip_bad_rows", action="store_true", help="as the generator's --skip_bad_rows"
+            )
+            continue
+        if f.name == "input_files":
+            parser.add_argument(
+                "--input_file",
+                dest="input_files",
+                action="append",
+                default=[],
+                help="a problem file (or folder, or glob) to recognise instead of --data_dir, "
+                "as the generator's --input_file; repeatable",
+            )
+            continue
         kind = {"float": float, "int": int}.get(str(f.type), str)
         parser.add_argument(
             f"--{f.name}",
@@ -449,9 +465,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def config_from_args(args: argparse.Namespace) -> MockConfig:
-    values = {f.name: getattr(args, f.name) for f in fields(MockConfig) if f.name != "script"}
+    skip = ("script", "input_files")
+    values = {f.name: getattr(args, f.name) for f in fields(MockConfig) if f.name not in skip}
     script = tuple(s.strip() for s in args.script.split(",") if s.strip())
-    return MockConfig(**values, script=script)
+    return MockConfig(**values, script=script, input_files=tuple(args.input_files))
 
 
 async def serve(cfg: MockConfig, host: str, port: int, port_file: str | None) -> None:

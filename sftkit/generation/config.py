@@ -18,8 +18,11 @@ from sftkit.common.jsonl import InputError
 from sftkit.common.oslimits import raise_open_files
 from sftkit.grading.judge import JUDGE_MODES, JudgeConfig
 from sftkit.inputs.decontam import DEFAULT_NGRAM
+from sftkit.inputs.fields import parse_fields
+from sftkit.inputs.instructions import BUNDLED
 from sftkit.inputs.near_dup import DEFAULT_THRESHOLD
 from sftkit.inputs.near_dup import MODES as NEAR_DUP_MODES
+from sftkit.inputs.problems import VERSION_MODES
 from sftkit.output.filters import DEFAULT_FILTERS, FILTERS, FilterConfig, parse_filters
 from sftkit.output.formats import FORMATS, REASONING_MODES
 from sftkit.output.selection import Selection, parse_pass_rate
@@ -28,7 +31,6 @@ log = logging.getLogger("generate")
 
 DEFAULT_BASE_URL = "http://localhost:8000/v1"
 SENTENCES_NAME = "sentences_ask_boxed.jsonl"
-BUNDLED_SENTENCES = Path(__file__).resolve().parents[2] / "data" / SENTENCES_NAME
 # A reasoning model's completion can take 15-30 min (32k tokens at 20-30 tokens/s under load), and
 # vLLM queues requests beyond its batch without rejecting them, so the wait in its queue counts
 # too: an hour fits a long completion plus a comparable wait. A request that still times out
@@ -46,18 +48,41 @@ class Config:
     """The generator's settings: each field is its flag (sftkit.common.flags), in `-h` order; given as
     typed on the command line, checked and completed in __post_init__."""
 
-    data_dir: str = flag("data", "folder of *_math.jsonl problem files (%(default)s)")
+    data_dir: str = flag(
+        "data",
+        "folder of problem files: every .jsonl, .json, .parquet, .csv and datasets "
+        "save_to_disk folder in it (%(default)s)",
+    )
     input_files: tuple[str, ...] = flag(
         None,
-        "one problem file instead of <data_dir>/*_math.jsonl; repeatable",
+        "a problem file (or save_to_disk folder, or a quoted glob such as 'sets/*.parquet') "
+        "instead of --data_dir; repeatable",
         name="--input_file",
         action="append",
+    )
+    fields: str | None = flag(
+        None,
+        "field names, overriding detection, e.g. problem=question,answer=target,id=uid "
+        "(roles: problem, answer, id, solution, choices)",
+    )
+    versions: str = flag(
+        "auto",
+        "which versions to ask: auto = a problem with choices as free response and multiple "
+        "choice, one without choices once (free response); both = every problem twice (the "
+        "original behaviour); free; choice (%(default)s)",
+        choices=VERSION_MODES,
+    )
+    skip_bad_rows: bool = flag(
+        False,
+        "skip rows without a problem or gold (and undecodable lines) instead of stopping; "
+        "logs how many and the first few, report.json counts them",
+        action="store_true",
     )
     output_dir: str = flag("sft_output", "where samples go (%(default)s)")
     sentences: str | None = flag(
         None,
         "instruction sentences jsonl (<data_dir>/sentences_ask_boxed.jsonl, else the "
-        "bundled data/sentences_ask_boxed.jsonl)",
+        "bundled English and Korean sets: each problem gets a sentence in its own language)",
     )
     n: int = flag(4, "samples per problem and version (%(default)s)", type=int)
     worker: int = flag(
@@ -239,6 +264,7 @@ class Config:
                 raise InputError(f"{flag_of(Config, name)}: must not be negative")
         if self.timeout <= 0:
             raise InputError(f"{flag_of(Config, 'timeout')}: must be positive")
+        parse_fields(self.fields)  # a malformed --fields fails here, before any file is read
         if self.decontam_ngram < 1:
             raise InputError("--decontam_ngram: must be at least 1")
         if not 0 < self.near_dup_threshold <= 1:
@@ -325,11 +351,12 @@ def config_from_args(args: argparse.Namespace) -> Config:
 
 
 def default_sentences(data_dir: str) -> str:
-    """<data_dir>/sentences_ask_boxed.jsonl, else the file bundled with this tool, so a folder of
-    problems alone works: default_sentences("my_data") -> "<repo>/data/sentences_ask_boxed.jsonl".
+    """<data_dir>/sentences_ask_boxed.jsonl, else the file bundled with this tool (English and
+    Korean sentences, tagged), so a folder of problems alone works:
+    default_sentences("my_data") -> "<repo>/data/sentences_ask_boxed.jsonl".
     """
     own = Path(data_dir) / SENTENCES_NAME
-    return str(own if own.is_file() else BUNDLED_SENTENCES)
+    return str(own if own.is_file() else BUNDLED)
 
 
 def ensure_open_files(cfg: Config) -> None:

@@ -14,13 +14,10 @@ from pathlib import Path
 
 from sftkit.common.jsonl import InputError
 from sftkit.generation.config import Config
-from sftkit.inputs.problems import (
-    Version,
-    build_prompt,
-    build_versions,
-    load_problems,
-    load_sentences,
-)
+from sftkit.inputs.collect import Inputs, collect, input_files, log_inputs
+from sftkit.inputs.fields import parse_fields
+from sftkit.inputs.instructions import Sentences, load_sentences
+from sftkit.inputs.problems import Version, build_prompt, build_versions
 from sftkit.output import layout
 from sftkit.watching.index import SampleSet
 
@@ -30,20 +27,10 @@ log = logging.getLogger("generate")
 # --------------------------------------------------------------------------- inputs
 
 
-def input_paths(cfg: Config) -> list[Path]:
-    """The problem files of this run: --input_file, else every <data_dir>/*_math.jsonl."""
-    if cfg.input_files:
-        paths = [Path(f) for f in cfg.input_files]
-        for path in paths:
-            if not path.is_file():
-                raise InputError(f"{path}: no such file")
-    else:
-        folder = Path(cfg.data_dir)
-        if not folder.is_dir():
-            raise InputError(f"{folder}: no such folder")
-        paths = sorted(folder.glob("*_math.jsonl"))
-        if not paths:
-            raise InputError(f"{folder}: no *_math.jsonl problem files")
+def input_paths(cfg: Config) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """The problem files of this run and the files skipped with why: --input_file (files,
+    save_to_disk folders, globs), else every problem file of --data_dir."""
+    paths, skipped = input_files(cfg.data_dir, cfg.input_files)
     stems = [p.stem for p in paths]
     dup = {s for s in stems if stems.count(s) > 1}
     if dup:
@@ -56,20 +43,68 @@ def input_paths(cfg: Config) -> list[Path]:
                 f"{path}: the source name {path.stem!r} is reserved for merged output; "
                 "rename the file"
             )
-    return paths
+    return paths, skipped
 
 
-def load_inputs(cfg: Config) -> tuple[list[Version], list[str]]:
-    """Every version of every problem, and the instruction sentences; raises InputError."""
-    versions = []
-    for path in input_paths(cfg):
-        for problem in load_problems(path):
-            versions.extend(build_versions(problem))
+@dataclass(frozen=True)
+class RunInputs:
+    versions: list[Version]
+    sentences: Sentences
+    summary: dict  # .generation.json "inputs": files, fields, golds, bad rows, merged
+
+
+def summarize(inputs: Inputs, skipped: list[tuple[Path, str]], cfg: Config) -> dict:
+    """What the report keeps about the inputs: {"files": [...], "bad_rows_skipped": 0, ...}."""
+    return {
+        "files": [
+            {
+                "path": str(f.path),
+                "source": f.path.stem,
+                "problems": len(f.problems),
+                "fields": f.fields.describe() if f.fields else None,
+                "gold_from": dict(f.gold_sources),
+                "bad_rows_skipped": len(f.bad_rows),
+            }
+            for f in inputs.files
+        ],
+        "skipped_files": [{"path": str(p), "why": why} for p, why in skipped],
+        "problems": len(inputs.problems),
+        "bad_rows_skipped": len(inputs.bad_rows),
+        "identical_merged": len(inputs.merged),
+        "versions": cfg.versions,
+    }
+
+
+def load_run_inputs(cfg: Config) -> RunInputs:
+    """Every version asked of every problem, the instruction sentences, and the inputs summary;
+    logs the files taken and skipped, the field mapping and gold source per file; InputError on
+    bad input (file:row: what is wrong)."""
+    paths, skipped = input_paths(cfg)
+    inputs = collect(paths, parse_fields(cfg.fields), cfg.skip_bad_rows)
+    log_inputs(inputs, skipped, log)
+    versions = [v for p in inputs.problems for v in build_versions(p, cfg.versions)]
+    if not versions:
+        raise InputError(
+            f"{paths[0]}: --versions {cfg.versions} asks nothing of these problems "
+            "(none has choices); use --versions auto"
+        )
     if not Path(cfg.sentences).is_file():
         raise InputError(f"{cfg.sentences}: no such file (instruction sentences)")
     sentences = load_sentences(cfg.sentences)
-    log.info("instructions: %d sentences from %s", len(sentences), cfg.sentences)
-    return versions, sentences
+    log.info(
+        "versions: %d to ask (--versions %s); instructions: %d sentences from %s",
+        len(versions),
+        cfg.versions,
+        len(sentences),
+        cfg.sentences,
+    )
+    return RunInputs(versions, sentences, summarize(inputs, skipped, cfg))
+
+
+def load_inputs(cfg: Config) -> tuple[list[Version], Sentences]:
+    """Every version of every problem, and the instruction sentences; raises InputError."""
+    run = load_run_inputs(cfg)
+    return run.versions, run.sentences
 
 
 # --------------------------------------------------------------------------- planning
@@ -129,7 +164,7 @@ def scan_stored(cfg: Config, versions: list[Version]) -> dict[str, SampleSet]:
 def plan_jobs(
     cfg: Config,
     versions: list[Version],
-    sentences: list[str],
+    sentences: Sentences,
     stored: dict[str, SampleSet],
     indices: dict[int, range] | range,
     stats: dict[str, dict[str, int]],

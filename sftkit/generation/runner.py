@@ -284,16 +284,19 @@ async def generate(
         gc.set_threshold(20_000, 20, 10)
         stats = {key_of(v): dict.fromkeys((*GENERATION_COUNTERS, "problems"), 0) for v in versions}
         for v in versions:  # one version per problem and type: the plan the report checks
-            # Problems dropped by the screening keep their numbers: the plan still spans them,
-            # so the report never takes a later problem's samples for strays.
+            # Problems keep their file row as number: one dropped by the screening, a bad row
+            # skipped, an identical problem merged or a problem without choices under
+            # --versions auto leaves a gap, and the plan still spans it, so the report never
+            # takes a later problem's samples for strays.
             st = stats[key_of(v)]
             st["problems"] = max(st["problems"], v.problem.index + 1)
         stored = scan_stored(cfg, versions)
         verdicts = Verdicts(cfg.output_dir, stored) if (cfg.k_correct or cfg.retry_zero) else None
         runner = Runner(cfg, model, endpoints, totals, stats, stored, verdicts)
         log.info(
-            "%d problems x 2 versions x n=%d from %d source(s); %d worker(s) on %s; model %s",
-            len(versions) // 2,
+            "%d problems, %d versions x n=%d from %d source(s); %d worker(s) on %s; model %s",
+            len({(v.problem.source, v.problem.index) for v in versions}),
+            len(versions),
             cfg.n,
             len({v.problem.source for v in versions}),
             cfg.worker,

@@ -22,7 +22,7 @@ from sftkit.generation.config import Config
 from sftkit.inputs import near_dup
 from sftkit.inputs.benchmarks import file_digest, load_benchmarks
 from sftkit.inputs.decontam import find_contaminated
-from sftkit.inputs.problems import Problem, Version
+from sftkit.inputs.problems import Problem, Version, clean_text
 from sftkit.output import layout
 
 log = logging.getLogger("generate")
@@ -59,7 +59,7 @@ def _decontaminate(cfg: Config, problems: list[Problem], screening: Screening) -
     """Positions in `problems` found in a benchmark; fills screening.contamination."""
     started = time.perf_counter()
     index, files = load_benchmarks(cfg.decontaminate, cfg.decontam_ngram)
-    rows = ((p.source, i, p.text, p.answer) for i, p in enumerate(problems))
+    rows = ((p.source, i, clean_text(p.text), p.answer) for i, p in enumerate(problems))
     dropped = set()
     per_file: Counter = Counter()
     for hit in find_contaminated(index, rows):
@@ -103,7 +103,7 @@ def _decontaminate(cfg: Config, problems: list[Problem], screening: Screening) -
 def _near_duplicates(cfg: Config, problems: list[Problem], screening: Screening) -> set[int]:
     """Positions in `problems` that keep_one drops (none for report); fills screening.clusters."""
     started = time.perf_counter()
-    rows = [(p.source, p.lineno, p.text, p.answer) for p in problems]
+    rows = [(p.source, p.lineno, clean_text(p.text), p.answer) for p in problems]
     clusters = near_dup.find_clusters(rows, threshold=cfg.near_dup_threshold)
     dropped = near_dup.keep_one(clusters) if cfg.near_dup == "keep_one" else set()
     for k, c in enumerate(clusters):
@@ -158,6 +158,8 @@ def screen(cfg: Config, versions: list[Version]) -> Screening:
         gone |= {id(problems[i]) for i in dropped}
     if gone:
         screening.kept = [v for v in versions if id(v.problem) not in gone]
+        if not screening.kept:
+            log.warning("the screening dropped every problem: nothing to ask")
     return screening
 
 

@@ -23,6 +23,7 @@ from sftkit.generation.signature import (
     make_signature,
     read_signatures,
 )
+from sftkit.inputs.instructions import Sentences
 from sftkit.output import layout
 
 log = logging.getLogger("generate")
@@ -31,11 +32,12 @@ log = logging.getLogger("generate")
 # --------------------------------------------------------------------------- run signature
 
 
-def run_signature(cfg: Config, model: str, sentences: list[str]) -> dict:
+def run_signature(cfg: Config, model: str, sentences: Sentences | list[str]) -> dict:
     """What makes one sample what it is (sftkit.generation.signature): model, prompt, sampling settings."""
     sampling = {name: getattr(cfg, name) for name in SAMPLING}
+    texts = sentences.texts() if isinstance(sentences, Sentences) else list(sentences)
     screening = screening_signature(cfg)
-    return make_signature(model, sentences, cfg.same_prompt, screening, **sampling)
+    return make_signature(model, texts, cfg.same_prompt, screening, **sampling)
 
 
 def sample_paths(output_dir: str) -> Iterator[str]:

@@ -50,6 +50,9 @@ class GenerationState:
     updated_at: float | None = None
     interrupted: str | None = None  # "SIGTERM": the run was stopped early (stopping.py)
     timing: dict = field(default_factory=dict)  # first_request, last_response, cpu_seconds, ...
+    # The problem files read (sftkit.generation.plan.summarize): files with their field mapping
+    # and gold sources, files skipped, bad rows skipped, identical problems merged, --versions.
+    inputs: dict | None = None
     # The screening before any request (sftkit.generation.screen); None: it did not run.
     decontamination: dict | None = None  # per benchmark file: rows, digest, contaminated
     near_duplicates: dict | None = None  # mode, threshold, clusters, dropped
@@ -66,6 +69,7 @@ class GenerationState:
             rounds_done=summary["rounds_done"],
             by_source_type=summary["stats"],
             same_prompt=cfg.same_prompt,
+            inputs=summary.get("inputs"),
             updated_at=time.time(),
             interrupted=summary.get("interrupted"),
             decontamination=summary.get("screening", {}).get("decontamination"),

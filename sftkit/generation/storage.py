@@ -47,6 +47,8 @@ def build_record(cfg: Config, result: Result, sample: int, choice: dict, created
         "source": problem.source,
         "problem_index": problem.index,
         "problem_id": problem.id,
+        # "<file name>:<row>": joins the sample back to its input row and the row's other fields.
+        "row_key": problem.row_key,
         "type": version.type,
         "sample_index": sample,
         "generation_id": gid,

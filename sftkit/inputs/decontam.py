@@ -98,11 +98,16 @@ class _WordHashes(dict):
 
 # \frac12 is \frac{1}{2}: one digit per argument when the braces are left out.
 _BARE_FRAC = re.compile(r"(\\[dt]?frac)\s*(\d)\s*(\d)")
+# Layout, not content: environment names and item labels ("\begin{itemize} \item[1]") are the
+# same in every multiple-choice problem and would make its choice block a shared 8-gram.
+_LAYOUT = re.compile(r"\\(?:begin|end)\s*\{[^}]*\}|\\item\s*(?:\[[^\]]*\])?")
 
 
 def _prepare(text: str) -> str:
-    r"""NFKC, lower case, bare fraction arguments split: '\dfrac12' -> '\dfrac{1}{2}'."""
-    return _BARE_FRAC.sub(r"\1{\2}{\3}", unicodedata.normalize("NFKC", text).lower())
+    r"""NFKC, lower case, layout out, bare fraction arguments split: '\dfrac12' ->
+    '\dfrac{1}{2}', '\begin{itemize} \item[1] $2$' -> '   $2$'."""
+    text = _LAYOUT.sub(" ", unicodedata.normalize("NFKC", text).lower())
+    return _BARE_FRAC.sub(r"\1{\2}{\3}", text)
 
 
 @dataclass

@@ -1,33 +1,44 @@
-r"""Problems: load `data/*_math.jsonl`, build both versions of each problem, build prompts.
+r"""Problems: read a problem file of any shape, build the versions of each problem, build prompts.
 
-Pipeline order: load_problems() -> build_versions() -> build_prompt().
+Pipeline order: read_problem_file() -> build_versions() -> build_prompt().
 
 Usage:
     problems = load_problems("data/sample_math.jsonl")
-    for version in build_versions(problems[0]):
+    for version in build_versions(problems[0], "auto"):
         prompt = build_prompt(version, sentences, sample_index=0)
 
-A multiple-choice problem carries a block `\begin{itemize} \item[1] ... \item[5] ... \end{itemize}`
-and an integer gold (the choice number). Other itemize blocks (conditions `\item[(가)]`, 보기
-statements `\item[ㄱ.]`) are part of the problem and are never touched.
+A CSAT multiple-choice problem carries a block `\begin{itemize} \item[1] ... \item[5] ...
+\end{itemize}` and an integer gold (the choice number). Other itemize blocks (conditions
+`\item[(가)]`, 보기 statements `\item[ㄱ.]`) are part of the problem and are never touched. A
+public multiple-choice problem carries its options apart (sftkit.inputs.choices) and its gold is
+the option's label ("B").
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from sftkit.common.jsonl import InputError, read_jsonl
+from sftkit.common.jsonl import InputError
+from sftkit.inputs.choices import answer_label, list_options, options_of
+from sftkit.inputs.fields import GOLD_LABEL, FieldMap, detect_fields, gold_of, parse_fields
+from sftkit.inputs.instructions import Sentences, language_of
+from sftkit.inputs.instructions import load_sentences as load_sentences  # tests, old callers
+from sftkit.inputs.readers import read_rows
 
 SUBJECTIVE = "subjectives"
 MULTIPLE = "multiples"
 TYPES = (SUBJECTIVE, MULTIPLE)
+# --versions: auto asks a problem without choices once (free response), one with choices twice.
+VERSION_MODES = ("auto", "both", "free", "choice")
 
 _ITEMIZE = re.compile(r"\\begin\{itemize\}(.*?)\\end\{itemize\}", re.S)
 _ITEM = re.compile(r"\\item\s*\[([^\]]*)\]")
-_NUMBER_PREFIX = re.compile(r"^\s*\d{1,3}\s*\.\s*")
+# "12. 함수 …" loses its exam number; "3.5 liters …" keeps its decimal.
+_NUMBER_PREFIX = re.compile(r"^\s*\d{1,3}\s*\.(?!\d)\s*")
 _SCORE_TAG = re.compile(r"[ \t]*\[\s*\d+(?:\.\d+)?\s*점\s*\]")
 
 
@@ -37,10 +48,17 @@ class Problem:
     index: int  # 0-based position in its data file: the `<problem>` of `<problem>_<sample>.jsonl`
     id: str
     text: str  # as in the file, number prefix and score tag included
-    answer: int | str  # choice number for multiple choice, else the short answer
+    answer: int | str  # CSAT choice number, a public option's label, else the short answer
     choices: tuple[str, ...] | None  # option texts, or None for a short-answer problem
     path: str = ""
-    lineno: int = 0
+    lineno: int = 0  # 1-based row of the file (the line, for JSONL): with path, the row key
+    labels: tuple[str, ...] | None = None  # a public set's option labels; None for CSAT (1..k)
+    gold_source: str = ""  # how the gold was found (sftkit.inputs.fields.GOLD_*)
+
+    @property
+    def row_key(self) -> str:
+        """Where the row came from, stable across runs: "gsm_test.parquet:12"."""
+        return f"{Path(self.path).name}:{self.lineno}"
 
 
 @dataclass(frozen=True)
@@ -76,89 +94,159 @@ def clean_text(text: str) -> str:
     return text.strip()
 
 
-def _parse_answer(raw, has_choices: int, where: str) -> int | str:
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
-        raise InputError(f"{where}: missing 'answer'")
-    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
-        raise InputError(
-            f"{where}: 'answer' must be a number or a string, got {type(raw).__name__}"
-        )
-    if not has_choices:
-        return raw if isinstance(raw, int) else str(raw).strip()
-    text = str(raw).strip()
-    if isinstance(raw, float) and raw.is_integer():
-        text = str(int(raw))
-    if not re.fullmatch(r"\d+", text) or not 1 <= int(text) <= has_choices:
-        raise InputError(
-            f"{where}: multiple-choice 'answer' must be a choice number 1-{has_choices}, got {raw!r}"
-        )
-    return int(text)
+def _csat_answer(raw, k: int) -> int | None:
+    """The choice number 1..k an answer names ("4", 4, 4.0), else None."""
+    text = str(int(raw)) if isinstance(raw, float) and raw.is_integer() else str(raw).strip()
+    return int(text) if re.fullmatch(r"\d+", text) and 1 <= int(text) <= k else None
 
 
-def load_problems(path: str | Path) -> list[Problem]:
-    """Read and validate one problem file; any bad line raises InputError naming file:line."""
-    path = Path(path)
-    problems: list[Problem] = []
-    for lineno, obj in read_jsonl(path):
-        where = f"{path}:{lineno}"
-        text = obj.get("problem")
-        if not isinstance(text, str) or not text.strip():
-            raise InputError(f"{where}: missing 'problem' text")
-        block = find_choice_block(text)
-        choices = block[1] if block else None
-        if choices is not None and len(choices) > 5:
+def problem_from_row(row: dict, fmap: FieldMap, path: Path, lineno: int, index: int) -> Problem:
+    """One row as a Problem; what is wrong raises InputError `file:row: … (fields present: …)`.
+
+    {"question": "2+5?", "answer": "… #### 7"} -> Problem(text="2+5?", answer="7", …)
+    """
+    where = f"{path}:{lineno}"
+    present = f"(fields present: {', '.join(map(str, row)) or 'none'})"
+    text = row.get(fmap.problem)
+    if not isinstance(text, str) or not text.strip():
+        raise InputError(f"{where}: no problem text in '{fmap.problem}' {present}")
+    gold, how = gold_of(row, fmap)
+    if gold is None:
+        raise InputError(f"{where}: {how} {present}")
+    labels = choices = None
+    block = find_choice_block(text)
+    if block is not None:
+        choices = block[1]
+        if len(choices) > 5:
             raise InputError(f"{where}: {len(choices)} choices; at most 5 are supported")
-        answer = _parse_answer(obj.get("answer"), len(choices) if choices else 0, where)
-        if choices is not None and not choices[answer - 1]:
-            raise InputError(f"{where}: choice {answer} is empty")
-        pid = obj.get("id")
-        problems.append(
-            Problem(
-                source=path.stem,
-                index=len(problems),
-                id=str(pid) if pid is not None else str(len(problems)),
-                text=text,
-                answer=answer,
-                choices=choices,
-                path=str(path),
-                lineno=lineno,
+        gold = _csat_answer(row.get(fmap.answer) if fmap.answer else None, len(choices))
+        if gold is None:
+            raise InputError(
+                f"{where}: multiple-choice '{fmap.answer}' must be a choice number "
+                f"1-{len(choices)}, got {row.get(fmap.answer)!r} {present}"
             )
-        )
-    if not problems:
+        if not choices[gold - 1]:
+            raise InputError(f"{where}: choice {gold} is empty")
+    else:
+        found = options_of(row, fmap)
+        if isinstance(found, str):
+            raise InputError(f"{where}: {found} {present}")
+        if found is not None:
+            labels, choices = found
+            how = GOLD_LABEL
+            gold = answer_label(row.get(fmap.answer) if fmap.answer else None, labels, choices)
+            if gold is None:
+                raise InputError(
+                    f"{where}: '{fmap.answer}' names no option of {', '.join(labels)}: "
+                    f"{row.get(fmap.answer)!r} {present}"
+                )
+    pid = row.get(fmap.id) if fmap.id else None
+    return Problem(
+        source=path.stem,
+        index=index,
+        id=str(pid) if pid is not None else str(index),
+        text=text,
+        answer=gold,
+        choices=choices,
+        path=str(path),
+        lineno=lineno,
+        labels=labels,
+        gold_source=how,
+    )
+
+
+@dataclass
+class ProblemFile:
+    """One file read: its problems, the field mapping, how golds were found, the bad rows."""
+
+    path: Path
+    fields: FieldMap | None
+    problems: list[Problem]
+    gold_sources: Counter
+    bad_rows: list[str]  # the error lines of rows skipped with skip_bad_rows
+
+
+def read_problem_file(
+    path: str | Path, fields: dict[str, str] | None = None, skip_bad_rows: bool = False
+) -> ProblemFile:
+    """Read one problem file of any supported shape (sftkit.inputs.readers).
+
+    `fields` is the parsed --fields ({"problem": "question"}); a bad row raises InputError naming
+    file:row, or with skip_bad_rows is counted in `bad_rows` and left out. A problem keeps its
+    row's position as `index`, so skipping a row never renumbers the others.
+    read_problem_file("gsm.jsonl").problems[0].answer -> "7"
+    """
+    path = Path(path)
+    rows = list(read_rows(path))
+    columns = list(dict.fromkeys(k for _, obj in rows if isinstance(obj, dict) for k in obj))
+    fmap = detect_fields(columns, fields or {}, f"{path}:1") if columns else None
+    out = ProblemFile(path, fmap, [], Counter(), [])
+    for index, (lineno, obj) in enumerate(rows):
+        try:
+            if isinstance(obj, str):
+                raise InputError(obj)
+            problem = problem_from_row(obj, fmap, path, lineno, index)
+        except InputError as exc:
+            if not skip_bad_rows:
+                raise
+            out.bad_rows.append(str(exc))
+            continue
+        out.problems.append(problem)
+        out.gold_sources[problem.gold_source] += 1
+    if not out.problems and not out.bad_rows:
         raise InputError(f"{path}:1: no problems in file")
-    return problems
+    return out
 
 
-def build_versions(problem: Problem) -> list[Version]:
-    """Both versions of a problem: free response first, then multiple choice.
+def read_problems(
+    path: str | Path, fields: str | dict[str, str] | None = None, skip_bad_rows: bool = False
+) -> list[Problem]:
+    """The problems of one file of any supported shape, for any stage that reads problem sets
+    (generation, decontamination against benchmark files). `fields` is the --fields text or its
+    parsed dict; a bad row raises InputError `file:row: … (fields present: …)` unless skipped.
 
-    Free response drops only the choice block and takes the right option's text as gold;
-    a short-answer problem appears unchanged in both.
+    read_problems("gsm.jsonl")[0] -> Problem(text="Mina buys…", answer="31", row_key="gsm.jsonl:1")
+    read_problems("b.parquet", "problem=query,answer=label")
+    """
+    if isinstance(fields, str | None):
+        fields = parse_fields(fields)
+    return read_problem_file(path, fields, skip_bad_rows).problems
+
+
+def load_problems(path: str | Path, fields: dict[str, str] | None = None) -> list[Problem]:
+    """Read and validate one problem file; any bad row raises InputError naming file:row."""
+    return read_problem_file(path, fields).problems
+
+
+def build_versions(problem: Problem, mode: str = "both") -> list[Version]:
+    """The versions of a problem asked under --versions `mode`, free response first.
+
+    Free response drops only the choices and takes the right option's text as gold; multiple
+    choice shows them, with the gold its choice number (CSAT) or label (public sets). A problem
+    without choices is asked once under "auto" and "free", twice unchanged under "both" (the
+    original behaviour), not at all under "choice".
     """
     full = clean_text(problem.text)
     if problem.choices is None:
-        return [Version(problem, t, full, problem.answer) for t in TYPES]
-    m, choices = find_choice_block(problem.text)
-    before, after = problem.text[: m.start()].rstrip(), problem.text[m.end() :].strip()
-    # Text after the choices (rare) stays, on its own line so no words are glued together.
-    stem = clean_text(f"{before}\n{after}" if after else before)
-    return [
-        Version(problem, SUBJECTIVE, stem, choices[int(problem.answer) - 1]),
-        Version(problem, MULTIPLE, full, int(problem.answer)),
-    ]
-
-
-def load_sentences(path: str | Path) -> list[str]:
-    """Read `{"sent": ...}` lines: the instructions asking for a boxed answer."""
-    sentences = []
-    for lineno, obj in read_jsonl(path):
-        sent = obj.get("sent")
-        if not isinstance(sent, str) or not sent.strip():
-            raise InputError(f"{path}:{lineno}: missing 'sent' text")
-        sentences.append(sent.strip())
-    if not sentences:
-        raise InputError(f"{path}:1: no instruction sentences in file")
-    return sentences
+        wanted = {"auto": (SUBJECTIVE,), "both": TYPES, "free": (SUBJECTIVE,), "choice": ()}
+        return [Version(problem, t, full, problem.answer) for t in wanted[mode]]
+    if problem.labels is not None:
+        right = problem.choices[problem.labels.index(str(problem.answer))]
+        stem, mult = full, list_options(full, problem.labels, problem.choices)
+        both = [
+            Version(problem, SUBJECTIVE, stem, right),
+            Version(problem, MULTIPLE, mult, problem.answer),
+        ]
+    else:
+        m, choices = find_choice_block(problem.text)
+        before, after = problem.text[: m.start()].rstrip(), problem.text[m.end() :].strip()
+        # Text after the choices (rare) stays, on its own line so no words are glued together.
+        stem = clean_text(f"{before}\n{after}" if after else before)
+        both = [
+            Version(problem, SUBJECTIVE, stem, choices[int(problem.answer) - 1]),
+            Version(problem, MULTIPLE, full, int(problem.answer)),
+        ]
+    return {"auto": both, "both": both, "free": both[:1], "choice": both[1:]}[mode]
 
 
 def stable_hash(*parts: object) -> int:
@@ -167,12 +255,17 @@ def stable_hash(*parts: object) -> int:
     return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big")
 
 
-def build_prompt(version: Version, sentences: list[str], sample_index: int) -> str:
+def build_prompt(version: Version, sentences: Sentences | list[str], sample_index: int) -> str:
     """Join the body and an instruction chosen by a stable hash of (problem, type, sample).
 
-    Placement (before/after, one or two newlines) comes from the same hash, so a rerun
-    builds byte-identical prompts.
+    The instruction is in the problem's language, and a multiple-choice version's asks for the
+    option's label (sftkit.inputs.instructions); a plain list serves every prompt. Placement
+    (before/after, one or two newlines) comes from the same hash, so a rerun builds
+    byte-identical prompts.
     """
+    if isinstance(sentences, Sentences):
+        kind = "choice" if version.type == MULTIPLE and version.problem.choices else "free"
+        sentences = sentences.choose(language_of(version.problem.text), kind)
     h = stable_hash(version.problem.text, version.type, sample_index)
     sent = sentences[h % len(sentences)]
     sep = "\n" if (h >> 32) & 1 else "\n\n"

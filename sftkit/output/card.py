@@ -210,7 +210,14 @@ def _body(out: Path, report: dict, stats: MergeStats, found: list[dict], reasons
     for group, counts in drops(report, stats.duplicates).items():
         dropped += [(group, r, n) for r, n in counts.most_common()]
     lines += _md_table(("stage", "reason", "count"), dropped) if dropped else ["(none)"]
-    lines += ["", "## Rebuild", "", "The commands that wrote this data (in order):", "", "```sh"]
+    lines += [
+        "",
+        "## Rebuild",
+        "",
+        "The commands that wrote this data, in pipeline order (a launcher line runs the steps after it):",
+        "",
+        "```sh",
+    ]
     ran = commands.latest(out)
     lines += [f"cd {c.get('cwd', '.')} && {c['command']}" for c in ran] or ["# not recorded"]
     lines += ["```", "", "`report.html` in the output folder shows the figures and samples.", ""]

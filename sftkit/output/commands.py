@@ -23,12 +23,13 @@ import time
 from sftkit.common.jsonl import append_jsonl, read_log
 from sftkit.output import layout
 
-STEPS = ("generate", "watch", "merge")  # pipeline order
+STEPS = ("launch", "generate", "watch", "merge")  # pipeline order (launch: run_sft_pipeline.sh)
 MAX_PER_STEP = 10  # distinct command lines kept per step by latest()
 
 
-def record(output_dir: str | os.PathLike, step: str, argv: list[str]) -> None:
-    """Append the command line of one run (`argv` as sys.argv has it) to commands.jsonl.
+def record(output_dir: str | os.PathLike, step: str, argv: list[str], python: bool = True) -> None:
+    """Append the command line of one run (`argv` as sys.argv has it) to commands.jsonl; the
+    interpreter is put first unless `python` is False (the launcher is a shell script).
 
     record(out, "merge", ["generate_sft_data.py", "--merge_only"]) appends {"step": "merge",
     "command": "python3 generate_sft_data.py --merge_only", "cwd": ..., "at": ...}.
@@ -36,7 +37,7 @@ def record(output_dir: str | os.PathLike, step: str, argv: list[str]) -> None:
     exe = os.path.basename(sys.executable) or "python3"
     line = {
         "step": step,
-        "command": shlex.join([exe, *argv]),
+        "command": shlex.join([exe, *argv] if python else argv),
         "cwd": os.getcwd(),
         "at": time.time(),
     }

@@ -34,7 +34,9 @@ MAX_REASONS = 126  # distinct reasons per verdict log kept apart; any further on
 # Text shown per sample is clipped (the page must stay small with 30k-token traces); the sample
 # file's path is on the page for the rest.
 CLIP_CHARS = {"problem": 4000, "answer": 6000, "reasoning": 12000}
-SAMPLE_BUDGET_CHARS = 12_000_000  # all browsed text together: report.html stays under 20 MB
+# All browsed text together, in UTF-8 bytes (Korean takes three a character): with the figures
+# (a few hundred kB) and the markup, report.html stays under 20 MB whatever the traces' length.
+SAMPLE_BUDGET_BYTES = 12_000_000
 MAX_FAILURES = 200  # open failure lines listed on the page (all are counted)
 # Problem versions by pass rate (correct / graded): exactly 0, ten bands of 10 %, exactly 1.
 PASS_BUCKETS = ("0", *(f"{10 * i}-{10 * i + 10}%" for i in range(10)), "100%")
@@ -217,7 +219,8 @@ def _read_chosen(folder: Path, data: TypeData, budget: list[int]) -> None:
                 continue
             p, s = picks[i]
             sample = _read_sample(folder, p, s, reason, lines.get(layout.sample_name(p, s), {}))
-            budget[0] -= len(sample.problem) + len(sample.answer) + len(sample.reasoning or "")
+            texts = (sample.problem, sample.answer, sample.reasoning or "")
+            budget[0] -= sum(len(t.encode("utf-8")) for t in texts)
             data.samples.append(sample)
 
 
@@ -234,13 +237,17 @@ def collect(output_dir: str | os.PathLike, report: dict, browse_samples: int = 2
     """Everything the page shows that report.json does not hold, for the rows of `report`."""
     out = Path(output_dir)
     types, stored_by = [], {}
-    budget = [SAMPLE_BUDGET_CHARS]
-    for row in report.get("rows", []):
+    budget, rows = SAMPLE_BUDGET_BYTES, report.get("rows", [])
+    for i, row in enumerate(rows):
         gen = row.get("generation") if isinstance(row.get("generation"), dict) else {}
         planned = gen.get("problems") if isinstance(gen.get("problems"), int) else None
         folder = layout.type_dir(out, row["source"], row["type"])
         data, stored = _scan_type(folder, planned, max(0, browse_samples))
-        _read_chosen(folder, data, budget)
+        # An even share of what is left, so the first source x version cannot spend it all.
+        share = [max(1, budget // (len(rows) - i)) if budget > 0 else 0]
+        before = share[0]
+        _read_chosen(folder, data, share)
+        budget -= before - share[0]
         types.append(data)
         stored_by[(row["source"], row["type"])] = stored
     failures, total = [], 0

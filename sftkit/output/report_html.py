@@ -67,7 +67,9 @@ _JS = """
       a.hidden = !ok;
       shown += ok ? 1 : 0;
     });
-    count.textContent = shown + " of " + items.length + " samples shown";
+    count.textContent = shown + " of " + items.length + " samples shown" + (id && !shown ?
+      ": none with this id among the samples this page holds (up to --browse_samples per " +
+      "source, version and reason)" : "");
   }
   keys.forEach(function (k) {
     document.getElementById("f-" + k).addEventListener("change", apply);
@@ -146,7 +148,10 @@ def _signature(report: dict, out: Path) -> str:
     ran = commands.latest(out)
     if ran:
         rows = [(c["step"], c.get("runs", 1), c.get("cwd", "")) for c in ran]
-        parts.append("<p>The command lines that built this folder (commands.jsonl):</p>")
+        parts.append(
+            "<p>The command lines that built this folder, in pipeline order (commands.jsonl; a "
+            "launcher line runs the steps after it):</p>"
+        )
         for (step, runs, cwd), c in zip(rows, ran, strict=True):
             parts.append(
                 f"<p class='muted'>{e(step)}, {runs} run(s), in {e(str(cwd))}:</p>"
