@@ -122,6 +122,7 @@ def test_ngram_size_changes_what_matches():
     assert hits([text], n=6) == {0: (3, "two marbles are drawn without replacement")}
 
 
+@pytest.mark.e2e
 def test_many_inputs_in_chunks_keep_their_rows():
     problems = [f"A clean problem about apples number {i}." for i in range(50_001)]
     problems[3] = BENCH[0]
@@ -163,6 +164,7 @@ def write_shapes(tmp_path):
     return paths
 
 
+@pytest.mark.e2e
 def test_every_shape_reads_the_same_problems(tmp_path):
     for shape, path in write_shapes(tmp_path).items():
         assert list(benchmark_rows(path)) == [(1, BENCH[0]), (2, BENCH[2])], shape
@@ -183,18 +185,19 @@ def test_digest_follows_the_content_not_the_name(tmp_path):
 @pytest.mark.parametrize(
     "name, content, message",
     [
-        ("b.jsonl", '{"text": "x"}\n', "b.jsonl: no problem field (problem/question/prompt/input;"
-         " fields present: text)"),
+        ("b.jsonl", '{"text": "x"}\n', "b.jsonl: missing a problem field (problem, question, prompt,"
+         " input); map one with --fields problem=NAME (fields present: text)"),
         ("b.jsonl", '{"problem": "x"}\n{"problem": ""}\n', "b.jsonl:2: no problem text"),
         ("b.jsonl", '{"problem": "x"}\n{oops\n', "b.jsonl:2: invalid JSON"),
-        ("b.parquet", "not parquet", "b.parquet: cannot read"),
-        ("b.txt", "x", "b.txt: not a benchmark file"),
+        ("b.parquet", "not parquet", "b.parquet:1: not a parquet file that opens"),
+        ("b.txt", "x", "b.txt: not a problem file; use .jsonl, .json, .parquet, .csv"),
+        ("b.jsonl", b'{"problem": "caf\xe9"}\n', "b.jsonl:1: not UTF-8 text (byte 0xe9"),
         ("b.jsonl", "", "b.jsonl: no benchmark problems in it"),
     ],
 )  # fmt: skip
 def test_bad_benchmark_file_is_one_clear_error(tmp_path, name, content, message):
     path = tmp_path / name
-    path.write_text(content)
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
     with pytest.raises(InputError) as err:
         load_benchmarks([path], n=8)
     assert message in str(err.value)
@@ -211,6 +214,7 @@ def rows(*items):
     return [("in", i + 1, text, gold) for i, (text, gold) in enumerate(items)]
 
 
+@pytest.mark.e2e
 def test_near_duplicate_clusters_equal_and_different_golds():
     data = rows(
         (TRAIN, "300"),

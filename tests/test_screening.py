@@ -82,6 +82,7 @@ def lines(path: Path) -> list[dict]:
     return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
 
 
+@pytest.mark.e2e
 def test_contaminated_problems_get_no_request_and_are_listed(tmp_path, files, mock_server, capsys):
     bench, data = files
     srv, out = mock_server(), tmp_path / "out"
@@ -110,6 +111,7 @@ def test_contaminated_problems_get_no_request_and_are_listed(tmp_path, files, mo
     assert report["totals"]["stray"] == 0
 
 
+@pytest.mark.e2e
 def test_near_duplicates_reported_by_default_and_keep_one_drops(
     tmp_path, files, mock_server, capsys
 ):
@@ -139,6 +141,7 @@ def test_near_duplicates_reported_by_default_and_keep_one_drops(
     assert json.loads((out3 / "report.json").read_text())["near_duplicates"] is None
 
 
+@pytest.mark.e2e
 def test_benchmark_digests_in_the_signature(tmp_path, files, mock_server, capsys):
     bench, data = files
     srv, out = mock_server(), tmp_path / "out"
@@ -208,6 +211,7 @@ def test_validate_cli_checks_a_merged_dataset(tmp_path, files, capsys):
     assert lines(out / "contamination.jsonl") == []
 
 
+@pytest.mark.e2e
 def test_launcher_run_sends_no_request_for_contaminated_problems(tmp_path, files, mock_server):
     bench, data = files
     srv, out = mock_server(), tmp_path / "out"
@@ -223,3 +227,17 @@ def test_launcher_run_sends_no_request_for_contaminated_problems(tmp_path, files
     report = json.loads((out / "report.json").read_text())
     assert report["decontamination"]["contaminated"] == 4
     assert "Decontamination (8-grams): 4 of 9 problems dropped" in res.stdout
+
+
+def test_fields_maps_a_benchmark_problem_field_too(tmp_path, mock_server, capsys):
+    odd = write_jsonl(tmp_path / "odd.jsonl", [{"statement": r["problem"]} for r in BENCH])
+    rows = [{"id": i, "statement": p, "answer": a} for i, p, a in INPUT]
+    data = write_jsonl(tmp_path / "data" / "mine_math.jsonl", rows)
+    srv, out = mock_server(), tmp_path / "out"
+    fields = ["--fields", "problem=statement"]
+    # without --fields neither file has a problem field the detection knows
+    assert run(srv, out, data, "--decontaminate", str(odd)) == 2
+    assert "missing a problem field" in capsys.readouterr().err
+    assert run(srv, out, data, "--decontaminate", str(odd), *fields) == 0
+    assert {c["id"] for c in lines(out / "contamination.jsonl")} == set(CONTAMINATED)
+    assert asked(srv) == {i for i, _, _ in INPUT} - set(CONTAMINATED)

@@ -4,6 +4,7 @@ merge_summary.json and report.json, pass rates in meta, --pass_rate, and --merge
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -169,6 +170,7 @@ def test_report_before_any_merge_has_no_merge_block(tmp_path, sample_writer):
     assert "Merged:" not in format_report(report)
 
 
+@pytest.mark.e2e
 def test_merge_only_rebuilds_with_other_filters_without_requests(tmp_path, sample_writer, capsys):
     build(tmp_path, sample_writer)
     base = ["--merge_only", "--output_dir", str(tmp_path), "--base_url", "http://127.0.0.1:9/v1"]
@@ -206,3 +208,32 @@ def test_max_completion_tokens_turns_too_long_on(tmp_path, sample_writer):
     assert "too_long" in cfg.filters
     stats = merge_outputs(tmp_path, "messages", selection=cfg.selection())
     assert stats.filtered == {"too_long": 1} and stats.written == 1
+
+
+def test_end_to_end_every_quirk_is_dropped_with_its_reason(tmp_path, mock_server, capsys):
+    """Generator -> watcher -> merge against the stand-in sending only quirky correct replies:
+    each quirk ends in its filter's reason, and report.json's counts add up."""
+    import validate_watcher
+
+    repo = Path(__file__).resolve().parents[1]
+    srv = mock_server(p_quirk=1.0, p_correct=1.0, p_no_box=0.0)
+    out = tmp_path / "out"
+    gen_args = ["--base_url", srv.base_url, "--output_dir", str(out), "--n", "2"]
+    gen_args += ["--data_dir", str(repo / "data"), "--no_progress", "--no_merge"]
+    assert generate_sft_data.main(gen_args) == 0
+    assert validate_watcher.main(["--output_dir", str(out), "--once"]) == 0
+    assert generate_sft_data.main(["--merge_only", "--output_dir", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    m = report["totals"]["merge"]
+    assert m["correct"] == m["merged"] + m["filtered"] + m["duplicates"] > 0
+    assert set(m["by_reason"]) == {
+        "truncated", "hedged", "unbalanced_think", "repetition", "language_mix"
+    }  # fmt: skip
+    assert m["merged"] <= m["correct"] // 4  # the odd survivor: a hedge with no wrong answer
+    for row in report["rows"]:
+        rm = row["merge"]
+        assert rm["correct"] == rm["merged"] + rm["filtered"] + rm["duplicates"]
+        assert rm["filtered"] == sum(rm["by_reason"].values())
+    lines = audit(out)
+    assert len(lines) == m["filtered"] and all(x["reason"] in FILTERS for x in lines)
+    capsys.readouterr()

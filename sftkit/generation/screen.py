@@ -22,6 +22,7 @@ from sftkit.generation.config import Config
 from sftkit.inputs import near_dup
 from sftkit.inputs.benchmarks import file_digest, load_benchmarks
 from sftkit.inputs.decontam import find_contaminated
+from sftkit.inputs.fields import parse_fields
 from sftkit.inputs.problems import Problem, Version, clean_text
 from sftkit.output import layout
 
@@ -58,7 +59,9 @@ def screening_signature(cfg: Config) -> dict | None:
 def _decontaminate(cfg: Config, problems: list[Problem], screening: Screening) -> set[int]:
     """Positions in `problems` found in a benchmark; fills screening.contamination."""
     started = time.perf_counter()
-    index, files = load_benchmarks(cfg.decontaminate, cfg.decontam_ngram)
+    # --fields problem=NAME maps a benchmark file's problem field too, where it has that field.
+    problem_field = parse_fields(cfg.fields).get("problem")
+    index, files = load_benchmarks(cfg.decontaminate, cfg.decontam_ngram, problem_field)
     rows = ((p.source, i, clean_text(p.text), p.answer) for i, p in enumerate(problems))
     dropped = set()
     per_file: Counter = Counter()
