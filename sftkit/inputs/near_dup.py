@@ -54,12 +54,14 @@ def _shingle_sets(rows: Sequence[Row], shingle: int, chunk: int = 20_000) -> lis
     for start in range(0, len(rows), chunk):
         batch = tok.batch([r[2] for r in rows[start : start + chunk]])
         h, text, _ = batch.ngrams(shingle)
-        order = np.lexsort((h, text))
+        order = np.lexsort((h, text))  # by text, then hash: each set sorted, repeats adjacent
         h, text = h[order], text[order]
-        bounds = np.searchsorted(text, np.arange(len(batch.counts) + 1))
-        for i in range(len(batch.counts)):
-            s = np.unique(h[bounds[i] : bounds[i + 1]])
-            if not len(s) and batch.counts[i]:
+        unique = np.ones(len(h), dtype=bool)
+        unique[1:] = (h[1:] != h[:-1]) | (text[1:] != text[:-1])
+        h, text = h[unique], text[unique]
+        bounds = np.searchsorted(text, np.arange(1, len(batch.counts)))
+        for i, s in enumerate(np.split(h, bounds)):
+            if not len(s) and batch.counts[i]:  # fewer words than a shingle: the whole text
                 s = np.array([batch.whole(i)], dtype=np.uint64)
             sets.append(s)
     return sets
