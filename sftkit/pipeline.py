@@ -30,6 +30,7 @@ import errno
 import fcntl
 import io
 import json
+import logging
 import os
 import pty
 import re
@@ -206,7 +207,14 @@ def plan(s: Settings, load_data: bool = True) -> Plan:
     _parse(gen_config.parse_args, merge_args)
     cfg = gen_config.config_from_args(gen_parsed)
     if load_data and "generator" in STEPS[mode]:
-        _, sentences = load_inputs(cfg)  # a malformed data line: file:line now
+        # A malformed data line: file:line now. The generator logs what it read when it runs.
+        quiet = logging.getLogger("generate")
+        level = quiet.level
+        quiet.setLevel(logging.ERROR)
+        try:
+            _, sentences = load_inputs(cfg)
+        finally:
+            quiet.setLevel(level)
         if cfg.model:  # without --model the generator checks once the server named the model
             check_signature(cfg, run_signature(cfg, cfg.model, sentences))
     return Plan(

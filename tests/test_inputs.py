@@ -61,6 +61,38 @@ def test_save_to_disk_folder_reads_like_its_rows(tmp_path, load_dataset):
     assert paths == [path] and skipped == []
 
 
+def test_json_wrapped_in_data_and_csv_with_bom(tmp_path):
+    wrapped = tmp_path / "wrapped.json"
+    wrapped.write_text(json.dumps({"data": shapes.GSM_ROWS}), encoding="utf-8")
+    assert golds_of(wrapped) == shapes.GOLDS["gsm"]
+    bom = tmp_path / "bom.csv"
+    bom.write_text("\ufeffquestion,answer\nWhat is 2+2?,004\n", encoding="utf-8")
+    (problem,) = read_problem_file(bom).problems
+    assert (problem.text, problem.answer) == ("What is 2+2?", "004")  # text stays text
+
+
+def test_prompts_are_byte_identical_across_processes(tmp_path):
+    shapes.write_all(tmp_path)
+    code = (
+        "import sys; from sftkit.inputs.collect import collect, input_files;"
+        "from sftkit.inputs.problems import build_prompt, build_versions, load_sentences;"
+        "s = load_sentences(sys.argv[2]); ps = collect(input_files(sys.argv[1], [])[0]).problems;"
+        "sys.stdout.buffer.write('\\x00'.join(build_prompt(v, s, k) for p in ps"
+        " for v in build_versions(p, 'auto') for k in range(3)).encode())"
+    )
+    cmd = [
+        sys.executable,
+        "-c",
+        code,
+        str(tmp_path),
+        str(ROOT / "data" / "sentences_ask_boxed.jsonl"),
+    ]
+    runs = [
+        subprocess.run(cmd, capture_output=True, env=gen_env(), check=True).stdout for _ in "ab"
+    ]
+    assert runs[0] == runs[1] and runs[0].count(b"\x00") == 53 * 3 - 1
+
+
 def test_fields_override_maps_a_parquet_file(tmp_path):
     path = shapes.write_parquet_fields(tmp_path)
     with pytest.raises(InputError, match=r"mine.parquet:1: missing a problem field .*--fields"):
@@ -406,9 +438,25 @@ def test_skip_bad_rows_logs_and_counts_them(tmp_path, capsys, mock_server):
         "4_0.jsonl",
     ]
     assert json.loads((out / "report.json").read_text())["totals"]["stray"] == 0
+    assert (
+        "Inputs: 5 problems from 2 file(s) (--versions auto); 2 bad rows skipped "
+        "(--skip_bad_rows); 2 identical problems merged (asked once)"
+    ) in " ".join(stdout.split())  # the printed report (wrapped to the terminal)
 
 
 # --- the whole run: every shape in one folder, against the stand-in ---
+
+
+def expected_golds(folder: Path) -> dict[tuple[str, str, str], object]:
+    """{(source, type, problem text): gold} of every version --versions auto asks."""
+    expected = {}
+    for shape, writer in shapes.WRITERS.items():
+        source = writer(folder).stem
+        for text, (free, mc) in shapes.GOLDS[shape].items():
+            expected[(source, SUBJECTIVE, text)] = free
+            if mc is not None:
+                expected[(source, MULTIPLE, text)] = mc
+    return expected
 
 
 def test_every_shape_in_one_data_dir_stored_with_its_gold(tmp_path, capsys, mock_server):
@@ -420,13 +468,7 @@ def test_every_shape_in_one_data_dir_stored_with_its_gold(tmp_path, capsys, mock
             "--no_progress", "--n", "1", "--no_merge"]  # fmt: skip
     rc, stdout, err = run(capsys, argv)
     assert rc == 0, err
-    expected = {}
-    for shape, writer in shapes.WRITERS.items():
-        source = writer(tmp_path / "again").stem
-        for text, (free, mc) in shapes.GOLDS[shape].items():
-            expected[(source, SUBJECTIVE, text)] = free
-            if mc is not None:
-                expected[(source, MULTIPLE, text)] = mc
+    expected = expected_golds(tmp_path / "again")
     got = {}
     for path in sorted(out.glob("*/*/*.jsonl")):
         if path.parent.name not in (SUBJECTIVE, MULTIPLE):
@@ -504,6 +546,17 @@ def test_launcher_demo_on_own_data(tmp_path):
     assert rows[("mmlu_math", MULTIPLE)]["samples"] == 10
     assert report["totals"]["graded"] == report["totals"]["samples"] == 2 * 54
     merged = (out / "merged" / "sft_math_all_messages.jsonl").read_text(encoding="utf-8")
+    golds = expected_golds(tmp_path / "again")
+    golds[("zz_more", SUBJECTIVE, "What is 8 + 9?")] = "17"
+    stored = [json.loads(p.read_text("utf-8")) for p in out.glob(f"*/{SUBJECTIVE}/*.jsonl")]
+    stored += [json.loads(p.read_text("utf-8")) for p in out.glob(f"*/{MULTIPLE}/*.jsonl")]
+    # Each with the gold the input meant (the merge writes a number gold as text: "6").
+    for rec in [*stored, *map(json.loads, merged.splitlines())]:
+        meta = rec["meta"]
+        name = meta["row_key"].rsplit(":", 1)[0]
+        text = next(r.text for r in read_problems(data / name, skip_bad_rows=True)
+                    if r.row_key == meta["row_key"])  # fmt: skip
+        assert str(rec["answer"]) == str(golds[(meta["source"], meta["type"], text)])
     m = report["totals"]["merge"]  # correct = merged + filtered (issue 20's filters) + duplicates
     assert m["merged"] + m["filtered"] + m["duplicates"] == report["totals"]["correct"]
     assert len(merged.splitlines()) == m["merged"] > 0

@@ -136,14 +136,18 @@ def _utf8(path: Path) -> str:
 
 def _json_rows(path: Path) -> Iterator[tuple[int, dict | str]]:
     text = _utf8(path)
-    if text.lstrip().startswith("{"):
-        # `Dataset.to_json("x.json")` writes JSON Lines under a .json name by default.
-        yield from _jsonl_rows(path)
-        return
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
+        if text.lstrip().startswith("{"):
+            # `Dataset.to_json("x.json")` writes JSON Lines under a .json name by default.
+            yield from _jsonl_rows(path)
+            return
         raise InputError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+    if isinstance(data, dict) and isinstance(data.get("data"), list):
+        data = data["data"]  # {"data": [...]}, as some exports wrap their rows
+    elif isinstance(data, dict):
+        data = [data]  # one JSON Lines row
     if not isinstance(data, list):
         raise InputError(
             f"{path}:1: expected a JSON list of objects, got {type(data).__name__} "

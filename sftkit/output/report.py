@@ -310,6 +310,23 @@ def _short(name: str, width: int = SOURCE_WIDTH) -> str:
     return name if len(name) <= width else name[: width - 1] + "~"
 
 
+def _input_lines(inputs) -> list[str]:
+    """ "Inputs: 35 problems from 7 files (--versions auto); 2 bad rows skipped; 2 identical
+    problems merged" (sftkit.generation.plan.summarize); nothing for an older state file."""
+    if not isinstance(inputs, dict):
+        return []
+    files = inputs.get("files") or []
+    line = (
+        f"Inputs: {inputs.get('problems')} problems from {len(files)} file(s) "
+        f"(--versions {inputs.get('versions')})"
+    )
+    if inputs.get("bad_rows_skipped"):
+        line += f"; {inputs['bad_rows_skipped']} bad rows skipped (--skip_bad_rows)"
+    if inputs.get("identical_merged"):
+        line += f"; {inputs['identical_merged']} identical problems merged (asked once)"
+    return [line]
+
+
 def format_report(report: dict, max_listed: int = 30, width: int | None = None) -> str:
     """The printed report: one row per source x type, a total, token counts, zero-correct
     problems and sampling; every line fits `width` columns, by default the terminal's and at
@@ -370,6 +387,7 @@ def format_report(report: dict, max_listed: int = 30, width: int | None = None) 
             if r
             else "retry_zero off"
         )
+        lines.extend(_input_lines(gen.get("inputs")))
         lines.append(f"Sampling: model {gen.get('model')}, n {gen.get('n')}")
         lines.append(f"  {k_text}, {r_text}")
         lines.extend(_run_lines(gen, t))
