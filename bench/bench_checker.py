@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sftkit.grading.symbolic import clear_cache  # noqa: E402
-from validate_sft_data import grade, warm_up  # noqa: E402
+from validate_sft_data import Verdict, grade, validate_item, warm_up  # noqa: E402
 
 CIRCLED = "①②③④⑤"
 
@@ -43,6 +43,7 @@ class Case:
     gold: object
     response: str
     expected: bool
+    prompt: str | None = None  # a multiple-choice prompt: graded as a record (validate_item)
 
 
 def _box(body: str, rng: random.Random) -> str:
@@ -147,8 +148,23 @@ def _no_box(rng: random.Random) -> Case:
     return Case("no_box", n, f"풀이... 따라서 답은 {n}이다.", False)
 
 
+def _choice_value(rng: random.Random) -> Case:
+    """Multiple choice answered by the option's value: the right one is correct
+    (match_choice_value), another option's value is wrong. Before MC by value every such
+    correct answer was a false reject."""
+    values = rng.sample([v for v in range(2, 60) if v % 7], 5)
+    options = " ".join(f"\\item[{i}] $\\frac{{{v}}}{{7}}$" for i, v in enumerate(values, 1))
+    prompt = f"값을 구하시오. \\begin{{itemize}} {options} \\end{{itemize}}"
+    gold = rng.randint(1, 5)
+    pick = gold if rng.random() < 0.7 else rng.choice([c for c in range(1, 6) if c != gold])
+    v = values[pick - 1]
+    body = rng.choice([f"\\frac{{{v}}}{{7}}", f"\\dfrac{{{v}}}{{7}}", f"{v}/7"])
+    return Case("choice_value", gold, _box(body, rng), pick == gold, prompt)
+
+
 FAMILIES = [
     (_choice, 30),
+    (_choice_value, 4),
     (_integer, 25),
     (_fraction, 12),
     (_radical, 8),
@@ -299,7 +315,12 @@ def main(argv=None) -> int:
     cpu_start = time.process_time()
     for case in cases:
         t0, c0 = time.perf_counter(), time.thread_time()
-        verdict = grade(case.response, case.gold)
+        if case.prompt is None:
+            verdict = grade(case.response, case.gold)
+        else:
+            item = {"solution": case.response, "answer": case.gold, "meta": {"prompt": case.prompt}}
+            v = validate_item(item)
+            verdict = Verdict(v["is_correct"], v["extracted_answer"], v["reason"])
         times[case.family].append((time.perf_counter() - t0) * 1000)
         cpu.append((time.thread_time() - c0) * 1000)
         wrong[case.family] += verdict.is_correct != case.expected

@@ -214,3 +214,33 @@ def _restore_generate_logger():
     logger.handlers[:] = saved[0]
     logger.propagate = saved[1]
     logger.setLevel(saved[2])
+
+
+# The end-to-end tier: a test that starts the stand-in endpoint is e2e wherever it lives, so a new
+# one cannot slow the unit tier (`pytest -m "not e2e"`) by accident. Tests that run the CLIs,
+# the launcher or worker processes carry @pytest.mark.e2e (or their module's pytestmark).
+E2E_FIXTURES = {"mock_server"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if E2E_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
+
+
+UNIT_SECONDS = 1.0  # a unit-tier test slower than this is listed at the end of the run
+_slow_units: list[tuple[float, str]] = []
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call" and report.duration > UNIT_SECONDS and "e2e" not in report.keywords:
+        _slow_units.append((report.duration, report.nodeid))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Keep the unit tier fast: name each slow test it holds (mark it e2e if it runs a CLI, a
+    server or worker processes)."""
+    if _slow_units:
+        terminalreporter.section(f"unit-tier tests over {UNIT_SECONDS:g} s (not marked e2e)")
+        for seconds, nodeid in sorted(_slow_units, reverse=True):
+            terminalreporter.write_line(f"{seconds:6.2f}s {nodeid}")

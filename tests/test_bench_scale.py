@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.e2e  # runs the CLIs, servers or worker processes for real
+
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "bench_scale.py"
 
 

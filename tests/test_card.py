@@ -42,6 +42,7 @@ def card_header(out) -> tuple[dict, str]:
     return yaml.safe_load(head), body
 
 
+@pytest.mark.e2e
 def test_card_yaml_configs_load_with_datasets(out, load_dataset):
     assert merge_and_report(str(out), "messages", "think_tags", None, export_formats=("parquet",))
     meta, body = card_header(out)
@@ -91,6 +92,7 @@ def test_parquet_export_stores_a_column_of_mixed_shapes_as_json_text(tmp_path, l
     assert ds["a"] == [1, 2] and ds["b"] == ['{"k": 1}', "7"]
 
 
+@pytest.mark.e2e
 def test_stale_parquet_is_left_out_of_the_card(out, load_dataset):
     assert merge_and_report(str(out), "messages", "think_tags", None, export_formats=("parquet",))
     pq = layout.merged_dir(out) / "sft_math_all_messages.parquet"
@@ -103,6 +105,7 @@ def test_stale_parquet_is_left_out_of_the_card(out, load_dataset):
     assert len(load_dataset(str(layout.merged_dir(out)), "all", split="train")) == 5
 
 
+@pytest.mark.e2e
 def test_card_of_an_empty_merge_parses(tmp_path, sample_writer):
     sample_writer(tmp_path, "s", SUBJ, 0, 0, correct=False)
     append_jsonl(layout.failures_file(tmp_path, "s"), {"generation_id": "s/subjectives/1_0"})

@@ -95,6 +95,7 @@ def test_match_choice_value_direct():
     assert match_choice_value("7", options, 4, check_answer) is None
 
 
+@pytest.mark.e2e
 def test_end_to_end_the_stand_ins_correct_replies_are_never_rejected():
     """Every reply the stand-in composes as correct for a bundled multiple-choice problem,
     by number or by the option's value, is graded correct on its record; every wrong one is

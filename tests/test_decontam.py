@@ -122,6 +122,7 @@ def test_ngram_size_changes_what_matches():
     assert hits([text], n=6) == {0: (3, "two marbles are drawn without replacement")}
 
 
+@pytest.mark.e2e
 def test_many_inputs_in_chunks_keep_their_rows():
     problems = [f"A clean problem about apples number {i}." for i in range(50_001)]
     problems[3] = BENCH[0]
@@ -163,6 +164,7 @@ def write_shapes(tmp_path):
     return paths
 
 
+@pytest.mark.e2e
 def test_every_shape_reads_the_same_problems(tmp_path):
     for shape, path in write_shapes(tmp_path).items():
         assert list(benchmark_rows(path)) == [(1, BENCH[0]), (2, BENCH[2])], shape
@@ -212,6 +214,7 @@ def rows(*items):
     return [("in", i + 1, text, gold) for i, (text, gold) in enumerate(items)]
 
 
+@pytest.mark.e2e
 def test_near_duplicate_clusters_equal_and_different_golds():
     data = rows(
         (TRAIN, "300"),

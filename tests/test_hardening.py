@@ -22,6 +22,8 @@ import generate_sft_data as gen
 from sftkit.generation import runner
 from sftkit.inputs.problems import MULTIPLE, SUBJECTIVE
 
+pytestmark = pytest.mark.e2e  # runs the CLIs, servers or worker processes for real
+
 ROOT = Path(__file__).resolve().parents[1]
 MATH = ROOT / "data" / "sample_math.jsonl"
 SENT = ROOT / "data" / "sentences_ask_boxed.jsonl"

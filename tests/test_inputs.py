@@ -390,6 +390,7 @@ def test_bad_input_one_line_exit_2_before_any_request(tmp_path, capsys, mock_ser
     assert srv.stats["requests"] == 0 and not out.exists()
 
 
+@pytest.mark.e2e
 def test_cp949_file_from_the_command_line_has_no_traceback(tmp_path):
     path, _ = _broken(tmp_path, "cp949")
     cmd = [sys.executable, str(ROOT / "generate_sft_data.py"), "--input_file", str(path),
@@ -518,6 +519,7 @@ def test_stand_in_recognises_every_shape(tmp_path):
     assert len(mapped.entries) == 5 * 2
 
 
+@pytest.mark.e2e
 def test_mock_server_cli_takes_input_files_and_fields(tmp_path):
     path = shapes.write_parquet_fields(tmp_path)
     cmd = [sys.executable, "-m", "sftkit.mock_server", "--input_file", str(path),
@@ -526,6 +528,7 @@ def test_mock_server_cli_takes_input_files_and_fields(tmp_path):
     assert proc.returncode == 2 and "mine.parquet:1: no gold" in proc.stderr
 
 
+@pytest.mark.e2e
 def test_launcher_demo_on_own_data(tmp_path):
     """The launcher's stand-in answers the user's folder: every shape stored, graded, merged."""
     data = tmp_path / "data"

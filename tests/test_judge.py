@@ -49,6 +49,7 @@ def test_the_request_holds_problem_gold_and_answer_only():
 
 
 @pytest.mark.parametrize("p_yes, expected", [(1.0, True), (0.0, False)])
+@pytest.mark.e2e
 def test_verdicts_and_request_shape(p_yes, expected):
     with MockServer(MockConfig(p_judge_yes=p_yes)) as srv:
         result = judge(srv)
@@ -61,6 +62,7 @@ def test_verdicts_and_request_shape(p_yes, expected):
     assert JOB.problem in text and JOB.gold in text and JOB.extracted in text
 
 
+@pytest.mark.e2e
 def test_many_jobs_keep_their_order():
     jobs = [JudgeJob(f"k{i}", "Find x.", str(i), str(i + 1)) for i in range(12)]
     with MockServer(MockConfig(p_judge_yes=0.5)) as srv:
@@ -72,6 +74,7 @@ def test_many_jobs_keep_their_order():
     assert verdicts == [r.equivalent for r in again]  # ... and only on it
 
 
+@pytest.mark.e2e
 def test_a_server_error_leaves_no_verdict():
     with MockServer(MockConfig(p_judge_yes=1.0, script=("500", "500", "500"))) as srv:
         result = judge(srv, max_retries=1)
@@ -79,12 +82,14 @@ def test_a_server_error_leaves_no_verdict():
     assert result.equivalent is None and result.error.startswith("HTTP 500")
 
 
+@pytest.mark.e2e
 def test_a_retried_error_then_a_verdict():
     with MockServer(MockConfig(p_judge_yes=1.0, script=("503",), retry_after=0)) as srv:
         result = judge(srv, max_retries=2)
     assert result.equivalent is True
 
 
+@pytest.mark.e2e
 def test_a_timeout_leaves_no_verdict():
     cfg = MockConfig(p_judge_yes=1.0, p_slow=1.0, slow_seconds=3.0)
     with MockServer(cfg) as srv:
@@ -144,6 +149,7 @@ def merged_ids(out) -> list[str]:
     return [json.loads(line)["meta"]["generation_id"] for line in path.read_text().splitlines()]
 
 
+@pytest.mark.e2e
 def test_only_rule_rejections_the_filters_keep_go_to_the_judge(tmp_path, sample_writer):
     rejected_tree(tmp_path, sample_writer)
     with MockServer(MockConfig(p_judge_yes=1.0)) as srv:
@@ -165,6 +171,7 @@ def test_only_rule_rejections_the_filters_keep_go_to_the_judge(tmp_path, sample_
 
 
 @pytest.mark.parametrize("mode, merged", [("report", 1), ("accept", 3)])
+@pytest.mark.e2e
 def test_recovered_samples_merge_only_with_accept(tmp_path, sample_writer, mode, merged):
     rejected_tree(tmp_path, sample_writer)
     with MockServer(MockConfig(p_judge_yes=1.0)) as srv:
@@ -181,6 +188,7 @@ def test_recovered_samples_merge_only_with_accept(tmp_path, sample_writer, mode,
     assert report["merge"]["judge"] == mode
 
 
+@pytest.mark.e2e
 def test_a_failing_judge_leaves_the_rule_verdicts_and_is_asked_again(tmp_path, sample_writer):
     rejected_tree(tmp_path, sample_writer)
     flags = ["--merge_only", "--output_dir", str(tmp_path), "--judge_model", "demo-model"]

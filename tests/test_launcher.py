@@ -21,6 +21,8 @@ from urllib.parse import urlparse
 import pytest
 from conftest import write_sample
 
+pytestmark = pytest.mark.e2e  # runs the CLIs, servers or worker processes for real
+
 REPO = Path(__file__).resolve().parents[1]
 LAUNCHER = str(REPO / "run_sft_pipeline.sh")
 BASH = shutil.which("bash")
@@ -125,6 +127,7 @@ def test_no_tmux_runs_generator_then_watcher_then_merge(tmp_path, tmux_env, mock
         "0",
         "0",
     ]
+    # The summary's one wording test (its codes are the .rc files above).
     assert "generator: exit code 0" in res.stdout and f"{out}/merged/" in res.stdout
     # One report, after the merge: the generator no longer prints an interim one.
     assert res.stdout.count("Problems with zero correct") == 1
@@ -165,7 +168,6 @@ def test_generator_failure_still_stops_the_watcher(tmp_path, tmux_env, mode):
     assert (out / ".generator.rc").read_text().strip() == "2"
     assert (out / ".watcher.rc").read_text().strip() == "0"  # it saw the stop file and finished
     assert (out / ".watcher_stop").exists()
-    assert "generator: exit code 2" in res.stdout
     # The command lines are logged (in the pane, for tmux) with the API key masked.
     assert "sk-X1" not in res.stdout + res.stderr + (out / ".generator.log").read_text()
     if mode == "--no-tmux":
@@ -248,7 +250,7 @@ def test_validate_only_grades_existing_samples_and_merges(tmp_path, tmux_env):
     res = launch(tmux_env, "--merge_only", "--output_dir", str(out), "--format", "alpaca")
     assert res.returncode == 0, res.stdout + res.stderr
     assert len((out / "merged" / "sft_math_all_alpaca.jsonl").read_text().splitlines()) == 1
-    assert "merge: exit code 0" in res.stdout and "watcher:" not in res.stdout
+    assert (out / ".merge.rc").read_text().strip() == "0" and "watcher:" not in res.stdout
 
 
 def test_generate_only_writes_samples_and_touches_the_stop_file(tmp_path, tmux_env, mock_server):
@@ -266,7 +268,7 @@ def test_generate_only_writes_samples_and_touches_the_stop_file(tmp_path, tmux_e
     assert len(list(out.glob("small_math/*/*.jsonl"))) == 2 * 2
     assert (out / ".watcher_stop").exists()  # a watcher running elsewhere now finishes
     assert not list(out.glob("small_math/*_verdicts.jsonl"))
-    assert "generator: exit code 0" in res.stdout
+    assert (out / ".generator.rc").read_text().strip() == "0"
 
 
 @pytest.mark.parametrize(
@@ -381,7 +383,7 @@ def test_killed_watcher_then_validate_only_gives_identical_totals(tmp_path, tmux
     os.kill(main[0], signal.SIGKILL)
     stdout, _ = proc.communicate(timeout=90)
     assert proc.returncode == 128 + signal.SIGKILL, stdout  # the watcher's failure is reported
-    assert f"watcher: exit code {128 + signal.SIGKILL}" in stdout
+    assert (out / ".watcher.rc").read_text().strip() == str(128 + signal.SIGKILL)
     assert (out / ".generator.rc").read_text().strip() == "0"
 
     res = launch(tmux_env, "--validate_only", "--output_dir", str(out), *FAST)
@@ -527,7 +529,7 @@ def test_ctrl_c_ends_with_130_and_says_samples_are_kept(tmp_path, tmux_env, mock
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 130, stdout
     summary = stdout[stdout.index("summary (output:") :]
-    assert "generator: exit code 130" in summary
+    assert (out / ".generator.rc").read_text().strip() == "130"
     assert "interrupted: stored samples are kept" in summary
     stored = len(list(out.glob("small_math/*/*.jsonl")))
     assert 4 <= stored < 4 * 2 * 8, "stopped part-way"

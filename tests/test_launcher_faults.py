@@ -8,8 +8,11 @@ import subprocess
 import time
 import uuid
 
+import pytest
 import test_launcher
 from test_launcher import BASH, FAST, LAUNCHER, launch, small_input
+
+pytestmark = pytest.mark.e2e  # runs the CLIs, servers or worker processes for real
 
 tmux_env = test_launcher.tmux_env  # the fixture: a private tmux server, no leaked settings
 

@@ -247,6 +247,7 @@ TRAINER_COLUMNS = {
 
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("mode", ["think_tags", "field"])
+@pytest.mark.e2e
 def test_datasets_loads_every_merged_format(tmp_path, sample_writer, load_dataset, fmt, mode):
     build_tree(tmp_path, sample_writer)
     merge_outputs(tmp_path, fmt, mode)
@@ -313,6 +314,7 @@ def llamafactory_load(info_dir, entry, load_dataset):
 
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("system", [None, "Solve step by step."])
+@pytest.mark.e2e
 def test_dataset_info_loads_each_merged_file_as_llamafactory_does(
     tmp_path, sample_writer, load_dataset, fmt, system
 ):
@@ -376,6 +378,7 @@ def test_a_source_left_without_validated_samples_loses_its_stale_file(tmp_path, 
     ]
 
 
+@pytest.mark.e2e
 def test_worker_processes_write_exactly_what_inline_rendering_writes(
     tmp_path, sample_writer, monkeypatch
 ):

@@ -24,6 +24,8 @@ from test_mock_model import boxed, same
 
 from sftkit.inputs.problems import build_prompt
 
+pytestmark = pytest.mark.e2e  # runs the CLIs, servers or worker processes for real
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data"
 MODEL = "demo-model"
@@ -389,11 +391,11 @@ def test_many_concurrent_async_requests(mock_server, versions, sentences):
             ]
             return await asyncio.gather(*calls)
 
-    started = time.monotonic()
     results = asyncio.run(run())
     assert len(results) == 200 and all(r.choices[0].message.content for r in results)
-    assert 100 <= srv.stats["peak_inflight"] <= 200  # counted while the replies wait
-    assert time.monotonic() - started < 15  # served concurrently, not one 0.2 s sleep after another
+    # Served concurrently, not one 0.2 s sleep after another: the server counted them in flight
+    # together while the replies waited.
+    assert 100 <= srv.stats["peak_inflight"] <= 200
 
 
 # --- CLI ---

@@ -146,6 +146,7 @@ def read_until(fd: int, needle: bytes, timeout: float = 60) -> bytes:
     return seen
 
 
+@pytest.mark.e2e
 def test_a_failed_pane_shows_why_and_waits_for_enter(tmp_path):
     """In a pane (a terminal), a failed step's reason stays on screen until a key is pressed."""
     out = tmp_path / "out"

@@ -237,6 +237,7 @@ sys.stdout.write(json.dumps(out, ensure_ascii=False))
 """
 
 
+@pytest.mark.e2e
 def test_prompts_byte_identical_across_processes(problems, sentences):
     runs = []
     for hash_seed in ("1", "2"):

@@ -120,6 +120,7 @@ def stored_groups(out: Path) -> dict[tuple[str, str, str], list[tuple[int, int]]
     return groups
 
 
+@pytest.mark.e2e
 def test_every_merge_writes_a_self_contained_page_with_its_figures(out):
     assert merge_and_report(str(out), "messages", "think_tags", None)
     page = read_page(out)
@@ -144,6 +145,7 @@ def test_every_merge_writes_a_self_contained_page_with_its_figures(out):
     assert sum(sum(h["accepted"]) + sum(h["rejected"]) for h in hist) == graded
 
 
+@pytest.mark.e2e
 def test_browser_holds_the_expected_samples_reproducibly(out):
     k = 2
     assert merge_and_report(str(out), "messages", "think_tags", None, browse_samples=k)
@@ -167,6 +169,7 @@ def test_browser_holds_the_expected_samples_reproducibly(out):
     assert [a["gid"] for a in again.articles] == [a["gid"] for a in page.articles]
 
 
+@pytest.mark.e2e
 def test_each_sample_shows_problem_gold_extracted_reason_and_folded_reasoning(out):
     assert merge_and_report(str(out), "messages", "think_tags", None, browse_samples=20)
     page = read_page(out)
@@ -187,18 +190,30 @@ def test_each_sample_shows_problem_gold_extracted_reason_and_folded_reasoning(ou
     assert options == {"algebra", "geo", SUBJ, MULT, "match_exact", "mismatch", "no_box"}
 
 
+@pytest.mark.e2e
 def test_browse_samples_zero_leaves_an_empty_browser(out):
     assert merge_and_report(str(out), "messages", "think_tags", None, browse_samples=0)
     page = read_page(out)
     assert page.articles == [] and page.figures["fig-acceptance"]
 
 
-def test_a_page_that_cannot_be_written_fails_the_merge_step_but_keeps_the_data(out, caplog):
-    layout.report_html_file(out).mkdir()  # a folder where the page goes: the write fails
-    assert not merge_and_report(str(out), "messages", "think_tags", None)
+@pytest.mark.e2e
+def test_a_page_that_cannot_be_written_fails_the_merge_step_but_keeps_the_data(out):
+    import logging
+
+    # The generator's logger does not propagate (the CLI prints it): listen to it directly.
+    seen: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())
+    logging.getLogger("generate").addHandler(handler)
+    try:
+        layout.report_html_file(out).mkdir()  # a folder where the page goes: the write fails
+        assert not merge_and_report(str(out), "messages", "think_tags", None)
+    finally:
+        logging.getLogger("generate").removeHandler(handler)
     assert layout.merged_file(out, layout.ALL_NAME, "messages").exists()
     assert layout.report_file(out).exists() and layout.dataset_card_file(out).exists()
-    assert "report.html failed" in caplog.text
+    assert any(m.startswith("report.html failed: IsADirectoryError") for m in seen), seen
 
 
 def test_drops_reads_what_report_json_holds_and_only_that():
@@ -242,6 +257,7 @@ def test_drops_reads_what_report_json_holds_and_only_that():
     assert listed["contamination"] == {"m500": 2, "gpqa": 1}
 
 
+@pytest.mark.e2e
 def test_filter_counts_in_report_json_are_drawn(out):
     from sftkit.output.report import build_report
     from sftkit.output.report_html import write_report_html
@@ -254,6 +270,7 @@ def test_filter_counts_in_report_json_are_drawn(out):
     assert "report.json has no contamination counts" in text
 
 
+@pytest.mark.e2e
 def test_merge_only_cli_writes_page_card_and_records_its_command(out):
     cmd = [sys.executable, str(REPO / "generate_sft_data.py"), "--merge_only",
            "--output_dir", str(out), "--browse_samples", "1"]  # fmt: skip

@@ -82,6 +82,7 @@ def lines(path: Path) -> list[dict]:
     return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
 
 
+@pytest.mark.e2e
 def test_contaminated_problems_get_no_request_and_are_listed(tmp_path, files, mock_server, capsys):
     bench, data = files
     srv, out = mock_server(), tmp_path / "out"
@@ -110,6 +111,7 @@ def test_contaminated_problems_get_no_request_and_are_listed(tmp_path, files, mo
     assert report["totals"]["stray"] == 0
 
 
+@pytest.mark.e2e
 def test_near_duplicates_reported_by_default_and_keep_one_drops(
     tmp_path, files, mock_server, capsys
 ):
@@ -139,6 +141,7 @@ def test_near_duplicates_reported_by_default_and_keep_one_drops(
     assert json.loads((out3 / "report.json").read_text())["near_duplicates"] is None
 
 
+@pytest.mark.e2e
 def test_benchmark_digests_in_the_signature(tmp_path, files, mock_server, capsys):
     bench, data = files
     srv, out = mock_server(), tmp_path / "out"
@@ -208,6 +211,7 @@ def test_validate_cli_checks_a_merged_dataset(tmp_path, files, capsys):
     assert lines(out / "contamination.jsonl") == []
 
 
+@pytest.mark.e2e
 def test_launcher_run_sends_no_request_for_contaminated_problems(tmp_path, files, mock_server):
     bench, data = files
     srv, out = mock_server(), tmp_path / "out"

@@ -170,6 +170,7 @@ def test_report_before_any_merge_has_no_merge_block(tmp_path, sample_writer):
     assert "Merged:" not in format_report(report)
 
 
+@pytest.mark.e2e
 def test_merge_only_rebuilds_with_other_filters_without_requests(tmp_path, sample_writer, capsys):
     build(tmp_path, sample_writer)
     base = ["--merge_only", "--output_dir", str(tmp_path), "--base_url", "http://127.0.0.1:9/v1"]

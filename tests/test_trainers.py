@@ -19,7 +19,7 @@ import generate_sft_data as gen
 import validate_watcher
 from sftkit.output.formats import THINK_CLOSE, THINK_OPEN
 
-pytestmark = pytest.mark.trainers
+pytestmark = [pytest.mark.trainers, pytest.mark.e2e]
 ROOT = Path(__file__).resolve().parents[1]
 IM_END = "<|im_end|>\n"
 

@@ -90,6 +90,7 @@ def reasoning_of(holder: dict) -> dict:
 
 @pytest.mark.parametrize("mode", ["think_tags", "field"])
 @pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.e2e
 def test_every_format_renders_with_roles_and_balanced_think_tags(
     tmp_path, sample_writer, load_dataset, tiny_tokenizer, fmt, mode
 ):
@@ -220,6 +221,7 @@ def test_the_demo_endpoint_sends_reasoning_by_default():
     assert cfg.reasoning == "reasoning_content" and 0 < cfg.p_reasoning < 1
 
 
+@pytest.mark.e2e
 def test_demo_run_has_balanced_think_blocks_and_the_report_counts_them(
     tmp_path, capsys, mock_server
 ):

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import validate_sft_data as vsd
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +48,7 @@ def _audit(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / "audit.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.e2e
 def test_cli_grades_a_folder_and_skips_validated_and_merged(tmp_path):
     data = tmp_path / "sft_output"
     _write(data / "src" / "multiples" / "0_0.jsonl", [_msg(r"\boxed{③}", 3)])
@@ -79,6 +82,7 @@ def test_cli_grades_a_folder_and_skips_validated_and_merged(tmp_path):
     assert not (out / "incorrect").exists()
 
 
+@pytest.mark.e2e
 def test_cli_given_validated_folder_directly_is_graded(tmp_path):
     folder = _write(tmp_path / "x_validated" / "a.jsonl", [_msg(r"\boxed{1}", 1)]).parent
     out = tmp_path / "out"
@@ -87,6 +91,7 @@ def test_cli_given_validated_folder_directly_is_graded(tmp_path):
     assert len(_audit(out)) == 1
 
 
+@pytest.mark.e2e
 def test_cli_bad_lines_named_and_rest_graded(tmp_path):
     good = _write(tmp_path / "good.jsonl", [{"solution": r"\boxed{2}", "answer": 2}])
     bad = _write(
@@ -109,6 +114,7 @@ def test_cli_bad_lines_named_and_rest_graded(tmp_path):
     ]
 
 
+@pytest.mark.e2e
 def test_cli_keep_incorrect(tmp_path):
     src = _write(
         tmp_path / "mixed.jsonl",
@@ -134,6 +140,7 @@ def test_main_in_process_prints_table(tmp_path, capsys):
     assert "accuracy" in out and "100.0%" in out
 
 
+@pytest.mark.e2e
 def test_rerun_over_a_tree_holding_our_output_skips_it(tmp_path):
     data = tmp_path / "sft_output"
     _write(data / "src" / "subjectives" / "0_0.jsonl", [_msg(r"\boxed{2}", 2)])
@@ -144,6 +151,7 @@ def test_rerun_over_a_tree_holding_our_output_skips_it(tmp_path):
     assert [Path(a["file"]).name for a in audit] == ["0_0.jsonl"]
 
 
+@pytest.mark.e2e
 def test_output_tree_grades_sample_files_only_one_row_per_folder(tmp_path, sample_writer):
     # A generator + watcher output folder: samples beside verdict logs, failures and copies.
     data = tmp_path / "sft_output"
@@ -174,6 +182,7 @@ def test_output_tree_grades_sample_files_only_one_row_per_folder(tmp_path, sampl
 # --- the output folder is rebuilt whole, and every path is checked first (issue 23) ---
 
 
+@pytest.mark.e2e
 def test_a_rerun_leaves_no_file_of_the_earlier_run(tmp_path):
     first = _write(tmp_path / "a" / "first.jsonl", [_msg(r"\boxed{1}", 1), _msg(r"\boxed{2}", 3)])
     second = _write(tmp_path / "b" / "second.jsonl", [_msg(r"\boxed{4}", 4)])
@@ -190,6 +199,7 @@ def test_a_rerun_leaves_no_file_of_the_earlier_run(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".audit.")]  # no staging left
 
 
+@pytest.mark.e2e
 def test_a_missing_path_changes_nothing(tmp_path):
     src = _write(tmp_path / "s.jsonl", [_msg(r"\boxed{1}", 1)])
     out = tmp_path / "audit"
@@ -212,6 +222,7 @@ def test_a_folder_of_other_files_is_refused(tmp_path):
     assert [p.name for p in mine.iterdir()] == ["notes.txt"]
 
 
+@pytest.mark.e2e
 def test_output_dir_has_help():
     result = subprocess.run(
         [sys.executable, str(ROOT / "validate_sft_data.py"), "-h"],

@@ -164,6 +164,7 @@ def test_symbolic_raise_is_unparseable(monkeypatch):
     assert (verdict.is_correct, verdict.reason) == (False, "unparseable")
 
 
+@pytest.mark.e2e
 def test_symbolic_hang_times_out_on_main_thread(monkeypatch):
     assert threading.current_thread() is threading.main_thread()
     monkeypatch.setattr(grading_symbolic, "symbolic_equal", _hang)
@@ -176,6 +177,7 @@ def test_symbolic_hang_times_out_on_main_thread(monkeypatch):
     time.sleep(0.6)
 
 
+@pytest.mark.e2e
 def test_symbolic_hang_times_out_off_main_thread(monkeypatch, fresh_pool):
     monkeypatch.setattr(grading_symbolic, "symbolic_equal", _hang)
     monkeypatch.setattr(grading_symbolic, "SYMBOLIC_TIMEOUT", 1.0)
@@ -188,6 +190,7 @@ def test_symbolic_hang_times_out_off_main_thread(monkeypatch, fresh_pool):
     assert time.monotonic() - start < 20
 
 
+@pytest.mark.e2e
 def test_symbolic_raise_off_main_thread(monkeypatch, fresh_pool):
     monkeypatch.setattr(grading_symbolic, "symbolic_equal", _raise)
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -197,6 +200,7 @@ def test_symbolic_raise_off_main_thread(monkeypatch, fresh_pool):
     assert (verdict.is_correct, verdict.reason) == (False, "unparseable")
 
 
+@pytest.mark.e2e
 def test_real_symbolic_step_off_main_thread(fresh_pool):
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = [
@@ -270,6 +274,7 @@ def test_typical_answers_never_reach_sympy(monkeypatch):
         assert verdict.reason != "unparseable"
 
 
+@pytest.mark.e2e
 def test_no_pool_available_still_times_out(monkeypatch):
     def no_pool():
         raise AssertionError("daemonic processes are not allowed to have children")

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from conftest import write_sample
 
+pytestmark = pytest.mark.e2e  # runs the CLIs, servers or worker processes for real
+
 REPO = Path(__file__).resolve().parents[1]
 WATCHER = str(REPO / "validate_watcher.py")
 TYPES = ("subjectives", "multiples")

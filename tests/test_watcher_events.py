@@ -17,6 +17,8 @@ from conftest import write_sample
 
 import validate_watcher as vw
 
+pytestmark = pytest.mark.e2e  # runs the CLIs, servers or worker processes for real
+
 REPO = Path(vw.__file__).resolve().parent
 TYPES = ("subjectives", "multiples")
 

@@ -81,6 +81,7 @@ class GenerationState:
                 "requests": t.requests,
                 "retries": t.retries,
                 "written": t.written,
+                "truncated": t.truncated,
                 "failed": t.failed,
             },
         )
