@@ -240,8 +240,10 @@ def _reasons(report: dict, data: ReportData, merge: MergeStats | None) -> str:
         elif counts is None:
             parts.append(f"<p class='muted'>Not measured in this run (report.json has no "
                          f"{e(group)} counts).</p>")  # fmt: skip
-        elif not counts:
-            parts.append(f"<p class='muted'>None: no {e(unit)} dropped.</p>")
+        elif not any(counts.values()):
+            measured = ", ".join(f"{k} 0" for k in counts)
+            parts.append(f"<p class='muted'>None: no {e(unit)} dropped"
+                         + (f" ({e(measured)})" if measured else "") + ".</p>")  # fmt: skip
         else:
             if len(counts) > 1:  # one bar says no more than its table row
                 bars = [(r, n, False) for r, n in counts.most_common()]
