@@ -60,6 +60,20 @@ def generation_id(source: str, type_: str, p: int, s: int) -> str:
     return f"{source}/{type_}/{p}_{s}"
 
 
+def sample_identity(source: str, type_: str, name: str) -> dict:
+    """The fields that name one stored sample in an audit line (merged/filtered.jsonl,
+    judge_recovered.jsonl): ("s", "multiples", "3_1.jsonl") -> {"generation_id":
+    "s/multiples/3_1", "source": "s", "type": "multiples", "problem_index": 3, "sample_index": 1}."""
+    p, s = parse_name(name) or (None, None)
+    return {
+        "generation_id": f"{source}/{type_}/{name.removesuffix('.jsonl')}",
+        "source": source,
+        "type": type_,
+        "problem_index": p,
+        "sample_index": s,
+    }
+
+
 def parse_generation_id(text: str) -> tuple[str, int, int] | None:
     """(type, p, s) named by a generation id or a sample path: "src/multiples/3_1" ->
     ("multiples", 3, 1)."""
