@@ -182,20 +182,21 @@ def format_table(rows: list[FileStats]) -> str:
     return "\n".join(text_table(head, body[:-1], body[-1], names=1, min_widths=(6, 7, 7, 7, 8)))
 
 
-def check_contamination(
-    config: Config, files: list[Path], errors: list[str], shown_dir: Path | None = None
-) -> int:
-    """--decontaminate: contamination.jsonl in --output_dir and counts per benchmark file;
-    exit 2 for a benchmark file that cannot be read, 3 when any record is contaminated.
-    `shown_dir`: the folder named in the output (config.output_dir may be a staging folder)."""
+def load_benchmark_index(config: Config):
+    """--decontaminate's index and benchmark files; InputError for a bad benchmark file or
+    --decontam_ngram, raised before --output_dir is touched."""
     if config.decontam_ngram < 1:
-        print("error: --decontam_ngram: must be at least 1", file=sys.stderr)
-        return 2
-    try:
-        index, benchmarks = load_benchmarks(config.decontaminate, config.decontam_ngram)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise InputError("--decontam_ngram: must be at least 1")
+    return load_benchmarks(config.decontaminate, config.decontam_ngram)
+
+
+def check_contamination(
+    config: Config, files: list[Path], bench, errors: list[str], shown_dir: Path | None = None
+) -> int:
+    """--decontaminate: contamination.jsonl in --output_dir and counts per benchmark file
+    (`bench`: load_benchmark_index()); exit 3 when any record is contaminated.
+    `shown_dir`: the folder named in the output (config.output_dir may be a staging folder)."""
+    index, benchmarks = bench
     hits, checked, bad = check_records(index, files)
     errors.extend(bad)
     config.output_dir.mkdir(parents=True, exist_ok=True)
@@ -216,6 +217,7 @@ def main(argv=None) -> int:
         if missing:
             raise InputError(f"{missing[0]}: no such file or folder (nothing was written)")
         check_target(config.output_dir, OUTPUT_MARKER)
+        bench = load_benchmark_index(config) if config.decontaminate else None
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -223,7 +225,8 @@ def main(argv=None) -> int:
     with staged_dir(config.output_dir, OUTPUT_MARKER) as staging:
         staged = dataclasses.replace(config, output_dir=staging)
         if config.decontaminate:
-            return check_contamination(staged, [path for path, _ in files], [], config.output_dir)
+            paths = [path for path, _ in files]
+            return check_contamination(staged, paths, bench, [], config.output_dir)
         code = grade_all(staged, files)
     print(f"audit: {config.output_dir / 'audit.jsonl'}")
     return code

@@ -364,10 +364,12 @@ def _symbolic_mix(args) -> None:
     times: dict[str, list[float]] = defaultdict(list)
     wrong: dict[str, int] = defaultdict(int)
     reasons: dict[str, int] = defaultdict(int)
+    cpu: list[float] = []  # on the main thread SymPy runs under an alarm, in this thread
     for case in cases:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         verdict = grade(case.response, case.gold)
         times[case.family].append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.thread_time() - c0) * 1000)
         wrong[case.family] += verdict.is_correct != case.expected
         reasons[verdict.reason] += 1
     every = [t for ts in times.values() for t in ts]
@@ -376,6 +378,10 @@ def _symbolic_mix(args) -> None:
         f"symbolic mix  cases {len(every)}  p50 {statistics.median(every):.3f} ms"
         f"  p99 {_pct(every, 0.99):.3f} ms  max {max(every):.1f} ms"
         f"  label disagreements {sum(wrong.values())}"
+    )
+    print(
+        f"symbolic cpu  p50 {statistics.median(cpu):.3f} ms  p99 {_pct(cpu, 0.99):.3f} ms"
+        f"  max {max(cpu):.1f} ms  (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
     )
     for fam, ts in sorted(times.items()):
         print(

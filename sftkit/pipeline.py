@@ -26,33 +26,29 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import errno
-import fcntl
 import io
 import json
 import logging
 import os
-import pty
-import re
 import shlex
 import shutil
-import signal
-import struct
 import subprocess
 import sys
 import tempfile
-import termios
 import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
-from sftkit.common.diskfull import EXIT_DISK_FULL
 from sftkit.common.flags import dashed
 from sftkit.common.jsonl import InputError, atomic_write_text
 from sftkit.generation import config as gen_config
 from sftkit.generation.plan import load_inputs
 from sftkit.generation.signature_check import check_signature, run_signature
-from sftkit.output import commands, layout, report
+from sftkit.output import commands, layout
+from sftkit.pipeline_steps import Interrupts, run_teed, say
+from sftkit.pipeline_steps import show_cmd as show_cmd
+from sftkit.pipeline_summary import error_lines, exit_code, read_rc, summary
+from sftkit.pipeline_summary import screen_lines as screen_lines
 from sftkit.settings import GEN_FLAGS, Settings, SettingsError, gen_default, parse_settings, usage
 from sftkit.watching import config as watch_config
 
@@ -73,14 +69,7 @@ PANES = {"generator": ("generator",), "watcher": ("watcher", "merge")}
 # What --demo sets itself; a value given for one of these would be silently overridden. A demo
 # takes --data_dir / --input_file: the stand-in then answers the user's own problems.
 DEMO_OWNS = ("base_url", "model")
-ERROR_LINE = re.compile(r"error|Error|Traceback|interrupted|failed|refused|timeout", re.I)
-ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
-BAR = re.compile(r"\d+%\|")  # a tqdm progress bar
 PLACEHOLDER_URL = "http://127.0.0.1:9/v1"  # checks a demo run's flags before its endpoint exists
-
-
-def say(text: str, err: bool = False) -> None:
-    print(f"[pipeline] {text}", file=sys.stderr if err else sys.stdout, flush=True)
 
 
 # --- settings --------------------------------------------------------------------------------
@@ -222,96 +211,7 @@ def plan(s: Settings, load_data: bool = True) -> Plan:
     )
 
 
-# --- running a step --------------------------------------------------------------------------
-
-
-def show_cmd(argv) -> str:
-    """The command line, quoted to be copied, API key masked:
-    show_cmd(["gen.py", "--api_key", "sk-1", "a b"]) -> "gen.py --api_key *** 'a b'"."""
-    shown, mask = [], False
-    for arg in argv:
-        if mask or arg.startswith("--api_key="):
-            shown.append("***" if mask else "--api_key=***")
-            mask = False
-            continue
-        mask = arg == "--api_key"
-        shown.append(shlex.quote(arg))
-    return " ".join(shown)
-
-
-def _copy_winsize(src_fd: int, dst_fd: int) -> None:
-    """Give the step's terminal our terminal's size (80x24 where ours reports none), so
-    progress bars fit the pane instead of wrapping or vanishing."""
-    with contextlib.suppress(OSError):
-        rows, cols, *_ = struct.unpack("HHHH", fcntl.ioctl(src_fd, termios.TIOCGWINSZ, b"\0" * 8))
-        size = (rows, cols) if rows and cols else (24, 80)
-        fcntl.ioctl(dst_fd, termios.TIOCSWINSZ, struct.pack("HHHH", *size, 0, 0))
-
-
-RUNNING: list[subprocess.Popen] = []  # the step running now (a SIGTERM is passed on to it)
-
-
-def run_teed(argv: list[str], log_file, env: dict | None = None) -> int:
-    """Run argv with its output shown here and copied byte for byte to log_file; its exit code.
-
-    On a terminal the child gets a pseudo-terminal of its own: it still sees a terminal, so its
-    progress bars redraw in place every half second (through a pipe, tqdm would wait 30 s between
-    refreshes), and the log keeps the same bytes the screen got.
-    """
-    out_fd = sys.stdout.fileno()
-    if os.isatty(out_fd):
-        src, child_end = pty.openpty()
-        _copy_winsize(out_fd, child_end)
-        proc = subprocess.Popen(argv, stdout=child_end, stderr=child_end, env=env)
-        os.close(child_end)
-        old = signal.signal(signal.SIGWINCH, lambda *_: _copy_winsize(out_fd, src))
-    else:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
-        src, old = proc.stdout.fileno(), None
-    RUNNING.append(proc)
-    try:
-        while True:
-            try:
-                chunk = os.read(src, 65536)
-            except OSError as exc:  # EIO: every writer of the pseudo-terminal has closed it
-                if exc.errno != errno.EIO:
-                    raise
-                break
-            if not chunk:
-                break
-            os.write(out_fd, chunk)
-            log_file.write(chunk)
-            log_file.flush()
-        rc = proc.wait()
-        return 128 - rc if rc < 0 else rc  # killed by a signal: the shell's 128+N
-    finally:
-        RUNNING.remove(proc)
-        if old is not None:
-            signal.signal(signal.SIGWINCH, old)
-            os.close(src)
-        elif proc.stdout:
-            proc.stdout.close()
-
-
-class Interrupts:
-    """Ctrl-C reaches the step (same process group), which stops itself cleanly; this process
-    keeps going so the exit code is written and the stop file touched. A second Ctrl-C skips the
-    steps not started yet. SIGTERM (sent to this process alone, by `kill` or a scheduler) is
-    passed on to the running step and, like SIGHUP, skips the remaining steps."""
-
-    def __init__(self):
-        self.count = 0
-        for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
-            signal.signal(signum, self._on_int)
-
-    def _on_int(self, signum, _frame) -> None:
-        # A closed tmux pane hangs up: nobody is left to watch the remaining steps.
-        self.count += 1 if signum == signal.SIGINT else 2
-        if signum == signal.SIGTERM and RUNNING:
-            with contextlib.suppress(OSError):
-                RUNNING[-1].send_signal(signal.SIGTERM)
-        if self.count == 1:
-            say("interrupted: finishing up (Ctrl-C again to skip the remaining steps)")
+# --- running a step (the machinery is sftkit/pipeline_steps.py) ---------------------------
 
 
 def run_step(plan_: Plan, name: str, demo_url: str | None = None) -> int:
@@ -420,140 +320,6 @@ def run_steps(plan_: Plan, steps, interrupts: Interrupts) -> None:
             run_generator(plan_)
         else:
             run_step(plan_, step)
-
-
-# --- summary ---------------------------------------------------------------------------------
-
-
-def screen_lines(raw: bytes) -> list[str]:
-    """The lines a log would leave on a screen: progress-bar redraws and colours removed.
-
-    screen_lines(b"gen  10%|#\rgen 100%|##\r\nerror: x\n") -> ["error: x"]
-    """
-    lines = []
-    for line in raw.decode("utf-8", "replace").replace("\r\n", "\n").split("\n"):
-        line = ANSI.sub("", line.rsplit("\r", 1)[-1]).rstrip()
-        if line and not BAR.search(line):
-            lines.append(line)
-    return lines
-
-
-def error_lines(log_path: Path, most: int = 8) -> list[str]:
-    """What a step's log says went wrong: the last error line with its indented continuation
-    lines (a message can span several), after earlier error lines; else the log's last lines."""
-    try:
-        lines = screen_lines(log_path.read_bytes())
-    except OSError:
-        return []
-    hits = [i for i, ln in enumerate(lines) if ERROR_LINE.search(ln) and not ln.startswith("[")]
-    if not hits:
-        return lines[-most:]
-    end = hits[-1] + 1
-    while end < len(lines) and lines[end][:1].isspace():  # an indented continuation
-        end += 1
-    block = lines[hits[-1] : min(end, hits[-1] + most)]
-    earlier = [lines[i] for i in hits[:-1]]
-    return [*earlier[-(most - len(block)) :], *block] if len(block) < most else block
-
-
-def read_rc(out: Path, step: str) -> int | None:
-    try:
-        return int(layout.step_rc(out, step).read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
-STOPPED_BY = {128 + s: s.name for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-
-
-def exit_code(codes: dict[str, int | None], interrupted: bool = False) -> int:
-    """130 if interrupted (Ctrl-C, SIGTERM or SIGHUP in a step); else the first failing step's
-    code; a step with no code failed (1)."""
-    values = [1 if c is None else c for c in codes.values()]
-    if interrupted or any(c in STOPPED_BY for c in values):
-        return 130
-    return next((c for c in values if c), 0)
-
-
-def generator_note(code: int | None) -> str | None:
-    """What the merged data holds when the generator did not end with 0: its exit code decides
-    whether this run's samples are in it (see generate_sft_data.py's exit codes)."""
-    if code in (None, 0):
-        return None
-    if code == 1:
-        return (
-            "some samples failed after retries (see <source>/failures.jsonl); the others this "
-            "run wrote are in it; rerun the same command to retry the failed ones"
-        )
-    if code == EXIT_DISK_FULL:
-        return (
-            "the disk filled up: it holds the samples stored until then; free space and rerun "
-            "the same command"
-        )
-    if code in STOPPED_BY:
-        return (
-            f"the generator was stopped ({STOPPED_BY[code]}): it holds the samples stored until "
-            "then; rerun the same command to resume"
-        )
-    return "the generator stopped before any request: it holds only samples stored before"
-
-
-def summary(plan_: Plan, steps, show_report: bool, interrupted: bool = False) -> int:
-    """Print the report (if asked and this run merged) and the summary, and keep both in
-    <output>/summary.txt (a user who detached reads it there); return the exit code."""
-    out = plan_.out
-    codes = {step: read_rc(out, step) for step in steps}
-    report_path = layout.report_file(out)
-    text = []
-    if show_report and codes.get("merge") == 0 and report_path.exists():
-        with contextlib.suppress(OSError, ValueError):
-            report_json = json.loads(report_path.read_text(encoding="utf-8"))
-            text += [report.format_report(report_json), ""]
-    lines = [f"summary (output: {out})"]
-    for step, code in codes.items():
-        lines.append(
-            f"  {step}: "
-            + ("did not finish (no exit code)" if code is None else f"exit code {code}")
-        )
-        if code != 0:
-            lines += [f"    | {line}" for line in error_lines(layout.step_log(out, step))]
-            lines.append(f"    (whole output: {layout.step_log(out, step)})")
-    if "watcher" in codes:
-        lines.append(
-            f"  validated samples: {layout.validated_dir(layout.type_dir(out, '<source>', '<type>'))}/"
-        )
-    merged = layout.merged_file(out, layout.ALL_NAME, plan_.fmt)
-    if codes.get("merge") == 0 and merged.exists():
-        with open(merged, "rb") as f:
-            records = sum(1 for _ in f)
-        lines.append(f"  merged training data: {merged} ({records} records; report: {report_path})")
-        page = layout.report_html_file(out)
-        if page.exists():
-            lines.append(f"  report page (figures, sample browser): {page}")
-        card = layout.dataset_card_file(out)
-        if card.exists():
-            lines.append(f"  dataset card (Hugging Face): {card}")
-        note = generator_note(codes.get("generator"))
-        if note:
-            lines.append(f"    ({note})")
-    if EXIT_DISK_FULL in codes.values():
-        lines.append(f"disk full: free space where {out} is and rerun the same command")
-    code = exit_code(codes, interrupted)
-    if code == 130:
-        by = sorted({STOPPED_BY[c] for c in codes.values() if c in STOPPED_BY} - {"SIGINT"})
-        lines.append(
-            f"interrupted{' by ' + ', '.join(by) if by else ''}: stored samples are kept; "
-            "rerun the same command to resume"
-        )
-    summary_path = layout.summary_file(out)
-    lines.append(f"this summary is kept in {summary_path}")
-    text += [f"[pipeline] {line}" for line in lines]
-    print("\n".join(text[: -len(lines)]))
-    for line in lines:
-        say(line)
-    with contextlib.suppress(OSError):
-        atomic_write_text(summary_path, "\n".join(text) + "\n")
-    return code
 
 
 # --- waiting for the tmux panes --------------------------------------------------------------

@@ -2,6 +2,8 @@ r"""The filters after grading: each drop has a named reason, each kept row besid
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from sftkit.output.filters import (
@@ -256,3 +258,26 @@ def test_sample_view_reads_a_stored_record():
     assert (s.answer, s.reasoning, s.finish_reason) == ("\\boxed{2}", "2x = 4", "length")
     assert s.raw_text.startswith("<think>\n2x = 4\n</think>")
     assert (s.completion_tokens, s.gold_parts, s.think["stray"]) == (7, 2, 1)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_repeat_screen_agrees_with_counting_every_ngram(seed):
+    """The cheap screens in _repeats (frequent tokens, frequent 4-grams) never hide a loop: on
+    token streams built to sit near the threshold, it agrees with a plain count of all n-grams."""
+    from collections import Counter
+
+    from sftkit.output.filters import _repeats
+
+    rng = random.Random(seed)
+    n, times = 6, 5
+    vocab = [f"w{k}" for k in range(rng.choice((3, 6, 12)))]
+    loop = [rng.choice(vocab) for _ in range(n + rng.randrange(3))]
+    tokens, unique = [], iter(range(10**6))
+    for _ in range(rng.randrange(3, 9)):
+        tokens += loop if rng.random() < 0.8 else loop[: rng.randrange(1, len(loop))]
+        # Fillers: common words, or words seen once (a loop then stands alone, n tokens long).
+        filler = (rng.choice(vocab) if rng.random() < 0.5 else f"u{next(unique)}" for _ in "ab")
+        tokens += list(filler)[: rng.randrange(0, 3)]
+    brute = Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+    expected = len(tokens) >= n + times and max(brute.values(), default=0) > times
+    assert _repeats(tokens, n, times) == expected

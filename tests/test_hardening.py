@@ -341,3 +341,25 @@ def test_report_counts_from_verdict_lines_without_reading_samples(tmp_path, monk
         assert row[key] == expected[key], key
     assert (row["prompt_tokens"], row["completion_tokens"]) == (4 * (10 + 11 + 12), 3 * 604)
     assert (row["truncations"], row["with_reasoning"]) == (3, 8)
+
+
+def test_verdict_log_reads_what_orjson_refuses(tmp_path):
+    """The fast parser refuses integers beyond 64 bits and NaN; such a line is still read."""
+    from sftkit.output import layout
+
+    log = tmp_path / "multiples_verdicts.jsonl"
+    log.write_text(
+        '{"file":"0_0.jsonl","is_correct":true,"ground_truth":123456789012345678901234567890}\n'
+        '{"file":"0_1.jsonl","is_correct":false,"score":NaN}\n'
+        '{"file":"0_2.jsonl","is_correct":true}\n'
+        '{"file":"0_3.js\n',
+        encoding="utf-8",
+    )
+    for fast in (False, True):
+        lines = list(layout.verdict_lines(log, fast=fast))
+        assert [n for n, line in lines if line is None] == [4]
+        names = [line["file"] for _, line in lines if line]
+        assert names == ["0_0.jsonl", "0_1.jsonl", "0_2.jsonl"]
+    assert list(layout.verdict_lines(log))[0][1]["ground_truth"] == 123456789012345678901234567890
+    index, bad = layout.read_verdict_index(log)
+    assert bad == [4] and index.get("0_0.jsonl").correct and not index.get("0_1.jsonl").correct

@@ -206,6 +206,10 @@ def test_validate_cli_checks_a_merged_dataset(tmp_path, files, capsys):
     found = lines(out / "contamination.jsonl")
     assert [(c["line"], c["benchmark_row"]) for c in found] == [(1, 1), (2, 3), (4, 1), (6, 2)]
     assert f"  {bench} (3 problems): 4" in capsys.readouterr().out
+    # a bad benchmark file stops before the last check's output is touched
+    bad = write_jsonl(tmp_path / "bad.jsonl", [{"problem": 3}])
+    assert vsd.main([str(merged), "--decontaminate", str(bad), "--output_dir", str(out)]) == 2
+    assert len(lines(out / "contamination.jsonl")) == 4
     clean = write_jsonl(tmp_path / "clean.jsonl", [records[2], records[4]])
     assert vsd.main([str(clean), "--decontaminate", str(bench), "--output_dir", str(out)]) == 0
     assert lines(out / "contamination.jsonl") == []

@@ -124,18 +124,28 @@ def _problem_id(folder: Path, name: str) -> str | None:
 
 
 def audit_type(
-    src_dir: Path, source: str, type_: str, min_samples: int = MIN_SAMPLES, share: float = SHARE
+    src_dir: Path,
+    source: str,
+    type_: str,
+    min_samples: int = MIN_SAMPLES,
+    share: float = SHARE,
+    known: dict | None = None,
 ) -> list[dict]:
     """Suspicious golds of one source x type, from `<type>_verdicts.jsonl` and the stored sample
-    names (a verdict for a file that no longer exists does not count, as in the report)."""
+    names (a verdict for a file that no longer exists does not count, as in the report).
+    `known`: {"<type folder>": (VerdictIndex, sample files)} a caller has read already."""
     log = layout.verdict_log(src_dir / type_)
-    index, _ = layout.read_verdict_index(log)
+    # The report has read both already for its own figures: a million lines are parsed once.
+    index, files = known.get(str(src_dir / type_)) if known else (None, None)
+    if index is None:
+        index, _ = layout.read_verdict_index(log)
     if not len(index):
         return []
     # Pass 1, compact: per problem, graded and correct among the stored files. Only a problem
     # with enough rejected samples to hold a majority can be flagged; pass 2 reads the answers
     # of those alone, so memory follows the candidates, not the log.
-    files, _ = layout.list_sample_files(src_dir / type_)
+    if files is None:
+        files, _ = layout.list_sample_files(src_dir / type_)
     tally: dict[int, list[int]] = {}
     for p, _, name in files:
         entry = index.get(name)
@@ -185,12 +195,15 @@ def audit_type(
 
 
 def audit_output(
-    output_dir: str | os.PathLike, min_samples: int = MIN_SAMPLES, share: float = SHARE
+    output_dir: str | os.PathLike,
+    min_samples: int = MIN_SAMPLES,
+    share: float = SHARE,
+    known: dict | None = None,
 ) -> list[dict]:
     """audit_type over every source and type with a verdict log, in report order."""
     out = Path(output_dir)
     flagged = []
     for source in layout.list_sources(out):
         for type_ in layout.source_types(out / source, verdicts=True):
-            flagged.extend(audit_type(out / source, source, type_, min_samples, share))
+            flagged.extend(audit_type(out / source, source, type_, min_samples, share, known))
     return flagged

@@ -162,13 +162,8 @@ def judge_recovered(type_dir: str | os.PathLike) -> dict[str, dict]:
 def recovered_line(source: str, type_: str, name: str, line: dict, merged: bool) -> dict:
     """One line of merged/judge_recovered.jsonl: a sample the judge recovered, both verdicts,
     and whether this merge took it (--judge accept)."""
-    p_s = layout.parse_sample_name(name) or (None, None)
     return {
-        "generation_id": f"{source}/{type_}/{name.removesuffix('.jsonl')}",
-        "source": source,
-        "type": type_,
-        "problem_index": p_s[0],
-        "sample_index": p_s[1],
+        **layout.sample_identity(source, type_, name),
         "rule": line.get("rule"),
         "judge": line.get("judge"),
         "judge_model": line.get("judge_model"),

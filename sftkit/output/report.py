@@ -87,7 +87,15 @@ def _ratio(num: float, den: float) -> float | None:
     return round(num / den, 6) if den else None
 
 
-def _type_report(src_dir: Path, source: str, type_: str, failed: set, vague: int, gen: dict | None):
+def _type_report(
+    src_dir: Path,
+    source: str,
+    type_: str,
+    failed: set,
+    vague: int,
+    gen: dict | None,
+    known: dict | None = None,
+):
     """One report row for source x type, its zero-correct problems, and warnings.
 
     A sample's figures (tokens, truncation, reasoning) come from its verdict line when that
@@ -102,6 +110,8 @@ def _type_report(src_dir: Path, source: str, type_: str, failed: set, vague: int
     files, odd = layout.list_sample_files(src_dir / type_)
     log = layout.verdict_log(src_dir / type_)
     verdicts, bad_lines = layout.read_verdict_index(log)  # compact: a million lines fit
+    if known is not None:  # the gold audit reuses both: a million lines are parsed once
+        known[folder] = (verdicts, files)
     warnings = [f"{src_dir / type_ / n}: not a <problem>_<sample>.jsonl name" for n in odd]
     if bad_lines:
         warnings.append(f"{log}: {len(bad_lines)} unreadable lines")
@@ -227,6 +237,7 @@ def build_report(
     state, gen_problem = read_state(out)
     by_key = state.by_source_type if state else {}
     rows, zero, warnings = [], [], [gen_problem] if gen_problem else []
+    known: dict = {}  # type folder -> (verdict index, sample files), for the gold audit
     try:
         held = read_signatures(out)
     except InputError as exc:
@@ -249,7 +260,7 @@ def build_report(
         for type_ in sorted(types, key=layout.type_order):
             gen = by_key.get(f"{source}/{type_}")
             row, row_zero, row_warn = _type_report(
-                src_dir, source, type_, failed.get(type_, set()), vague.get(type_, 0), gen
+                src_dir, source, type_, failed.get(type_, set()), vague.get(type_, 0), gen, known
             )
             # What the last merge kept of this source x type (None: never merged).
             row["merge"] = merged_rows.get(f"{source}/{type_}")
@@ -278,7 +289,7 @@ def build_report(
         "merge": None
         if merged is None
         else {k: v for k, v in merged.items() if k not in ("by_source_type", "totals")},
-        "suspicious_golds": audit_output(out, gold_min_samples, gold_share),
+        "suspicious_golds": audit_output(out, gold_min_samples, gold_share, known),
         "generation": generation,
         # The generator's screening before any request (sftkit.generation.screen); None: off.
         **screening,

@@ -165,14 +165,9 @@ def difficulty_meta(meta: dict, rate: tuple[int, int] | None) -> dict:
 def audit_line(source: str, type_: str, name: str, reason: str, record: dict, rate) -> dict:
     """One line of merged/filtered.jsonl: which sample, why, and enough to look at it."""
     meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
-    p_s = layout.parse_sample_name(name) or (None, None)
     correct, graded = rate or (0, 0)
     return {
-        "generation_id": f"{source}/{type_}/{name.removesuffix('.jsonl')}",
-        "source": source,
-        "type": type_,
-        "problem_index": p_s[0],
-        "sample_index": p_s[1],
+        **layout.sample_identity(source, type_, name),
         "problem_id": None if meta.get("problem_id") is None else str(meta["problem_id"]),
         "reason": reason,
         "pass_rate": round(correct / graded, 6) if graded else None,
