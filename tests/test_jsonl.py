@@ -45,6 +45,17 @@ def test_parse_lines_reports_bad_lines_and_goes_on():
     ]
 
 
+def test_parse_lines_of_bytes_names_a_line_that_is_not_utf8_and_goes_on():
+    lines = ['{"a": "가"}'.encode(), '{"a": "가"}'.encode("cp949"), b"\n", b'{"a": 2}']
+    assert list(parse_lines("f.jsonl", lines)) == [
+        (1, {"a": "가"}),
+        (2, "f.jsonl:2: not UTF-8 text"),
+        (4, {"a": 2}),
+    ]
+    named = parse_lines("f.jsonl", lines, lambda row, raw, exc: f"row {row} byte {exc.start}")
+    assert [obj for _, obj in named][1] == "row 2 byte 7"
+
+
 def test_atomic_write_replaces_whole_file_and_leaves_no_temp(tmp_path):
     path = tmp_path / "deep" / "0_0.jsonl"
     atomic_write_jsonl(path, [{"k": "첫"}])

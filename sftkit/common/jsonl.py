@@ -12,7 +12,7 @@ import errno
 import itertools
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
@@ -22,11 +22,29 @@ class InputError(ValueError):
     """Bad user input; the message already reads `file:line: what is wrong`."""
 
 
-def parse_lines(path: str | os.PathLike, lines: Iterable[str]) -> Iterator[tuple[int, dict | str]]:
+def parse_lines(
+    path: str | os.PathLike,
+    lines: Iterable[str | bytes],
+    undecodable: Callable[[int, bytes, UnicodeDecodeError], str] | None = None,
+) -> Iterator[tuple[int, dict | str]]:
     """(1-based line number, object) for each non-blank line, or (line number, what is wrong):
     callers decide whether a bad line stops them. '[1]' on line 7 -> (7, "x.jsonl:7: expected a
-    JSON object, got list")."""
+    JSON object, got list"). Lines may be bytes: one that is not UTF-8 gets `undecodable(lineno,
+    raw, exc)`'s message (default: "x.jsonl:7: not UTF-8 text")."""
     for lineno, line in enumerate(lines, 1):
+        if isinstance(line, bytes):
+            try:
+                line = line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield (
+                    lineno,
+                    (
+                        undecodable(lineno, line, exc)
+                        if undecodable
+                        else f"{path}:{lineno}: not UTF-8 text"
+                    ),
+                )
+                continue
         if not line.strip():
             continue
         try:

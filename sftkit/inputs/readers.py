@@ -23,7 +23,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from sftkit.common.jsonl import InputError
+from sftkit.common.jsonl import InputError, parse_lines
 
 FILE_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
 # Files a data folder holds next to its problems: the instruction sentences.
@@ -102,23 +102,7 @@ def _undecodable(path: Path, row: int, raw: bytes, exc: UnicodeDecodeError) -> s
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict | str]]:
     with path.open("rb") as fh:
-        for lineno, raw in enumerate(fh, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield lineno, _undecodable(path, lineno, raw, exc)
-                continue
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield lineno, f"{path}:{lineno}: invalid JSON: {exc.msg} (fields present: none)"
-                continue
-            if not isinstance(obj, dict):
-                yield lineno, f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}"
-                continue
-            yield lineno, obj
+        yield from parse_lines(path, fh, lambda row, raw, exc: _undecodable(path, row, raw, exc))
 
 
 def _utf8(path: Path) -> str:
