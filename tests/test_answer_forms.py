@@ -49,6 +49,15 @@ LETTERED_CHOICE = [
     ("C", "Option (D)", False),
     ("C", "choice: C", True),
     ("C", "options C and D", False),
+    # A label written the way option lists print it (issue 19's public MC shapes).
+    ("B", "B)", True),
+    ("B", "C)", False),
+    ("B", "B. 180", True),
+    ("B", "C. 180", False),
+    ("B", "B.5", False),  # no space: not a label, a number-like text
+    ("B", "B: 180", True),
+    ("B", "B)180", True),
+    ("B", "b", False),  # a lowercase letter may be a variable: not read as a label
 ]
 
 

@@ -352,9 +352,11 @@ def _compare_with_gold(extracted: str | None, ground_truth) -> tuple[bool, str]:
         # Lettered choices: gold "C" takes "(C)", "C", "(C) 12", "option C"; another letter is
         # wrong.
         r = _OPTION_WORD.sub("", r, count=1)
-        m = re.fullmatch(r"\(([A-E])\).*|([A-E])|([A-E])(?:[.:](?!\d)|\)).+", r, re.S)
-        if m:
-            picked = m.group(1) or m.group(2) or m.group(3)
+        # "B. 180" as written (normalising drops the space that tells it from "B.5").
+        spaced = re.match(r"\s*([A-E])[.:]\s", _OPTION_WORD.sub("", extracted.strip(), count=1))
+        m = re.fullmatch(r"\(([A-E])\).*|([A-E])\)?|([A-E])(?:[.:](?!\d)|\)).+", r, re.S)
+        if m or spaced:
+            picked = spaced.group(1) if spaced else m.group(1) or m.group(2) or m.group(3)
             same = picked == g.strip("()")
             return same, "match_choice" if same else "mismatch"
     r, g = as_set(r), as_set(g)  # "x \in A or x \in B", "\{x | x \in A \cup B\}"
