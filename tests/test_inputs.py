@@ -71,6 +71,7 @@ def test_json_wrapped_in_data_and_csv_with_bom(tmp_path):
     assert (problem.text, problem.answer) == ("What is 2+2?", "004")  # text stays text
 
 
+@pytest.mark.e2e  # two Python processes: the hash seed must not reach a prompt
 def test_prompts_are_byte_identical_across_processes(tmp_path):
     shapes.write_all(tmp_path)
     code = (

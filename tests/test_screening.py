@@ -229,8 +229,7 @@ def test_launcher_run_sends_no_request_for_contaminated_problems(tmp_path, files
     assert res.returncode == 0, res.stdout + res.stderr
     assert asked(srv) == {i for i, _, _ in INPUT} - set(CONTAMINATED)
     report = json.loads((out / "report.json").read_text())
-    assert report["decontamination"]["contaminated"] == 4
-    assert "Decontamination (8-grams): 4 of 9 problems dropped" in res.stdout
+    assert report["decontamination"]["contaminated"] == 4  # its printed line: the test above
 
 
 def test_fields_maps_a_benchmark_problem_field_too(tmp_path, mock_server, capsys):
