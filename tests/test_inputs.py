@@ -150,6 +150,8 @@ def test_gold_from_answer_hashes_or_last_box(row, gold, how):
         (["q", "a"], "problem=q,gold=a", ("q", "a", None, None)),
         (["ID", "Problem", "Answer"], "", ("Problem", "Answer", "ID", None)),
         (["Question", "question", "answer"], "", ("question", "answer", None, None)),
+        (["Question", "Final Answer", "Problem ID"], "", ("Question", "Final Answer", "Problem ID", None)),
+        (["Question", "Finalanswer"], "", ("Question", None, None, None)),
     ],
 )  # fmt: skip
 def test_field_detection_and_override(columns, spec, expected):

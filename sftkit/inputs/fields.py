@@ -80,6 +80,11 @@ def parse_fields(spec: str | None) -> dict[str, str]:
     return out
 
 
+def _fold(name: str) -> str:
+    """How a column name is compared with the common ones: "Final Answer" -> "final_answer"."""
+    return re.sub(r"[\s\-]+", "_", name.strip()).casefold()
+
+
 def detect_fields(columns: list[str], override: dict[str, str], where: str) -> FieldMap:
     """The FieldMap for a file whose rows carry `columns`; InputError when the problem field is
     missing or an override names a field the file does not have.
@@ -97,8 +102,9 @@ def detect_fields(columns: list[str], override: dict[str, str], where: str) -> F
                 )
             chosen[role] = override[role]
         else:
-            # Exact names first, then any case: AIME's "Problem", GPQA's "Question".
-            folded = {c.casefold(): c for c in reversed(columns) if isinstance(c, str)}
+            # Exact names first, then any case and spacing: AIME's "Problem", GPQA's
+            # "Question", a spreadsheet's "Final Answer" or "final-answer".
+            folded = {_fold(c): c for c in reversed(columns) if isinstance(c, str)}
             chosen[role] = next((n for n in names if n in columns), None) or next(
                 (folded[n] for n in names if n in folded), None
             )
