@@ -699,12 +699,11 @@ def test_retry_zero_resamples_only_zero_correct(tmp_path, capsys, mock_server):
 
 def test_merge_only_runs_without_endpoint(tmp_path, capsys, sample_writer):
     sample_writer(tmp_path, "src", SUBJECTIVE, 0, 0, correct=True)
-    rc, stdout, _ = run(
-        capsys, ["--merge_only", "--output_dir", str(tmp_path), "--format", "alpaca"]
-    )
+    rc, _, _ = run(capsys, ["--merge_only", "--output_dir", str(tmp_path), "--format", "alpaca"])
     assert rc == 0
     assert (tmp_path / "merged" / "sft_math_all_alpaca.jsonl").exists()
-    assert (tmp_path / "report.json").exists() and "src" in stdout
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert [row["source"] for row in report["rows"]] == ["src"]
 
 
 def test_same_prompt_batches_samples_with_n(tmp_path, capsys, mock_server):

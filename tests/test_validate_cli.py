@@ -211,13 +211,13 @@ def test_a_missing_path_changes_nothing(tmp_path):
     assert (out / "audit.jsonl").read_text() == before and before.strip()
 
 
-def test_a_folder_of_other_files_is_refused(tmp_path):
+def test_a_folder_of_other_files_is_refused(tmp_path, capsys):
     src = _write(tmp_path / "s.jsonl", [_msg(r"\boxed{1}", 1)])
     mine = tmp_path / "mine"
     (mine / "notes.txt").parent.mkdir()
     (mine / "notes.txt").write_text("keep me")
-    result = _run(str(src), "--output_dir", str(mine), cwd=tmp_path)
-    assert result.returncode == 2 and "holds files this tool did not write" in result.stderr
+    assert vsd.main([str(src), "--output_dir", str(mine)]) == 2  # in-process: the same main()
+    assert "holds files this tool did not write" in capsys.readouterr().err
     assert [p.name for p in mine.iterdir()] == ["notes.txt"]
 
 
