@@ -7,6 +7,18 @@ from pathlib import Path
 
 import pytest
 
+SAMPLE_MATH = Path(__file__).resolve().parents[1] / "data" / "sample_math.jsonl"
+
+
+def subset(tmp_path: Path, k: int, name: str = "sub_math") -> Path:
+    """The first k bundled sample problems as their own source, <tmp>/in/<name>.jsonl (the
+    stand-in endpoint still recognises them): subset(tmp_path, 2) -> tmp_path/in/sub_math.jsonl"""
+    lines = [x for x in SAMPLE_MATH.read_text(encoding="utf-8").splitlines() if x.strip()][:k]
+    path = tmp_path / "in" / f"{name}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
 
 def write_sample(
     out: Path,

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import subset
 
 import generate_sft_data as gen
 from sftkit.common.jsonl import InputError, append_jsonl
@@ -29,15 +30,6 @@ ROOT = Path(__file__).resolve().parents[1]
 MATH = ROOT / "data" / "sample_math.jsonl"
 SENT = ROOT / "data" / "sentences_ask_boxed.jsonl"
 SENTENCES = _load_sentences(SENT)
-
-
-def subset(tmp_path: Path, k: int, name: str = "sub_math") -> Path:
-    """The first k sample problems as their own source (the stand-in still recognises them)."""
-    lines = [x for x in MATH.read_text(encoding="utf-8").splitlines() if x.strip()][:k]
-    path = tmp_path / "in" / f"{name}.jsonl"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
 
 
 def args(srv, out: Path, *extra: str) -> list[str]:
