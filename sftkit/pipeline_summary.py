@@ -19,7 +19,8 @@ from sftkit.common.jsonl import atomic_write_text
 from sftkit.output import layout, report
 from sftkit.pipeline_steps import say
 
-ERROR_LINE = re.compile(r"error|Error|Traceback|interrupted|failed|refused|timeout", re.I)
+# "error" as a word: a table's "errors" column header is not an error line.
+ERROR_LINE = re.compile(r"\berror\b|Traceback|interrupted|failed|refused|timeout", re.I)
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 BAR = re.compile(r"\d+%\|")  # a tqdm progress bar
 
@@ -114,8 +115,9 @@ def summary(plan_, steps, show_report: bool, interrupted: bool = False) -> int:
         lines.append(
             f"  {step}: "
             + ("did not finish (no exit code)" if code is None else f"exit code {code}")
+            + (f" (stopped by {STOPPED_BY[code]})" if code in STOPPED_BY else "")
         )
-        if code != 0:
+        if code != 0 and code not in STOPPED_BY:  # a stopped step's log says nothing wrong
             lines += [f"    | {line}" for line in error_lines(layout.step_log(out, step))]
             lines.append(f"    (whole output: {layout.step_log(out, step)})")
     if "watcher" in codes:

@@ -41,7 +41,27 @@ def test_error_lines_prefer_what_went_wrong(tmp_path):
     ]  # fmt: skip
     log.write_bytes(b"one\ntwo\n")
     assert pipeline.error_lines(log) == ["one", "two"]  # nothing says error: the last lines
+    # A table's "errors" column is not an error line; the log's end is shown instead.
+    log.write_bytes(b"source type files correct errors\nTOTAL x 3 2 0\n")
+    assert pipeline.error_lines(log, most=1) == ["TOTAL x 3 2 0"]
     assert pipeline.error_lines(tmp_path / "missing.log") == []
+
+
+def test_a_stopped_step_is_named_as_stopped_without_a_log_excerpt(tmp_path, capsys):
+    """Ctrl-C while the watcher still grades: its log ends in a table, not an error."""
+    from types import SimpleNamespace
+
+    from sftkit.output import layout
+    from sftkit.pipeline_summary import summary
+
+    for step, code in (("generator", 0), ("watcher", 130)):
+        layout.step_rc(tmp_path, step).write_text(f"{code}\n")
+    layout.step_log(tmp_path, "watcher").write_text("source type files errors\nTOTAL 3 0\n")
+    plan = SimpleNamespace(out=tmp_path, fmt="messages")
+    assert summary(plan, ("generator", "watcher"), show_report=False) == 130
+    kept = layout.summary_file(tmp_path).read_text(encoding="utf-8")
+    assert "watcher: exit code 130 (stopped by SIGINT)" in kept
+    assert "TOTAL 3 0" not in kept and "whole output" not in kept
 
 
 @pytest.mark.parametrize(
