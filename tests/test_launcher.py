@@ -308,7 +308,7 @@ def test_interactive_terminal_attaches_then_prints_the_summary(tmp_path, tmux_en
     )
     screen = typescript.read_bytes().decode("utf-8", "replace")
     assert res.returncode == 0, screen[-3000:]
-    assert "attaching; Ctrl-B D detaches" in screen
+    assert "attaching; Ctrl-B D detaches" in screen, screen
     # The panes' titles as tmux drew them, watcher left and generator right.
     assert (
         "watcher (validate_watcher.py)" in screen and "generator (generate_sft_data.py)" in screen
