@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import subset
 
 import generate_sft_data as gen
 from sftkit.generation import runner
@@ -25,16 +26,7 @@ from sftkit.inputs.problems import MULTIPLE, SUBJECTIVE
 pytestmark = pytest.mark.e2e  # runs the CLIs, servers or worker processes for real
 
 ROOT = Path(__file__).resolve().parents[1]
-MATH = ROOT / "data" / "sample_math.jsonl"
 SENT = ROOT / "data" / "sentences_ask_boxed.jsonl"
-
-
-def subset(tmp_path: Path, k: int, name: str = "sub_math") -> Path:
-    lines = [x for x in MATH.read_text(encoding="utf-8").splitlines() if x.strip()][:k]
-    path = tmp_path / "in" / f"{name}.jsonl"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
 
 
 def args(srv, out: Path, src: Path, *extra: str) -> list[str]:
@@ -141,7 +133,6 @@ def test_signal_ends_the_run_like_ctrl_c(tmp_path, mock_server, signum, code):
     for path in kept:  # whole files only, and no temp file left behind
         assert json.loads(path.read_text(encoding="utf-8"))["meta"]["generation_id"]
     assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
-    assert f"interrupted by {name}" in stdout
     state = json.loads((out / ".generation.json").read_text(encoding="utf-8"))
     assert state["interrupted"] == name and state["timing"]["written"] == len(kept)
     # The report still has its sampling section, and says the run was stopped.
@@ -150,8 +141,9 @@ def test_signal_ends_the_run_like_ctrl_c(tmp_path, mock_server, signum, code):
     assert gen.main(["--merge_only", "--output_dir", str(out)]) == 0
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     text = format_report(report)
-    assert report["generation"]["interrupted"] == name
-    assert "Sampling: model demo-model, n 8" in text and f"interrupted by {name}" in text
+    gen_state = report["generation"]
+    assert (gen_state["interrupted"], gen_state["model"], gen_state["n"]) == (name, "demo-model", 8)
+    assert f"interrupted by {name}" in text  # the line's one wording test
     # The same command resumes and completes the rest; its report counts what it skipped.
     assert gen.main(argv) == 0 and len(samples(out)) == 5 * 2 * 8
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
@@ -295,7 +287,6 @@ def test_generator_on_a_full_disk_stops_with_one_line_and_resumes_after(tmp_path
     assert first["rc"] == 3, first
     lines = [x for x in first["stderr"].splitlines() if "disk full" in x]
     assert len(lines) == 1 and "Traceback" not in first["stderr"] + first["stdout"]
-    assert "free): free space and rerun the same command" in lines[0]
     kept = samples(tmp_path / "result" / "after1")
     assert 0 < len(kept) < 4 * 2 * 4
     for path in kept:  # whole, never torn
