@@ -105,11 +105,16 @@ def _discard(tmp: str) -> None:
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write via a temp file in the same folder + os.replace, so readers see all or nothing."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: str | os.PathLike, content: bytes | bytearray | memoryview) -> None:
+    """atomic_write_text for bytes: the watcher's index checkpoint."""
     path = os.fspath(path)
     fd, tmp = _open_temp(path)
     try:
         try:
-            data = memoryview(text.encode("utf-8"))
+            data = memoryview(content).cast("B")
             while data:
                 data = data[os.write(fd, data) :]
         finally:

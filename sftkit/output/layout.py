@@ -10,6 +10,7 @@ Nothing else spells a file name; change the layout here. The tree (ARCHITECTURE.
     <out>/<source>/failures.jsonl
     <out>/<source>/<type>/<p>_<s>.jsonl                 one sample per file
     <out>/<source>/<type>_verdicts.jsonl                the watcher's verdict log
+    <out>/<source>/.<type>_verdicts.index               its checkpoint (big logs only)
     <out>/<source>/<type>_validated/<p>_<s>.jsonl       the correct samples
 
 Usage:
@@ -20,6 +21,7 @@ Usage:
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import Iterator
@@ -29,6 +31,7 @@ import orjson
 
 from sftkit.common.jsonl import InputError, parse_lines
 from sftkit.inputs.problems import TYPES
+from sftkit.watching import checkpoint
 from sftkit.watching.index import SAMPLE_NAME as SAMPLE_NAME
 from sftkit.watching.index import VerdictIndex, parse_name
 
@@ -101,6 +104,13 @@ def verdict_log(folder: str | os.PathLike) -> Path:
     """A type folder's verdict log: <source>/multiples -> <source>/multiples_verdicts.jsonl."""
     folder = Path(folder)
     return folder.parent / f"{folder.name}{VERDICTS_SUFFIX}"
+
+
+def index_checkpoint(log: str | os.PathLike) -> Path:
+    """The watcher's checkpoint of a verdict log's index (sftkit.watching.checkpoint):
+    <source>/multiples_verdicts.jsonl -> <source>/.multiples_verdicts.index."""
+    log = Path(log)
+    return log.parent / f".{log.name.removesuffix('.jsonl')}.index"
 
 
 def failures_file(out: str | os.PathLike, source: str) -> Path:
@@ -355,21 +365,26 @@ class VerdictLog:
         return self.latest
 
 
-def verdict_lines(path: str | os.PathLike, fast: bool = False) -> Iterator[tuple[int, dict | None]]:
+def verdict_lines(
+    path: str | os.PathLike, fast: bool = False, start: int = 0, first_line: int = 1
+) -> Iterator[tuple[int, dict | None]]:
     """(line number, verdict line) of a verdict log in file order, streaming: (line number, None)
     for a line that is not a JSON object naming a file. A missing log is empty. `fast`: parsed
     by orjson, in a third of json's time, for readers of the index's fields only (orjson reads
-    an integer beyond 64 bits as a float: a ground_truth may lose digits)."""
+    an integer beyond 64 bits as a float: a ground_truth may lose digits). `start`: a byte
+    offset where a line begins (after a checkpoint), whose line number is `first_line`."""
     try:
-        # newline="\n": split at "\n" only, as VerdictLog does (a raw U+2028 is no line break).
-        fh = open(path, encoding="utf-8", errors="replace", newline="\n")
+        raw = open(path, "rb")
     except FileNotFoundError:
         return
+    raw.seek(start)
+    # newline="\n": split at "\n" only, as VerdictLog does (a raw U+2028 is no line break).
+    fh = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="\n")
     # Not parse_lines(): this runs a million times at a watcher's start. What orjson refuses
     # (NaN, say) json still reads.
     loads = orjson.loads if fast else json.loads
     with fh:
-        for lineno, text in enumerate(fh, 1):
+        for lineno, text in enumerate(fh, first_line):
             try:
                 obj = loads(text)
             except ValueError:
@@ -386,17 +401,23 @@ def verdict_lines(path: str | os.PathLike, fast: bool = False) -> Iterator[tuple
 def read_verdict_index(path: str | os.PathLike) -> tuple[VerdictIndex, list[int]]:
     """The latest verdict per sample file of a verdict log in a compact VerdictIndex (about 40
     bytes a sample; none marked live yet), and the numbers of its unreadable lines. For logs too
-    big to hold as dicts: the watcher's start-up, the report, the gold audit."""
-    index, bad = VerdictIndex(), []
+    big to hold as dicts: the watcher's start-up, the report, the gold audit. The watcher's
+    checkpoint of the log, where one holds, saves parsing all but the lines logged after it."""
+    index = checkpoint.restore(Path(path), index_checkpoint(path)) or VerdictIndex()
+    bad: list[int] = []
+    lines = index.log_lines
 
     def readable():
-        for lineno, line in verdict_lines(path, fast=True):
+        nonlocal lines
+        for lineno, line in verdict_lines(path, True, index.log_offset, index.log_lines + 1):
+            lines = lineno
             if line is None:
                 bad.append(lineno)
             else:
                 yield line
 
     index.load(readable())
+    index.log_lines = lines
     return index, bad
 
 

@@ -160,9 +160,10 @@ def stale(entry: Entry, st: os.stat_result) -> bool:
 
     Entry(STAMPED, 120, 5, 0) vs a file of 130 bytes -> True
     """
-    if entry.flags & STAMPED:
-        return (entry.mtime_ns, entry.size) != (st.st_mtime_ns, st.st_size)
-    return entry.mtime_ns >= 0 and st.st_mtime_ns > entry.mtime_ns
+    flags, size, mtime_ns = entry[0], entry[1], entry[2]  # an Entry, or a slot's raw fields
+    if flags & STAMPED:
+        return (mtime_ns, size) != (st.st_mtime_ns, st.st_size)
+    return mtime_ns >= 0 and st.st_mtime_ns > mtime_ns
 
 
 class VerdictIndex:
@@ -177,6 +178,25 @@ class VerdictIndex:
         self.errors: dict[str, str] = {}  # name -> error of its latest verdict (rare)
         self.counts = {"graded": 0, "correct": 0, "no_box": 0, "errors": 0}
         self.size = 0  # names with a verdict
+        # How much of the verdict log this index holds: lines and bytes (sftkit.watching.checkpoint).
+        self.log_lines = 0
+        self.log_offset = 0
+        self.checkpoint_lines = 0  # log_lines when a checkpoint last held this index
+
+    def slots(self) -> tuple[dict[int, bytearray], dict[str, bytes]]:
+        """The packed slots, per problem and for odd names: what a checkpoint saves."""
+        return self._slots.problems, self._slots.other
+
+    @classmethod
+    def from_slots(
+        cls, problems: dict[int, bytearray], other: dict[str, bytes], errors: dict[str, str],
+        size: int,
+    ) -> VerdictIndex:  # fmt: skip
+        """An index of saved slots, none of them live (their LIVE flags must be clear)."""
+        index = cls()
+        index._slots.problems, index._slots.other = problems, other
+        index.errors, index.size = errors, size
+        return index
 
     def __len__(self) -> int:
         return self.size
@@ -272,9 +292,50 @@ class VerdictIndex:
         off = key[1] * _SLOT.size
         if off >= len(row) or not row[off]:
             return None
+        return self._confirm_slot(row, off, st)
+
+    def confirm_listed(
+        self, entries: Iterable[tuple[os.DirEntry, re.Match]]
+    ) -> Iterator[tuple[str, os.stat_result]]:
+        """confirm() for each file of a full listing, in one loop (a restart at a million samples
+        checks each): (DirEntry, its SAMPLE_NAME match) in; (name, stat) out for each file without
+        a verdict or whose verdict no longer holds. A file gone meanwhile is skipped."""
+        problems, size = self._slots.problems, _SLOT.size
+        unpack, pack = _SLOT.unpack_from, _SLOT.pack_into
+        now_live: dict[int, int] = {}  # flags -> entries of those flags that became live
+        try:
+            for entry, m in entries:
+                try:
+                    st = entry.stat()
+                except OSError:
+                    continue
+                name = entry.name
+                s = int(m[2])
+                row = problems.get(int(m[1])) if s < DENSE_LIMIT else None
+                off = s * size
+                if row is None or off >= len(row) or not row[off]:
+                    if not self.confirm(name, st):  # the general path: odd name, no verdict
+                        yield name, st
+                    continue
+                raw = unpack(row, off)
+                flags, inode, ino = raw[0], raw[3], st.st_ino
+                if (inode and inode != ino) or stale(raw, st):
+                    if not self._confirm_slot(row, off, st):
+                        yield name, st
+                elif not flags & LIVE:  # the common case at a start: it holds, now live
+                    pack(row, off, flags | LIVE, raw[1], raw[2], ino, raw[4], raw[5])
+                    now_live[flags] = now_live.get(flags, 0) + 1
+                elif inode != ino:
+                    pack(row, off, flags, raw[1], raw[2], ino, raw[4], raw[5])
+        finally:
+            for flags, n in now_live.items():
+                self._count(flags, n)
+
+    def _confirm_slot(self, row: bytearray, off: int, st: os.stat_result) -> bool:
+        """confirm() of the verdict packed at row[off]."""
         raw = _SLOT.unpack_from(row, off)
-        flags, size, mtime, inode, prompt, completion = entry = Entry._make(raw)
-        holds = inode in (0, st.st_ino) and not stale(entry, st)
+        flags, size, mtime, inode, prompt, completion = raw
+        holds = inode in (0, st.st_ino) and not stale(raw, st)
         new = flags | LIVE if holds else flags & ~LIVE
         if new != flags:
             self._count(flags, +1 if holds else -1)

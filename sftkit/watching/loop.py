@@ -43,8 +43,9 @@ def run(cfg: Config) -> int:
     final = False
     first = True
     last_sweep = time.monotonic()
-    # Live: warm up now, before the first samples land. Once: only if there is work.
-    pool = None if cfg.once else start_pool(cfg)
+    # Live: warm up once the first listing is done (at a million stored samples the workers'
+    # imports would slow it), still before the generator's samples land. Once: only for work.
+    pool = None
     disk_full = None
     try:
         while not watcher.abort_signal:
@@ -60,8 +61,10 @@ def run(cfg: Config) -> int:
                 pool = pool or start_pool(cfg)
                 watcher.submit(pool, batch)
             first = False
+            watcher.checkpoint()
             status = watcher.write_status(stopped=False)
             watcher.progress(status)
+            pool = pool or (None if cfg.once else start_pool(cfg))
             if cfg.rescan and not watcher.reconciled and not watcher.busy():
                 watcher.reconcile()
                 watcher.reconciled = True
@@ -92,6 +95,7 @@ def run(cfg: Config) -> int:
     if disk_full:
         print(f"[watcher] error: {disk_full}", file=sys.stderr, flush=True)
         return EXIT_DISK_FULL
+    watcher.checkpoint(final=True)
     status = watcher.write_status(stopped=True)
     watcher.progress(status)
     if sys.stdout.isatty():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sys
 import time
 from collections import deque
@@ -23,6 +24,7 @@ from sftkit.common.table import text_table
 from sftkit.output import layout
 from sftkit.output.figures import sample_figures
 from sftkit.output.layout import Incomplete, read_sample
+from sftkit.watching import checkpoint
 from sftkit.watching.config import Config
 from sftkit.watching.filewatch import FolderEvents
 from sftkit.watching.grading_pool import _failed, grade_batch
@@ -178,23 +180,47 @@ class Watcher:
     def _list(self, path: Path, full: bool) -> list[Path] | None:
         """List a folder: consider its sample files, return its subfolders (None if it cannot
         be listed). Entries are handled as they come: a million never sit in memory at once."""
-        subdirs = []
+        subdirs: list[Path] = []
         folder = self.folders.get(path)
+        chunk: list[tuple[os.DirEntry, re.Match]] = []  # a full listing checks files in chunks
+        match = layout.SAMPLE_NAME.fullmatch
         try:
-            with os.scandir(path) as it:
-                for entry in it:
-                    name = entry.name
-                    if name.startswith("."):
-                        continue
-                    if entry.is_dir(follow_symlinks=False):
-                        if not layout.is_output_dir(name):
-                            subdirs.append(Path(entry.path))
-                    elif layout.SAMPLE_NAME.fullmatch(name):
-                        folder = folder or self.folder(path)
-                        self._consider(folder, name, entry, full)
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
         except OSError:
             return None
+        try:
+            # By descriptor: each entry's stat() is then relative to it, a fifth cheaper than by
+            # path, which counts at a restart that checks a million files.
+            with os.scandir(fd) as it:
+                for entry in it:
+                    name = entry.name
+                    # A sample name first: a million of them at a restart, few folders.
+                    if (m := match(name)) and not entry.is_dir(follow_symlinks=False):
+                        folder = folder or self.folder(path)
+                        if not full:
+                            self._consider(folder, name, entry)
+                        elif name not in folder.inflight and name not in folder.pending:
+                            chunk.append((entry, m))
+                            if len(chunk) == 256:
+                                self._confirm_listed(folder, chunk)
+                    elif name.startswith(".") or m:
+                        continue
+                    elif entry.is_dir(follow_symlinks=False) and not layout.is_output_dir(name):
+                        subdirs.append(path / name)
+                if chunk:
+                    self._confirm_listed(folder, chunk)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
         return subdirs
+
+    def _confirm_listed(self, folder: Folder, chunk: list[tuple[os.DirEntry, re.Match]]) -> None:
+        """A full listing's files (start, stop file, --once), a chunk at a time: pending unless
+        its verdict still holds (size and mtime, so a rewrite in place counts); chunk emptied."""
+        for name, st in folder.index.confirm_listed(chunk):
+            folder.pending[name] = Pending((-1, -1), max(st.st_mtime, self.started))
+        chunk.clear()
 
     def _on_events(self) -> None:
         """Consider each sample file that events named in a folder being watched."""
@@ -206,29 +232,26 @@ class Watcher:
             for name in names:
                 if layout.SAMPLE_NAME.fullmatch(name):
                     folder = folder or self.folder(path)
-                    self._consider(folder, name, None, False)
+                    self._consider(folder, name, None)
 
-    def _consider(self, folder: Folder, name: str, entry: os.DirEntry | None, full: bool) -> None:
-        """A sample file seen in a listing (`entry`) or named by an event: pending unless its
-        verdict still holds."""
+    def _consider(self, folder: Folder, name: str, entry: os.DirEntry | None) -> None:
+        """A sample file seen in a listing between full ones (`entry`) or named by an event:
+        pending unless its verdict still holds."""
         if name in folder.inflight or name in folder.pending:
             return
         # A verdict holds while the file is what it graded. A full listing (start, stop file,
-        # --once) compares size and mtime, which also catches a rewrite in place; between, a
-        # changed inode (free from scandir) catches a file replaced under the same name, and an
-        # event (the file was written or renamed onto) always looks.
+        # --once: _confirm_listed) compares size and mtime, which also catches a rewrite in place;
+        # between, a changed inode (free from scandir) catches a file replaced under the same
+        # name, and an event (the file was written or renamed onto) always looks.
         index = folder.index
-        held = None if full or entry is None else index.confirm_inode(name, entry.inode())
-        if held:
+        if entry is not None and index.confirm_inode(name, entry.inode()):
             return
         try:
             st = entry.stat() if entry is not None else os.stat(folder.path / name)
         except OSError:
             return  # gone
-        if index.confirm(name, st):
-            return  # graded by an earlier run (now counted), or this one
-        appeared = max(st.st_mtime, self.started)
-        folder.pending[name] = Pending((-1, -1), appeared)
+        if not index.confirm(name, st):  # else graded by an earlier run (now counted), or this one
+            folder.pending[name] = Pending((-1, -1), max(st.st_mtime, self.started))
 
     def scan(self, full: bool, final: bool, sweep: bool = False) -> list[Batch]:
         """Find new files, read the pending ones, and return batches ready to grade."""
@@ -370,8 +393,27 @@ class Watcher:
             inodes.append(stamp[2] if stamp else 0)
             self.lags.append(max(0.0, now - appeared))
         append_jsonl(folder.log, *lines)
+        index.log_lines += len(lines)
         for line, inode in zip(lines, inodes, strict=True):
             index.record(line["file"], line, live=True, inode=inode)  # the last verdict wins
+
+    def checkpoint(self, final: bool = False) -> None:
+        """Save the index of each big verdict log (sftkit.watching.checkpoint) when it was read
+        whole at start, every EVERY_LINES lines since, and at the end (`final`), so a restart
+        parses at most that many lines. Not under --rescan: its index is not its log's."""
+        if self.cfg.rescan:
+            return
+        for f in self.folders.values():
+            index = f.index
+            new = index.log_lines - index.checkpoint_lines
+            due = final or not index.checkpoint_lines or new >= checkpoint.EVERY_LINES
+            if index.log_lines < checkpoint.MIN_LINES or new <= 0 or not due:
+                continue
+            try:
+                checkpoint.save(index, f.log, layout.index_checkpoint(f.log))
+            except OSError as exc:  # a cache: a restart without it reads the whole log
+                print(f"[watcher] warning: no checkpoint of {f.log}: {exc}", file=sys.stderr)
+                index.checkpoint_lines = index.log_lines  # not again before EVERY_LINES more
 
     def reconcile(self) -> int:
         """After a rescan: `_validated/` holds exactly the files whose latest verdict is correct."""
