@@ -534,10 +534,25 @@ def _figure(text: str, word: str) -> int | None:
 
 def generator_cmd(problem_file: Path, out: Path, url: str, n: int) -> list[str]:
     return [
-        sys.executable, str(REPO / "generate_sft_data.py"), "--input_file", str(problem_file),
-        "--output_dir", str(out), "--base_url", url, "--n", str(n), "--sentences", str(SENTENCES),
-        "--no_progress", "--no_merge", "--worker", "8",
-    ]  # fmt: skip
+        sys.executable,
+        str(REPO / "generate_sft_data.py"),
+        "--input_file",
+        str(problem_file),
+        "--output_dir",
+        str(out),
+        "--base_url",
+        url,
+        "--n",
+        str(n),
+        "--sentences",
+        str(SENTENCES),
+        "--no_progress",
+        "--no_merge",
+        "--worker",
+        "8",
+        "--versions",
+        "both",
+    ]  # fmt: skip  (both: a store holds both versions of every problem)
 
 
 def resume_phase(root: Path, store: Path, size: int, n: int, srv) -> dict:
@@ -550,10 +565,9 @@ def resume_phase(root: Path, store: Path, size: int, n: int, srv) -> dict:
 
 
 def signature_probe(root: Path, n: int, srv) -> Path:
-    """run_signature.json of a real generator run with the bench's settings (one tiny problem)."""
+    """run_signature.json of a real generator run with the bench's settings (one tiny problem).
+    Probed on every run, not kept: the signature follows the code (its prompts, for one)."""
     path = root / "run_signature.json"
-    if path.exists():
-        return path
     probe = Path(tempfile.mkdtemp(prefix="probe_", dir=root))
     problem_file = probe / f"{SOURCE}.jsonl"
     problem_file.write_text(dumps({"id": "p", "problem": "What is 1 + 1?", "answer": 2}) + "\n")
@@ -695,6 +709,7 @@ def main(argv: list[str] | None = None) -> int:
         for size in args.sizes:
             store, manifest = stores[size]
             restore(store, manifest)
+            shutil.copy(signature, store / "run_signature.json")  # this code's, not the build's
             with open(root / f"watcher_{size}.log", "w") as log:
                 phases = args.phases
                 run_resume = size and "resume" in phases  # nothing to resume in an empty folder

@@ -189,3 +189,101 @@ def test_the_watcher_keeps_a_checkpoint_and_a_restart_still_sees_every_change(
     again = json.loads(layout.status_file(out).read_text())
     assert {k: again[k] for k in ("graded", "correct")} == {"graded": 24, "correct": len(correct)}
     assert len(log.read_text().splitlines()) == 27  # nothing regraded
+
+
+class Listed:
+    """A DirEntry stand-in that counts its stat() calls (the listing's inode is free)."""
+
+    def __init__(self, path: Path):
+        self.name, self.path, self.stats = path.name, path, 0
+
+    def inode(self) -> int:
+        return os.stat(self.path).st_ino
+
+    def stat(self) -> os.stat_result:
+        self.stats += 1
+        return os.stat(self.path)
+
+
+def listed(folder: Path, names: list[str]) -> list[tuple[Listed, object]]:
+    return [(Listed(folder / n), layout.SAMPLE_NAME.fullmatch(n)) for n in names]
+
+
+def test_a_start_trusts_only_the_inodes_a_listing_confirmed(tmp_path, sample_writer):
+    folder = tmp_path / "src" / "multiples"
+    names = ["0_0.jsonl", "1_0.jsonl", "2_0.jsonl"]
+    for p in range(3):
+        sample_writer(tmp_path, "src", "multiples", p, 0, correct=True)
+    log = layout.verdict_log(folder)
+    index, _ = layout.read_verdict_index(log)
+    for name in names[:2]:  # a listing confirmed two of them: their inodes are noted
+        assert index.confirm(name, os.stat(folder / name))
+    checkpoint.save(index, log, layout.index_checkpoint(log))
+    with (folder / "0_0.jsonl").open("a") as fh:  # rewritten in place: same inode, now stale
+        fh.write("\n")
+
+    trusted, _ = layout.read_verdict_index(log)
+    entries = listed(folder, names)
+    assert list(trusted.confirm_listed(entries, trust_inode=True)) == []
+    assert [e.stats for e, _ in entries] == [0, 0, 1]  # no inode noted for 2_0: looked at
+    assert trusted.counts["graded"] == 3
+    # The check that follows (the watcher's _verify) stats each and finds the rewrite.
+    found = [name for name, _ in trusted.confirm_listed(listed(folder, names))]
+    assert found == ["0_0.jsonl"] and trusted.counts["graded"] == 2
+
+
+WATCHER = Path(__file__).resolve().parents[1] / "validate_watcher.py"
+SHIM = f"""
+import runpy, sys
+from sftkit.watching import checkpoint, watcher
+checkpoint.MIN_LINES = 10  # a big log, in miniature
+watcher.VERIFY_PER_POLL = 5  # the background check takes several polls
+sys.argv = [{str(WATCHER)!r}, *sys.argv[1:]]
+runpy.run_path({str(WATCHER)!r}, run_name="__main__")
+"""
+
+
+@pytest.mark.e2e  # the watcher CLI and its grading processes
+def test_a_restarted_live_watcher_finds_a_rewrite_in_place_in_the_background(
+    tmp_path, sample_writer
+):
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out"
+    for p in range(8):
+        for s in range(3):
+            sample_writer(out, "src", "multiples", p, s, correct=None, content="so \\boxed{3}")
+    shim = tmp_path / "shim.py"
+    shim.write_text(SHIM)
+    cmd = [sys.executable, str(shim), "--output_dir", str(out), "--interval", "0.2"]
+    repo = str(WATCHER.parent)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([repo, os.environ.get("PYTHONPATH", "")]))
+    first = subprocess.run([*cmd, "--once"], capture_output=True, text=True, env=env, timeout=60)
+    assert first.returncode == 0, first.stderr
+    log = layout.verdict_log(out / "src" / "multiples")
+    assert layout.index_checkpoint(log).exists() and len(log.read_text().splitlines()) == 24
+
+    victim = out / "src" / "multiples" / "5_2.jsonl"
+    wrong = sample_writer(tmp_path / "spare", "src", "multiples", 5, 2, correct=None,
+                          content="so \\boxed{4}")  # fmt: skip
+    with victim.open("w") as fh:  # same inode, another answer
+        fh.write(json.dumps(wrong) + "\n")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while len(log.read_text().splitlines()) < 25:
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+        (out / ".watcher_stop").touch()
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    assert [x["file"] for x in lines[24:]] == ["5_2.jsonl"] and lines[-1]["is_correct"] is False
+    status = json.loads(layout.status_file(out).read_text())
+    assert (status["graded"], status["correct"], status["verifying_folders"]) == (24, 23, 0)
+    assert not (out / "src" / "multiples_validated" / "5_2.jsonl").exists()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import struct
 from array import array
 from pathlib import Path
 
@@ -32,6 +33,7 @@ MAGIC = b"sftkit verdict index 1\n"
 MIN_LINES = 10_000  # below this a log is read in well under a second: no checkpoint
 EVERY_LINES = 50_000  # a restart parses at most about this many lines after the checkpoint
 TAIL_BYTES = 4096
+INODE_OFFSET = struct.calcsize(_SLOT.format[:-3])  # flags, size, mtime_ns: then the inode
 
 
 def tail_digest(fd: int, offset: int) -> str:
@@ -50,11 +52,17 @@ def save(index: VerdictIndex, log: Path, checkpoint: Path) -> None:
     for p in keys:
         table.extend((p, len(problems[p])))
     blob = bytearray().join(problems[p] for p in keys)
-    flags = np.ndarray((len(blob) // _SLOT.size,), "<u2", blob, 0, (_SLOT.size,))
+    # Only an entry a listing confirmed (live) keeps its inode: a restart may trust that inode
+    # (sftkit.watching.watcher), and a file stale or gone now must be looked at again then.
+    count = len(blob) // _SLOT.size
+    flags = np.ndarray((count,), "<u2", blob, 0, (_SLOT.size,))
+    inodes = np.ndarray((count,), "<u8", blob, INODE_OFFSET, (_SLOT.size,))
+    inodes[(flags & LIVE) == 0] = 0
     flags &= ~LIVE & 0xFFFF
     odd = {}
     for name, raw in other.items():
         fields = list(_SLOT.unpack(raw))
+        fields[3] = fields[3] if fields[0] & LIVE else 0
         fields[0] &= ~LIVE
         odd[name] = _SLOT.pack(*fields).hex()
     fd = os.open(log, os.O_RDONLY)

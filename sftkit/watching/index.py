@@ -166,6 +166,13 @@ def stale(entry: Entry, st: os.stat_result) -> bool:
     return mtime_ns >= 0 and st.st_mtime_ns > mtime_ns
 
 
+def _stat(entry: os.DirEntry) -> os.stat_result | None:
+    try:
+        return entry.stat()
+    except OSError:
+        return None  # gone since the listing
+
+
 class VerdictIndex:
     """The latest verdict of each sample file of one `<source>/<type>` folder, compactly.
 
@@ -295,34 +302,41 @@ class VerdictIndex:
         return self._confirm_slot(row, off, st)
 
     def confirm_listed(
-        self, entries: Iterable[tuple[os.DirEntry, re.Match]]
+        self, entries: Iterable[tuple[os.DirEntry, re.Match]], trust_inode: bool = False
     ) -> Iterator[tuple[str, os.stat_result]]:
         """confirm() for each file of a full listing, in one loop (a restart at a million samples
         checks each): (DirEntry, its SAMPLE_NAME match) in; (name, stat) out for each file without
-        a verdict or whose verdict no longer holds. A file gone meanwhile is skipped."""
+        a verdict or whose verdict no longer holds. A file gone meanwhile is skipped.
+        `trust_inode`: a verdict whose noted inode is the entry's (free from the listing) holds
+        without a stat, as between full listings; the caller checks the stamps later."""
         problems, size = self._slots.problems, _SLOT.size
         unpack, pack = _SLOT.unpack_from, _SLOT.pack_into
         now_live: dict[int, int] = {}  # flags -> entries of those flags that became live
         try:
             for entry, m in entries:
-                try:
-                    st = entry.stat()
-                except OSError:
-                    continue
                 name = entry.name
                 s = int(m[2])
                 row = problems.get(int(m[1])) if s < DENSE_LIMIT else None
                 off = s * size
                 if row is None or off >= len(row) or not row[off]:
-                    if not self.confirm(name, st):  # the general path: odd name, no verdict
+                    st = _stat(entry)  # the general path: odd name, no verdict
+                    if st is not None and not self.confirm(name, st):
                         yield name, st
                     continue
                 raw = unpack(row, off)
-                flags, inode, ino = raw[0], raw[3], st.st_ino
-                if (inode and inode != ino) or stale(raw, st):
-                    if not self._confirm_slot(row, off, st):
-                        yield name, st
-                elif not flags & LIVE:  # the common case at a start: it holds, now live
+                flags, inode = raw[0], raw[3]
+                if trust_inode and inode and inode == entry.inode():
+                    ino = inode
+                else:
+                    st = _stat(entry)
+                    if st is None:
+                        continue
+                    ino = st.st_ino
+                    if (inode and inode != ino) or stale(raw, st):
+                        if not self._confirm_slot(row, off, st):
+                            yield name, st
+                        continue
+                if not flags & LIVE:  # the common case at a start: it holds, now live
                     pack(row, off, flags | LIVE, raw[1], raw[2], ino, raw[4], raw[5])
                     now_live[flags] = now_live.get(flags, 0) + 1
                 elif inode != ino:

@@ -57,7 +57,10 @@ def run(cfg: Config) -> int:
             # are skipped (pending files are re-read whatever their folder's mtime says).
             sweep = poll_started - last_sweep >= SWEEP_S
             last_sweep = poll_started if sweep else last_sweep
-            for batch in watcher.scan(full=first or final != was_final, final=final, sweep=sweep):
+            # A live start trusts the inodes a checkpoint noted and checks stamps after.
+            trust = first and not final
+            full = first or final != was_final
+            for batch in watcher.scan(full=full, final=final, sweep=sweep, trust=trust):
                 pool = pool or start_pool(cfg)
                 watcher.submit(pool, batch)
             first = False

@@ -13,6 +13,7 @@ import re
 import sys
 import time
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,9 @@ RECENT_S = 2.0
 # Kernel events can be lost (a full queue) or never sent (many network file systems): every folder
 # is listed again this often, so a file is found at the latest then whatever its producer.
 SWEEP_S = 300.0
+# A restart trusts the inodes its checkpoint noted (sftkit.watching.checkpoint) and then checks
+# every file's size and mtime in the background, this many files a poll (about 0.3 s of work).
+VERIFY_PER_POLL = 50_000
 
 
 # --- bookkeeping per <source>/<type> folder ---------------------------------------------------
@@ -119,6 +123,7 @@ class Watcher:
         self.quiet: dict[Path, int] = {}  # watched folder -> mtime that changed without an event
         self.reconciled = False
         self.abort_signal = 0
+        self.verifying: dict[Path, Iterator[tuple[os.DirEntry, re.Match]]] = {}  # see _verify
         self.incomplete_reads = 0  # reads that found a file not yet complete (in .status.json)
         self.last_progress = ""
         self.last_progress_at = 0.0
@@ -151,9 +156,12 @@ class Watcher:
         self.events.forget(path)
         return True
 
-    def _walk(self, full: bool, sweep: bool) -> None:
+    def _walk(self, full: bool, sweep: bool, trust: bool = False) -> None:
         """Visit watched folders; list one only when needed (`_must_list`). `full` (start, stop
-        file, --once) also compares every graded file's size and mtime with its verdict."""
+        file, --once) also compares every graded file's size and mtime with its verdict; with
+        `trust` (a live start) a file whose inode its checkpoint noted is checked later (_verify)."""
+        if full and not trust:
+            self._stop_verifying()  # this listing checks every file itself
         now_ns = time.time_ns()
         stack = [(d, 0) for d in self.cfg.watch_dirs]
         while stack:
@@ -169,7 +177,7 @@ class Watcher:
             if not (new_watch or self._must_list(path, mtime, sweep or full, now_ns)):
                 subdirs = self.dir_subdirs.get(path, [])
             else:
-                subdirs = self._list(path, full)
+                subdirs = self._list(path, full, trust)
                 if subdirs is None:
                     continue
                 self.dir_mtime[path] = mtime
@@ -177,7 +185,7 @@ class Watcher:
             if depth < 3:
                 stack.extend((s, depth + 1) for s in subdirs)
 
-    def _list(self, path: Path, full: bool) -> list[Path] | None:
+    def _list(self, path: Path, full: bool, trust: bool = False) -> list[Path] | None:
         """List a folder: consider its sample files, return its subfolders (None if it cannot
         be listed). Entries are handled as they come: a million never sit in memory at once."""
         subdirs: list[Path] = []
@@ -202,23 +210,72 @@ class Watcher:
                         elif name not in folder.inflight and name not in folder.pending:
                             chunk.append((entry, m))
                             if len(chunk) == 256:
-                                self._confirm_listed(folder, chunk)
+                                self._confirm_listed(folder, chunk, trust)
                     elif name.startswith(".") or m:
                         continue
                     elif entry.is_dir(follow_symlinks=False) and not layout.is_output_dir(name):
                         subdirs.append(path / name)
                 if chunk:
-                    self._confirm_listed(folder, chunk)
+                    self._confirm_listed(folder, chunk, trust)
         except OSError:
             return None
         finally:
             os.close(fd)
+        if trust and folder is not None:
+            self.verifying[path] = self._sample_entries(path)
         return subdirs
 
-    def _confirm_listed(self, folder: Folder, chunk: list[tuple[os.DirEntry, re.Match]]) -> None:
+    @staticmethod
+    def _sample_entries(path: Path) -> Iterator[tuple[os.DirEntry, re.Match]]:
+        """(entry, SAMPLE_NAME match) of each sample file in `path`, listed lazily."""
+        match = layout.SAMPLE_NAME.fullmatch
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            with os.scandir(fd) as it:
+                for entry in it:
+                    if (m := match(entry.name)) and not entry.is_dir(follow_symlinks=False):
+                        yield entry, m
+        finally:
+            os.close(fd)
+
+    def _verify(self) -> None:
+        """After a trusted start: compare up to VERIFY_PER_POLL more files' size and mtime with
+        their verdicts (a rewrite in place while the watcher was down keeps the inode), so the
+        check ends within minutes at a million samples; the stop file's full listing ends it."""
+        budget = VERIFY_PER_POLL
+        for path in list(self.verifying):
+            folder, entries = self.folders[path], self.verifying[path]
+            chunk: list[tuple[os.DirEntry, re.Match]] = []
+            try:
+                for entry, m in entries:
+                    if entry.name not in folder.inflight and entry.name not in folder.pending:
+                        chunk.append((entry, m))
+                        if len(chunk) == 256:
+                            self._confirm_listed(folder, chunk)
+                    budget -= 1
+                    if budget <= 0:
+                        break
+                else:
+                    del self.verifying[path]
+            except OSError:  # the folder went away: its next listing sees to it
+                del self.verifying[path]
+            if chunk:
+                self._confirm_listed(folder, chunk)
+            if budget <= 0:
+                return
+
+    def _stop_verifying(self) -> None:
+        for entries in self.verifying.values():
+            entries.close()  # closes its listing
+        self.verifying.clear()
+
+    def _confirm_listed(
+        self, folder: Folder, chunk: list[tuple[os.DirEntry, re.Match]], trust: bool = False
+    ) -> None:
         """A full listing's files (start, stop file, --once), a chunk at a time: pending unless
-        its verdict still holds (size and mtime, so a rewrite in place counts); chunk emptied."""
-        for name, st in folder.index.confirm_listed(chunk):
+        its verdict still holds (size and mtime, so a rewrite in place counts; with `trust`, an
+        inode noted by the checkpoint); the chunk is emptied."""
+        for name, st in folder.index.confirm_listed(chunk, trust):
             folder.pending[name] = Pending((-1, -1), max(st.st_mtime, self.started))
         chunk.clear()
 
@@ -253,13 +310,19 @@ class Watcher:
         if not index.confirm(name, st):  # else graded by an earlier run (now counted), or this one
             folder.pending[name] = Pending((-1, -1), max(st.st_mtime, self.started))
 
-    def scan(self, full: bool, final: bool, sweep: bool = False) -> list[Batch]:
-        """Find new files, read the pending ones, and return batches ready to grade."""
+    def scan(
+        self, full: bool, final: bool, sweep: bool = False, trust: bool = False
+    ) -> list[Batch]:
+        """Find new files, read the pending ones, and return batches ready to grade. `trust`:
+        a live start, whose full listing may trust inodes a checkpoint noted (see _walk)."""
         self.changes = self.events.drain()
         evented = set(self.changes.files) | self.changes.folders
         self.evented = evented | self.evented  # this poll's and the last one's
-        self._walk(full, sweep or self.changes.overflowed)
+        verify = bool(self.verifying)  # from an earlier poll: a start's listing is work enough
+        self._walk(full, sweep or self.changes.overflowed, trust)
         self._on_events()
+        if verify:
+            self._verify()
         self.evented = evented
         batches: list[Batch] = []
         for folder in self.folders.values():
@@ -458,6 +521,7 @@ class Watcher:
             "errors": c["errors"],
             "lag_p95": round(percentile(self.lags, 95), 3) if self.lags else None,
             "incomplete_reads": self.incomplete_reads,
+            "verifying_folders": len(self.verifying),  # a restart's background check (_verify)
         }
 
     def write_status(self, stopped: bool) -> dict:
