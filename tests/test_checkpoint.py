@@ -226,6 +226,7 @@ def test_a_start_trusts_only_the_inodes_a_listing_confirmed(tmp_path, sample_wri
     entries = listed(folder, names)
     assert list(trusted.confirm_listed(entries, trust_inode=True)) == []
     assert [e.stats for e, _ in entries] == [0, 0, 1]  # no inode noted for 2_0: looked at
+    assert trusted.unverified == 2  # the watcher checks these in the background
     assert trusted.counts["graded"] == 3
     # The check that follows (the watcher's _verify) stats each and finds the rewrite.
     found = [name for name, _ in trusted.confirm_listed(listed(folder, names))]

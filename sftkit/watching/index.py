@@ -189,6 +189,7 @@ class VerdictIndex:
         self.log_lines = 0
         self.log_offset = 0
         self.checkpoint_lines = 0  # log_lines when a checkpoint last held this index
+        self.unverified = 0  # entries confirm_listed() took on trust (inode only)
 
     def slots(self) -> tuple[dict[int, bytearray], dict[str, bytes]]:
         """The packed slots, per problem and for odd names: what a checkpoint saves."""
@@ -327,6 +328,7 @@ class VerdictIndex:
                 flags, inode = raw[0], raw[3]
                 if trust_inode and inode and inode == entry.inode():
                     ino = inode
+                    self.unverified += 1
                 else:
                     st = _stat(entry)
                     if st is None:

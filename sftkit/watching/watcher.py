@@ -221,8 +221,8 @@ class Watcher:
             return None
         finally:
             os.close(fd)
-        if trust and folder is not None:
-            self.verifying[path] = self._sample_entries(path)
+        if trust and folder is not None and folder.index.unverified:
+            self.verifying[path] = self._sample_entries(path)  # only what was taken on trust
         return subdirs
 
     @staticmethod
