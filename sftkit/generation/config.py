@@ -190,7 +190,7 @@ class Config:
     near_dup: str = flag(
         "report",
         "near-duplicate input problems (MinHash LSH, Jaccard >= --near_dup_threshold on word "
-        "3-shingles): report lists clusters in <output>/near_duplicates.jsonl; keep_one also "
+        "2-shingles): report lists clusters in <output>/near_duplicates.jsonl; keep_one also "
         "drops all but the first of each cluster (per gold) before any request (%(default)s)",
         choices=NEAR_DUP_MODES,
     )

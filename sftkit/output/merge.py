@@ -228,6 +228,14 @@ def _render_chunk(
     return out
 
 
+def _rates_of(
+    rates: dict[int, tuple[int, int]], files: list[tuple[int, int, str]]
+) -> dict[int, tuple[int, int]]:
+    """The pass rates a chunk's problems need: a task pickles these, not every problem's (at a
+    million samples the whole dict, sent with each of two thousand tasks, cost minutes)."""
+    return {p: rates[p] for p in {f[0] for f in files} if p in rates}
+
+
 def _in_order(pool: ProcessPoolExecutor, tasks: Iterator[tuple], ahead: int) -> Iterator:
     """pool.map() that keeps only `ahead` tasks submitted at a time: results in task order,
     memory bounded whatever the number of tasks."""
@@ -260,8 +268,11 @@ def _validated_records(
     files, odd = layout.list_sample_files(folder)
     bad.extend(f"{folder / n}: not a <problem>_<sample>.jsonl name" for n in odd)
     rates = rates if rates is not None else pass_rates(src_dir / type_) if files else {}
-    head = (str(src_dir), type_, fmt, mode, system, planned, sel, rates)
-    tasks = ((*head, files[i : i + CHUNK]) for i in range(0, len(files), CHUNK))
+    head = (str(src_dir), type_, fmt, mode, system, planned, sel)
+    tasks = (
+        (*head, _rates_of(rates, chunk), chunk)
+        for chunk in (files[i : i + CHUNK] for i in range(0, len(files), CHUNK))
+    )
     workers = pool() if len(files) >= PARALLEL_FROM else None
     if workers is None:
         chunks = (_render_chunk(*args) for args in tasks)

@@ -64,10 +64,10 @@ def run(cfg: Config) -> int:
                 pool = pool or start_pool(cfg)
                 watcher.submit(pool, batch)
             first = False
+            pool = pool or (None if cfg.once else start_pool(cfg))
             watcher.checkpoint()
             status = watcher.write_status(stopped=False)
             watcher.progress(status)
-            pool = pool or (None if cfg.once else start_pool(cfg))
             if cfg.rescan and not watcher.reconciled and not watcher.busy():
                 watcher.reconcile()
                 watcher.reconciled = True
