@@ -244,3 +244,31 @@ def test_fields_maps_a_benchmark_problem_field_too(tmp_path, mock_server, capsys
     assert run(srv, out, data, "--decontaminate", str(odd), *fields) == 0
     assert {c["id"] for c in lines(out / "contamination.jsonl")} == set(CONTAMINATED)
     assert asked(srv) == {i for i, _, _ in INPUT} - set(CONTAMINATED)
+
+
+@pytest.mark.e2e
+def test_a_rerun_reuses_the_clusters_until_the_problems_or_threshold_change(
+    tmp_path, files, mock_server, monkeypatch
+):
+    from sftkit.inputs import near_dup
+    from sftkit.output import layout
+
+    _, data = files
+    srv, out = mock_server(), tmp_path / "out"
+    assert run(srv, out, data) == 0
+    first = lines(out / "near_duplicates.jsonl")
+    assert layout.near_dup_cache(out).exists()
+    calls = []
+    real = near_dup.find_clusters
+    monkeypatch.setattr(near_dup, "find_clusters", lambda *a, **k: calls.append(1) or real(*a, **k))
+    assert run(srv, out, data) == 0  # a resume: same problems, same settings
+    assert calls == [] and lines(out / "near_duplicates.jsonl") == first
+    assert run(srv, out, data, "--near_dup_threshold", "0.5") == 0
+    assert calls == [1]
+    rows = [json.loads(x) for x in data.read_text().splitlines()]
+    rows[0]["problem"] += " Give the answer as a fraction."
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out2 = tmp_path / "out2"
+    shutil.copy(layout.near_dup_cache(out), layout.near_dup_cache(out2.mkdir() or out2))
+    assert run(srv, out2, data) == 0  # another problem text: another key
+    assert calls == [1, 1]

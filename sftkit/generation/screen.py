@@ -37,6 +37,7 @@ class Screening:
     contamination: list[dict] = field(default_factory=list)  # lines of contamination.jsonl
     clusters: list[dict] = field(default_factory=list)  # lines of near_duplicates.jsonl
     summary: dict = field(default_factory=dict)  # {"decontamination": ..., "near_duplicates": ...}
+    near_dup_cache: tuple | None = None  # (key, clusters) to keep for a rerun (near_dup.py)
 
 
 def _where(p: Problem) -> dict:
@@ -107,7 +108,11 @@ def _near_duplicates(cfg: Config, problems: list[Problem], screening: Screening)
     """Positions in `problems` that keep_one drops (none for report); fills screening.clusters."""
     started = time.perf_counter()
     rows = [(p.source, p.lineno, clean_text(p.text), p.answer) for p in problems]
-    clusters = near_dup.find_clusters(rows, threshold=cfg.near_dup_threshold)
+    key = near_dup.cache_key(rows, cfg.near_dup_threshold)
+    clusters = near_dup.load_clusters(layout.near_dup_cache(cfg.output_dir), key)
+    if clusters is None:  # not the problems and settings of the last run here
+        clusters = near_dup.find_clusters(rows, threshold=cfg.near_dup_threshold)
+        screening.near_dup_cache = (key, clusters)
     dropped = near_dup.keep_one(clusters) if cfg.near_dup == "keep_one" else set()
     for k, c in enumerate(clusters):
         members = [
@@ -179,3 +184,5 @@ def write_screening(output_dir: str, screening: Screening) -> None:
             atomic_write_jsonl(out / name, lines)
         else:
             (out / name).unlink(missing_ok=True)
+    if screening.near_dup_cache is not None:
+        near_dup.save_clusters(layout.near_dup_cache(out), *screening.near_dup_cache)

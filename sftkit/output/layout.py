@@ -5,6 +5,7 @@ Nothing else spells a file name; change the layout here. The tree (ARCHITECTURE.
     <out>/.watcher_stop  .status.json  .generation.json  report.json  run_signature.json
     <out>/report.html  commands.jsonl                         (the page; the commands that ran)
     <out>/.generator.log|.rc  .watcher.log|.rc  .merge.log|.rc  .launch.json  (the launcher's)
+    <out>/contamination.jsonl  near_duplicates.jsonl  .near_duplicates.cache.json  (screening)
     <out>/merged/sft_math_all_<format>.jsonl  <source>_<format>.jsonl  dataset_info.json
     <out>/merged/README.md  *_<format>.parquet  (dataset card; --export parquet)
     <out>/<source>/failures.jsonl
@@ -207,6 +208,11 @@ def is_output_dir(name: str) -> bool:
 # The generator's screening lists in <output>/ (sftkit.generation.screen).
 CONTAMINATION_NAME = "contamination.jsonl"
 NEAR_DUP_NAME = "near_duplicates.jsonl"
+
+
+def near_dup_cache(out: str | os.PathLike) -> Path:
+    """The clusters of the last run's problems, kept for a rerun (sftkit.inputs.near_dup)."""
+    return Path(out) / ".near_duplicates.cache.json"
 
 
 def is_pipeline_log(name: str) -> bool:
