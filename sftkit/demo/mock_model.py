@@ -572,8 +572,12 @@ class MockModel:
             r = compose(entry, cfg, rng, think=pick.random() < cfg.p_reasoning)
             if cfg.p_quirk and r.outcome == "correct" and entry is not None:
                 odd = random.Random(stable_hash(cfg.seed, *which, cfg.model, key, i, "quirk"))
-                if odd.random() < cfg.p_quirk:
-                    r = add_quirk(r, entry, odd.choice(QUIRKS), odd)
+                u = odd.random()
+                if u < cfg.p_quirk:
+                    # The kind from the same draw (u / p_quirk is uniform below p_quirk): a second
+                    # draw of this generator, taken only when the first was small, left out loops
+                    # in a 20 % demo run (0 of 54 quirks).
+                    r = add_quirk(r, entry, QUIRKS[int(u / cfg.p_quirk * len(QUIRKS))], odd)
             words = token_count(r.content) + token_count(r.reasoning)
             if fault == "length":
                 r = truncate(r, rng)
