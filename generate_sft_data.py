@@ -38,6 +38,11 @@ SIGTERM, 129 SIGHUP (stored samples are kept, no partial file; rerun the same co
 
 from __future__ import annotations
 
+from sftkit.common import startup
+
+if __name__ == "__main__":  # a Ctrl-C while the imports below load: one line, exit 130
+    startup.quiet_ctrl_c()
+
 import asyncio
 import logging
 import os
@@ -123,6 +128,7 @@ def finish(cfg: Config) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    startup.loaded()
     setup_logging()
     args = parse_args(argv)
     stop = Stop.install()

@@ -34,6 +34,11 @@ benchmark file cannot be read, 1 when an input line cannot be read, else 0.
 
 from __future__ import annotations
 
+from sftkit.common import startup
+
+if __name__ == "__main__":  # a Ctrl-C while the imports below load: one line, exit 130
+    startup.quiet_ctrl_c()
+
 import argparse
 import dataclasses
 import sys
@@ -210,6 +215,7 @@ def check_contamination(
 
 
 def main(argv=None) -> int:
+    startup.loaded()
     config = parse_args(argv)
     # Every path is checked before anything is touched: a typo must not empty the last audit.
     missing = [root for root in config.inputs if not root.exists()]

@@ -41,6 +41,11 @@ found unreadable by an earlier run counts until it is replaced or removed), 2 ba
 
 from __future__ import annotations
 
+from sftkit.common import startup
+
+if __name__ == "__main__":  # a Ctrl-C while the imports below load: one line, exit 130
+    startup.quiet_ctrl_c()
+
 import sys
 
 from sftkit.output import commands
@@ -56,6 +61,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
 
 
 def main(argv: list[str] | None = None) -> int:
+    startup.loaded()
     cfg = parse_args(argv)
     if cfg.output_dir.is_dir():  # for report.html and the dataset card's rebuild commands
         line = list(sys.argv) if argv is None else ["validate_watcher.py", *argv]

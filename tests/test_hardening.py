@@ -354,3 +354,35 @@ def test_verdict_log_reads_what_orjson_refuses(tmp_path):
     assert list(layout.verdict_lines(log))[0][1]["ground_truth"] == 123456789012345678901234567890
     index, bad = layout.read_verdict_index(log)
     assert bad == [4] and index.get("0_0.jsonl").correct and not index.get("0_1.jsonl").correct
+
+
+EARLY_CTRL_C = """
+import os, runpy, signal, sys
+def hook(event, args):  # Ctrl-C arrives while the script is still importing its libraries
+    if event == "import" and args[0] == "sftkit.output.layout":
+        os.kill(os.getpid(), signal.SIGINT)
+sys.addaudithook(hook)
+sys.argv = [sys.argv[1], *sys.argv[2:]]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize(
+    "script, args",
+    [
+        ("generate_sft_data.py", ["--merge_only"]),
+        ("validate_watcher.py", ["--once"]),
+        ("validate_sft_data.py", []),
+    ],
+)
+def test_ctrl_c_while_a_script_loads_ends_in_one_line(tmp_path, script, args):
+    out = tmp_path / "out"
+    out.mkdir()
+    res = subprocess.run(
+        [sys.executable, "-c", EARLY_CTRL_C, str(ROOT / script), "--output_dir", str(out), *args],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    assert res.returncode == 130, res.stderr
+    assert "Traceback" not in res.stderr + res.stdout
+    assert res.stderr.strip() == "interrupted by SIGINT while starting: nothing was written"
+    assert list(out.iterdir()) == []  # nothing written
