@@ -409,13 +409,13 @@ def read_verdict_index(path: str | os.PathLike) -> tuple[VerdictIndex, list[int]
     bytes a sample; none marked live yet), and the numbers of its unreadable lines. For logs too
     big to hold as dicts: the watcher's start-up, the report, the gold audit. The watcher's
     checkpoint of the log, where one holds, saves parsing all but the lines logged after it."""
-    index = checkpoint.restore(Path(path), index_checkpoint(path)) or VerdictIndex()
+    index, offset = checkpoint.restore(Path(path), index_checkpoint(path)) or (VerdictIndex(), 0)
     bad: list[int] = []
     lines = index.log_lines
 
     def readable():
         nonlocal lines
-        for lineno, line in verdict_lines(path, True, index.log_offset, index.log_lines + 1):
+        for lineno, line in verdict_lines(path, True, offset, index.log_lines + 1):
             lines = lineno
             if line is None:
                 bad.append(lineno)

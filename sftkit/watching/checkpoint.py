@@ -11,7 +11,7 @@ log is read whole as before. Only the watcher saves one (sftkit.watching.watcher
 at least MIN_LINES lines, so small folders never have one.
 
 Usage:
-    index = restore(log, checkpoint)   # VerdictIndex (log_lines, log_offset set) or None
+    index, offset = restore(log, checkpoint)   # None when none holds; read the log from offset
     save(index, log, checkpoint)       # the index must hold exactly the log's lines
 """
 
@@ -81,9 +81,9 @@ def save(index: VerdictIndex, log: Path, checkpoint: Path) -> None:
     index.checkpoint_lines = index.log_lines
 
 
-def restore(log: Path, checkpoint: Path) -> VerdictIndex | None:
-    """The index saved in `checkpoint`, with `log_lines` and `log_offset` (bytes) set to where it
-    ends in `log`; None when there is none, or it does not hold for the log as it is now."""
+def restore(log: Path, checkpoint: Path) -> tuple[VerdictIndex, int] | None:
+    """(the index saved in `checkpoint`, with `log_lines` set, and the byte offset in `log` where
+    it ends); None when there is none, or it does not hold for the log as it is now."""
     try:
         with open(checkpoint, "rb") as fh:
             data = fh.read()
@@ -104,8 +104,7 @@ def restore(log: Path, checkpoint: Path) -> VerdictIndex | None:
     finally:
         os.close(fd)
     index.log_lines = index.checkpoint_lines = mark["lines"]
-    index.log_offset = offset
-    return index
+    return index, offset
 
 
 def _parse(data: bytes) -> tuple[dict, VerdictIndex]:

@@ -166,6 +166,12 @@ def stale(entry: Entry, st: os.stat_result) -> bool:
     return mtime_ns >= 0 and st.st_mtime_ns > mtime_ns
 
 
+def holds(entry: Entry, st: os.stat_result) -> bool:
+    """A verdict still holds for the file found now: the same inode, or none noted yet, and not
+    stale(). An Entry, or a slot's raw fields in Entry order."""
+    return entry[3] in (0, st.st_ino) and not stale(entry, st)
+
+
 def _stat(entry: os.DirEntry) -> os.stat_result | None:
     try:
         return entry.stat()
@@ -185,9 +191,7 @@ class VerdictIndex:
         self.errors: dict[str, str] = {}  # name -> error of its latest verdict (rare)
         self.counts = {"graded": 0, "correct": 0, "no_box": 0, "errors": 0}
         self.size = 0  # names with a verdict
-        # How much of the verdict log this index holds: lines and bytes (sftkit.watching.checkpoint).
-        self.log_lines = 0
-        self.log_offset = 0
+        self.log_lines = 0  # lines of the verdict log this index holds (sftkit.watching.checkpoint)
         self.checkpoint_lines = 0  # log_lines when a checkpoint last held this index
         self.unverified = 0  # entries confirm_listed() took on trust (inode only)
 
@@ -294,9 +298,9 @@ class VerdictIndex:
             e = self._slots.read(name, key)  # not packed in a row: the general path
             if e is None:
                 return None
-            holds = e.inode in (0, st.st_ino) and not stale(e, st)
-            self.mark(name, e, live=holds, inode=st.st_ino)
-            return holds
+            held = holds(e, st)
+            self.mark(name, e, live=held, inode=st.st_ino)
+            return held
         off = key[1] * _SLOT.size
         if off >= len(row) or not row[off]:
             return None
@@ -334,9 +338,9 @@ class VerdictIndex:
                     if st is None:
                         continue
                     ino = st.st_ino
-                    if (inode and inode != ino) or stale(raw, st):
-                        if not self._confirm_slot(row, off, st):
-                            yield name, st
+                    if not holds(raw, st):
+                        self._confirm_slot(row, off, st)  # marks it not live
+                        yield name, st
                         continue
                 if not flags & LIVE:  # the common case at a start: it holds, now live
                     pack(row, off, flags | LIVE, raw[1], raw[2], ino, raw[4], raw[5])
@@ -348,16 +352,16 @@ class VerdictIndex:
                 self._count(flags, n)
 
     def _confirm_slot(self, row: bytearray, off: int, st: os.stat_result) -> bool:
-        """confirm() of the verdict packed at row[off]."""
+        """confirm() of the verdict packed at row[off]: holds() marks it live or not."""
         raw = _SLOT.unpack_from(row, off)
         flags, size, mtime, inode, prompt, completion = raw
-        holds = inode in (0, st.st_ino) and not stale(raw, st)
-        new = flags | LIVE if holds else flags & ~LIVE
+        held = holds(raw, st)
+        new = flags | LIVE if held else flags & ~LIVE
         if new != flags:
-            self._count(flags, +1 if holds else -1)
+            self._count(flags, +1 if held else -1)
         if new != flags or inode != st.st_ino:
             _SLOT.pack_into(row, off, new, size, mtime, st.st_ino, prompt, completion)
-        return holds
+        return held
 
     def confirm_inode(self, name: str, inode: int) -> bool | None:
         """A listing's cheap check (the inode comes free with the directory entry): True if

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass, field
+from itertools import chain, islice
 from pathlib import Path
 
 from pebble import ProcessExpired, ProcessPool
@@ -189,52 +190,47 @@ class Watcher:
         """List a folder: consider its sample files, return its subfolders (None if it cannot
         be listed). Entries are handled as they come: a million never sit in memory at once."""
         subdirs: list[Path] = []
-        folder = self.folders.get(path)
-        chunk: list[tuple[os.DirEntry, re.Match]] = []  # a full listing checks files in chunks
-        match = layout.SAMPLE_NAME.fullmatch
+        folder = None
+        samples = self._sample_entries(path, subdirs)
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-        except OSError:
-            return None
-        try:
-            # By descriptor: each entry's stat() is then relative to it, a fifth cheaper than by
-            # path, which counts at a restart that checks a million files.
-            with os.scandir(fd) as it:
-                for entry in it:
-                    name = entry.name
-                    # A sample name first: a million of them at a restart, few folders.
-                    if (m := match(name)) and not entry.is_dir(follow_symlinks=False):
-                        folder = folder or self.folder(path)
-                        if not full:
-                            self._consider(folder, name, entry)
-                        elif name not in folder.inflight and name not in folder.pending:
-                            chunk.append((entry, m))
-                            if len(chunk) == 256:
-                                self._confirm_listed(folder, chunk, trust)
-                    elif name.startswith(".") or m:
-                        continue
-                    elif entry.is_dir(follow_symlinks=False) and not layout.is_output_dir(name):
-                        subdirs.append(path / name)
-                if chunk:
-                    self._confirm_listed(folder, chunk, trust)
+            first = next(samples, None)
+            if first is not None:
+                folder = self.folder(path)
+                listed = chain([first], samples)
+                if full:
+                    self._confirm_listed(folder, listed, trust)
+                else:
+                    for entry, _ in listed:
+                        self._consider(folder, entry.name, entry)
         except OSError:
             return None
         finally:
-            os.close(fd)
+            samples.close()
         if trust and folder is not None and folder.index.unverified:
             self.verifying[path] = self._sample_entries(path)  # only what was taken on trust
         return subdirs
 
     @staticmethod
-    def _sample_entries(path: Path) -> Iterator[tuple[os.DirEntry, re.Match]]:
-        """(entry, SAMPLE_NAME match) of each sample file in `path`, listed lazily."""
+    def _sample_entries(
+        path: Path, subdirs: list[Path] | None = None
+    ) -> Iterator[tuple[os.DirEntry, re.Match]]:
+        """(entry, SAMPLE_NAME match) of each sample file in `path`, listed lazily; its other
+        folders (not hidden, not `_validated` or merged) go to `subdirs`. By descriptor: each
+        entry's stat() is then relative to it, a fifth cheaper than by path, which counts at a
+        restart that checks a million files."""
         match = layout.SAMPLE_NAME.fullmatch
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
         try:
             with os.scandir(fd) as it:
                 for entry in it:
-                    if (m := match(entry.name)) and not entry.is_dir(follow_symlinks=False):
+                    name = entry.name
+                    # A sample name first: a million of them at a restart, few folders.
+                    if (m := match(name)) and not entry.is_dir(follow_symlinks=False):
                         yield entry, m
+                    elif subdirs is None or name.startswith(".") or m:
+                        continue
+                    elif entry.is_dir(follow_symlinks=False) and not layout.is_output_dir(name):
+                        subdirs.append(path / name)
         finally:
             os.close(fd)
 
@@ -244,23 +240,15 @@ class Watcher:
         check ends within minutes at a million samples; the stop file's full listing ends it."""
         budget = VERIFY_PER_POLL
         for path in list(self.verifying):
-            folder, entries = self.folders[path], self.verifying[path]
-            chunk: list[tuple[os.DirEntry, re.Match]] = []
             try:
-                for entry, m in entries:
-                    if entry.name not in folder.inflight and entry.name not in folder.pending:
-                        chunk.append((entry, m))
-                        if len(chunk) == 256:
-                            self._confirm_listed(folder, chunk)
-                    budget -= 1
-                    if budget <= 0:
-                        break
-                else:
-                    del self.verifying[path]
+                read = self._confirm_listed(
+                    self.folders[path], islice(self.verifying[path], budget)
+                )
             except OSError:  # the folder went away: its next listing sees to it
-                del self.verifying[path]
-            if chunk:
-                self._confirm_listed(folder, chunk)
+                read = 0
+            if read < budget:  # listed to the end (or gone)
+                self.verifying.pop(path).close()
+            budget -= read
             if budget <= 0:
                 return
 
@@ -270,14 +258,23 @@ class Watcher:
         self.verifying.clear()
 
     def _confirm_listed(
-        self, folder: Folder, chunk: list[tuple[os.DirEntry, re.Match]], trust: bool = False
-    ) -> None:
-        """A full listing's files (start, stop file, --once), a chunk at a time: pending unless
-        its verdict still holds (size and mtime, so a rewrite in place counts; with `trust`, an
-        inode noted by the checkpoint); the chunk is emptied."""
-        for name, st in folder.index.confirm_listed(chunk, trust):
+        self, folder: Folder, listed: Iterator[tuple[os.DirEntry, re.Match]], trust: bool = False
+    ) -> int:
+        """A full listing's files (start, stop file, --once, a restart's check), each not pending
+        or in flight: pending unless its verdict still holds (size and mtime, so a rewrite in
+        place counts; with `trust`, an inode noted by the checkpoint). Returns how many it read."""
+        read = 0
+
+        def todo():
+            nonlocal read
+            for pair in listed:
+                read += 1
+                if pair[0].name not in folder.inflight and pair[0].name not in folder.pending:
+                    yield pair
+
+        for name, st in folder.index.confirm_listed(todo(), trust):
             folder.pending[name] = Pending((-1, -1), max(st.st_mtime, self.started))
-        chunk.clear()
+        return read
 
     def _on_events(self) -> None:
         """Consider each sample file that events named in a folder being watched."""
